@@ -1,0 +1,83 @@
+"""Command line: piasite build | check | serve. Parses arguments, prints, sets exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import sys
+import time
+from pathlib import Path
+
+from .diagnostics import Severity
+
+
+def _print_report(result, stream=sys.stderr) -> None:
+    for d in result.diagnostics:
+        print(d.format(), file=stream)
+    n_err = sum(d.severity is Severity.ERROR for d in result.diagnostics)
+    n_warn = sum(d.severity is Severity.WARNING for d in result.diagnostics)
+    if n_err or n_warn:
+        print(f"エラー {n_err} 件、警告 {n_warn} 件", file=stream)
+
+
+def _valid_date(s: str) -> str:
+    try:
+        datetime.date.fromisoformat(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"YYYY-MM-DD の日付を指定してください: {s!r}") from None
+    return s
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="piasite", description="特定個人情報保護評価書の静的サイトを作ります")
+    sub = ap.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="サイトを output/ に書き出す")
+    b.add_argument("--site", type=Path, default=Path("."), help="サイトのフォルダ（site.toml のある場所）")
+    b.add_argument("--out", type=Path, default=None, help="出力先（既定: <site>/output）")
+    b.add_argument("--now", type=_valid_date, default=None, help="「今日」の日付 YYYY-MM-DD（再現可能なビルド用）")
+    b.add_argument("--strict", action="store_true", help="警告もエラーとして扱う")
+    c = sub.add_parser("check", help="内容を検査するだけで書き出さない")
+    c.add_argument("--site", type=Path, default=Path("."))
+    c.add_argument("--strict", action="store_true")
+    s = sub.add_parser("serve", help="プレビュー用のサーバーを起動する")
+    s.add_argument("--site", type=Path, default=Path("."))
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--now", type=_valid_date, default=None)
+    args = ap.parse_args(argv)
+
+    from . import pipeline
+
+    try:
+        if args.command == "check":
+            result = pipeline.check(args.site)
+            _print_report(result)
+            strict_fail = args.strict and result.diagnostics
+            return 1 if (not result.ok or strict_fail) else 0
+        if args.command == "build":
+            t0 = time.perf_counter()
+            result = pipeline.build(args.site, args.out, args.now, strict=args.strict)
+            _print_report(result)
+            if not result.wrote:
+                print("ビルドを中止しました。output/ は変更していません。", file=sys.stderr)
+                return 1
+            out = args.out or args.site / "output"
+            print(f"{len(result.files)} ファイルを {out} に書き出しました"
+                  f"（{time.perf_counter() - t0:.2f} 秒）", file=sys.stderr)
+            return 0
+        from .serve import serve
+
+        return serve(args.site, args.host, args.port, args.now)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a piasite bug, not a content problem
+        if os.environ.get("PIASITE_DEBUG"):
+            raise
+        print(f"piasite の内部エラーです（内容の誤りではありません）: {type(exc).__name__}: {exc}\n"
+              "PIASITE_DEBUG=1 を付けて実行すると詳細を表示します。", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""Check the loaded model against the forms and against itself.
+
+Each rule is a function `check_xxx(site) -> Iterator[Diagnostic]`, listed in RULES.
+Errors stop the build; warnings keep the source's own contradictions visible without
+changing the content (the site publishes what the municipality declared).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from .diagnostics import Diagnostic, Span, error, warning
+from .model import Revision, Site
+from .normalize import item_text, match_key
+from .wareki import parse_date
+
+
+def _date_diags(text: str, span: Span, what: str) -> Iterator[Diagnostic]:
+    _, problems = parse_date(text)
+    for p in problems:
+        make = error if p.severity == "error" else warning
+        yield make(p.code, f"{what}: {p.message}", span)
+
+
+def check_values(site: Site) -> Iterator[Diagnostic]:
+    """Selections must be one of the form's choices; dates must be real dates."""
+    for rev in site.revisions():
+        for item in rev.walk():
+            node, v, span = item.node, item.value, item.span or rev.span
+            if v is None or v == "":
+                continue
+            if node.kind == "select" and node.choices and v not in node.choices.options:
+                yield error("E104", f"「{item.label}」の値「{v}」は様式の選択肢にありません",
+                            span, hint="選択肢: " + " / ".join(node.choices.options))
+            elif node.kind == "checks" and node.options:
+                for el in v:  # type: ignore[union-attr]
+                    label = el["label"] if isinstance(el, dict) else el
+                    if label not in node.options:
+                        yield error("E104", f"「{item.label}」の「{label}」は様式の選択肢にありません",
+                                    span, hint="選択肢: " + " / ".join(node.options))
+            elif node.kind == "date" and isinstance(v, str):
+                yield from _date_diags(v, span, f"「{item.label}」")
+
+
+def check_changes(site: Site) -> Iterator[Diagnostic]:
+    """変更箇所 rows: real dates, known field ids, and the source's own inconsistencies."""
+    for rev in site.revisions():
+        anchors = {i.anchor for i in rev.walk()}
+        seen: dict[tuple, int] = {}
+        last_after: dict[str, tuple] = {}
+        for row in rev.changes:
+            if row.date_text:
+                yield from _date_diags(row.date_text, row.span, f"変更箇所 {row.index} 行目の変更日")
+            if row.field and row.field not in anchors:
+                yield error("E108", f"変更箇所 {row.index} 行目の field「{row.field}」は様式の項目にありません",
+                            row.span)
+            key = (row.date_text, row.item, row.before, row.after, row.timing, row.reason)
+            if key in seen:
+                yield warning("W401", f"変更箇所 {row.index} 行目は {seen[key]} 行目と同じ内容です（原本のまま掲載）",
+                              row.span)
+            else:
+                seen[key] = row.index
+            if row.before and match_key(row.before) == match_key(row.after):
+                yield warning("W402", f"変更箇所 {row.index} 行目は変更前と変更後の記載が同一です（原本のまま掲載）",
+                              row.span)
+            if row.date and rev.published and row.date.iso() > rev.published.iso():
+                yield warning("W403", f"変更箇所 {row.index} 行目の変更日「{row.date_text}」は公表日より後です",
+                              row.span)
+            if row.field and row.field in last_after and row.before and match_key(row.before) not in (
+                "—", "-", "ー"
+            ):
+                prev_index, prev_after = last_after[row.field]
+                if match_key(prev_after) != match_key(row.before):
+                    yield warning(
+                        "W404", f"変更箇所 {row.index} 行目の変更前が、同じ項目の {prev_index} 行目の変更後と一致しません",
+                        row.span)
+            if row.field:
+                last_after[row.field] = (row.index, row.after)
+        yield from _last_after_matches_body(rev, last_after)
+
+
+def _last_after_matches_body(rev: Revision, last_after: dict[str, tuple]) -> Iterator[Diagnostic]:
+    """The newest 変更後 of a field should be what the body says now."""
+    by_index = {r.index: r for r in rev.changes}
+    for field, (index, after) in sorted(last_after.items()):
+        item = rev.item(field)
+        if item is None or item.node.kind in ("section", "cover", "repeat") or not item.present:
+            continue
+        if match_key(after) != match_key(item_text(item)):
+            yield warning(
+                "W405", f"変更箇所 {index} 行目の変更後の記載が、本文の「{item.label}」と一致しません",
+                by_index[index].span, related=(item.span,) if item.span else ())
+
+
+def check_reconstructions(site: Site) -> Iterator[Diagnostic]:
+    """A reconstructed version must say what its basis rows say it was before."""
+    for affair in site.affairs():
+        revs = {r.id: r for r in affair.revisions}
+        for rev in affair.revisions:
+            rc = rev.reconstructed
+            if rc is None:
+                continue
+            basis = revs.get(rc.basis)
+            if basis is None:
+                yield error("E109", f"復元の元になる版「{rc.basis}」がありません", rc.span)
+                continue
+            rows = {r.index: r for r in basis.changes}
+            for idx in [*rc.applied, *(i for i, _ in rc.not_applied)]:
+                if idx not in rows:
+                    yield error("E109", f"版「{rc.basis}」に変更箇所 {idx} 行目はありません", rc.span)
+            for idx in rc.applied:
+                row = rows.get(idx)
+                if row is None or not row.field:
+                    continue
+                old, new = rev.item(row.field), basis.item(row.field)
+                if old is None or new is None:
+                    continue
+                if old.absent_in_version:
+                    continue
+                if match_key(item_text(old)) != match_key(row.before):
+                    yield warning("W406", f"復元版の「{old.label}」が変更箇所 {idx} 行目の変更前と一致しません",
+                                  old.span or rev.span)
+
+
+RULES = (check_values, check_changes, check_reconstructions)
+
+
+def check(site: Site) -> list[Diagnostic]:
+    """Run every rule; the caller sorts and prints."""
+    return [d for rule in RULES for d in rule(site)]

@@ -1,0 +1,84 @@
+"""Diagnostics: what `check` reports about content, with a position in the source.
+
+Problems in content are diagnostics, never exceptions. Each carries a Span whose line
+and column count the whole file (1-based, columns in Unicode code points).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+
+class Severity(enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    NOTE = "note"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Span:
+    path: PurePosixPath
+    """Path relative to the site root, with '/' separators on every OS."""
+    line: int = 1
+    """1-based line, counted in the whole file."""
+    col: int = 1
+    """1-based column, counted in Unicode code points."""
+    end_line: int | None = None
+    end_col: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    severity: Severity
+    code: str
+    """Stable ASCII code, e.g. ``E101``; listed in docs/diagnostics.md."""
+    message: str
+    """One sentence in Japanese; user text quoted in 「」."""
+    span: Span
+    hint: str | None = None
+    related: tuple[Span, ...] = ()
+
+    def __str__(self) -> str:
+        return f"{self.span}: {self.severity.value}[{self.code}]: {self.message}"
+
+    def sort_key(self) -> tuple:
+        s = self.span
+        return (str(s.path), s.line, s.col, self.code, self.message)
+
+    def format(self) -> str:
+        """Return the diagnostic with its hint and related spans, one per line."""
+        lines = [str(self)]
+        if self.hint:
+            lines.append(f"  ヒント: {self.hint}")
+        lines.extend(f"  関連: {r}" for r in self.related)
+        return "\n".join(lines)
+
+
+def error(code: str, message: str, span: Span, **kw) -> Diagnostic:
+    return Diagnostic(Severity.ERROR, code, message, span, **kw)
+
+
+def warning(code: str, message: str, span: Span, **kw) -> Diagnostic:
+    return Diagnostic(Severity.WARNING, code, message, span, **kw)
+
+
+def sort(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """Sort by (path, line, col, code) and drop exact repeats."""
+    seen: set[tuple] = set()
+    out = []
+    for d in sorted(diags, key=Diagnostic.sort_key):
+        k = (d.sort_key(), d.severity)
+        if k not in seen:
+            seen.add(k)
+            out.append(d)
+    return out
+
+
+def has_errors(diags: Iterable[Diagnostic]) -> bool:
+    return any(d.severity is Severity.ERROR for d in diags)

@@ -1,0 +1,629 @@
+"""Load site.toml and content/ into an immutable Site, with diagnostics for what is wrong.
+
+This is the only stage that reads content/. Layout:
+
+    content/<muni>/_municipality.toml
+    content/<muni>/<affair>/_affair.toml
+    content/<muni>/<affair>/<rev>.md              TOML front matter (+++) + Markdown body
+    content/<muni>/<affair>/<rev>.changes.toml    its 変更箇所 rows (optional)
+    content/<muni>/<affair>/<rev>/index.md        …or a folder: index.md, changes.toml and
+                                                  further body-only *.md parts
+
+Every value keeps the Span it came from, so `check` can point at the line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from . import lgcode
+from .config import load_config, suggest
+from .diagnostics import Diagnostic, Span, error, warning
+from .forms import shipped_forms
+from .model import (
+    CONTAINER_KINDS,
+    FORM_KINDS,
+    Affair,
+    ChangeRow,
+    Form,
+    FormNode,
+    Item,
+    Municipality,
+    Reconstruction,
+    Revision,
+    Site,
+)
+from .source import SourceFile, TomlDoc, parse_toml, read_source, split_front_matter
+from .wareki import parse_date
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+REV_ID = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+SECTION_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*\{#([^\s{}]+)\}\s*$")
+RESERVED_DIRS = {"systems"}
+
+_REVISION_META = {"form", "status", "source", "form_tag", "labels", "reconstructed"}
+_STATUSES = {"published": "公表", "draft": "案"}
+_CHANGE_KEYS = {"date", "item", "before", "after", "timing", "reason", "field", "source_lines",
+                "layout"}
+
+
+def load(root: Path) -> tuple[Site, list[Diagnostic]]:
+    """Read a site folder; never raises for bad content."""
+    config, diags = load_config(root)
+    munis = []
+    content = root / "content"
+    if not content.is_dir():
+        diags.append(error("E010", "content/ フォルダがありません", Span(PurePosixPath("content"))))
+    else:
+        for d in sorted(p for p in content.iterdir() if p.is_dir()):
+            if d.name in RESERVED_DIRS or d.name.startswith((".", "_")):
+                continue
+            m = _load_municipality(root, d, diags)
+            if m is not None:
+                munis.append(m)
+    return Site(config=config, municipalities=tuple(munis), forms=shipped_forms()), diags
+
+
+def _rel(root: Path, p: Path) -> PurePosixPath:
+    return PurePosixPath(p.relative_to(root).as_posix())
+
+
+def _read_toml(root: Path, path: Path, diags: list[Diagnostic]) -> tuple[TomlDoc | None, SourceFile | None]:
+    src, ds = read_source(root, _rel(root, path))
+    diags.extend(ds)
+    if src is None:
+        return None, None
+    doc, err = parse_toml(src.text)
+    if err is not None:
+        diags.append(error("E001", f"TOML の構文エラー: {err.message}",
+                           Span(src.path, err.line, err.col)))
+        return None, src
+    return doc, src
+
+
+def _check_keys(doc: TomlDoc, path: PurePosixPath, schema: Mapping[str, type | tuple],
+                required: set[str], diags: list[Diagnostic], prefix: tuple = ()) -> dict:
+    """Validate a flat table against {key: type}; return the valid values."""
+    table = doc.data
+    for p in prefix:
+        table = table[p]
+    out = {}
+    for k, v in table.items():
+        line, col = doc.pos((*prefix, k))
+        span = Span(path, line, col)
+        if k not in schema:
+            diags.append(error("E101", f"不明なキー「{k}」です", span, hint=suggest(k, schema)))
+        elif not isinstance(v, schema[k]) or isinstance(v, bool) and schema[k] is int:
+            diags.append(error("E102", f"「{k}」の型が違います（{_type_name(schema[k])}が必要です）",
+                               span))
+        else:
+            out[k] = v
+    for k in sorted(required - set(table)):
+        line, col = doc.pos(prefix) if prefix else (1, 1)
+        diags.append(error("E103", f"必須のキー「{k}」がありません", Span(path, line, col)))
+    return out
+
+
+def _type_name(t) -> str:
+    names = {str: "文字列", int: "整数", bool: "真偽値（true / false）", list: "配列", dict: "表"}
+    if isinstance(t, tuple):
+        return "または".join(names.get(x, x.__name__) for x in t)
+    return names.get(t, t.__name__)
+
+
+def _load_municipality(root: Path, d: Path, diags: list[Diagnostic]) -> Municipality | None:
+    rel = _rel(root, d)
+    if not SLUG.match(d.name):
+        diags.append(error("E011", f"団体のフォルダ名「{d.name}」は英小文字・数字・ハイフンで書いてください",
+                           Span(rel)))
+        return None
+    mfile = d / "_municipality.toml"
+    if not mfile.is_file():
+        diags.append(error("E010", f"{rel}/_municipality.toml がありません", Span(rel)))
+        return None
+    doc, src = _read_toml(root, mfile, diags)
+    if doc is None:
+        return None
+    schema = {"name": str, "prefecture": str, "code": str, "agency": str, "contact": str}
+    v = _check_keys(doc, src.path, schema, {"name", "prefecture", "code", "agency"}, diags)
+    if len(v) < 4 and not {"name", "prefecture", "code", "agency"} <= set(v):
+        return None
+    problem = lgcode.problem(v["code"])
+    if problem:
+        line, col = doc.pos(("code",))
+        diags.append(error("E203", problem, Span(src.path, line, col)))
+    affairs = []
+    for a in sorted(p for p in d.iterdir() if p.is_dir()):
+        if a.name.startswith((".", "_")):
+            continue
+        aff = _load_affair(root, d.name, a, diags)
+        if aff is not None:
+            affairs.append(aff)
+    return Municipality(slug=d.name, name=v["name"], prefecture=v["prefecture"], code=v["code"],
+                        agency=v["agency"], contact=v.get("contact", ""),
+                        affairs=tuple(affairs), span=Span(src.path))
+
+
+def _load_affair(root: Path, muni: str, d: Path, diags: list[Diagnostic]) -> Affair | None:
+    rel = _rel(root, d)
+    if not SLUG.match(d.name):
+        diags.append(error("E011", f"事務のフォルダ名「{d.name}」は英小文字・数字・ハイフンで書いてください",
+                           Span(rel)))
+        return None
+    afile = d / "_affair.toml"
+    if not afile.is_file():
+        diags.append(error("E010", f"{rel}/_affair.toml がありません", Span(rel)))
+        return None
+    doc, src = _read_toml(root, afile, diags)
+    if doc is None:
+        return None
+    schema = {"name": str, "number": int, "title": str, "kind": str}
+    v = _check_keys(doc, src.path, schema, set(schema), diags)
+    if set(v) != set(schema):
+        return None
+    if v["kind"] not in FORM_KINDS:
+        line, col = doc.pos(("kind",))
+        diags.append(error("E104", f"「kind」は {' / '.join(FORM_KINDS)} のいずれかです: 「{v['kind']}」",
+                           Span(src.path, line, col)))
+        return None
+
+    seen: dict[str, PurePosixPath] = {}
+    revisions = []
+    entries = []
+    for p in sorted(d.iterdir()):
+        if p.name.startswith((".", "_")) or p.name.endswith(".changes.toml"):
+            continue
+        if p.is_file() and p.suffix == ".md":
+            entries.append((p.stem, p, None))
+        elif p.is_dir():
+            entries.append((p.name, p / "index.md", p))
+        else:
+            diags.append(warning("W012", f"使われないファイルです: 「{p.name}」", Span(_rel(root, p))))
+    for rev_id, index, folder in entries:
+        rel_index = _rel(root, index)
+        if not REV_ID.match(rev_id) or parse_date(rev_id)[0] is None:
+            diags.append(error("E201", f"版のファイル名「{rev_id}」は公表日の YYYY-MM-DD にしてください",
+                               Span(rel_index)))
+            continue
+        if rev_id in seen:
+            diags.append(error("E202", f"版「{rev_id}」が2つあります", Span(rel_index),
+                               related=(Span(seen[rev_id]),)))
+            continue
+        if not index.is_file():
+            diags.append(error("E010", f"{rel_index} がありません", Span(rel_index)))
+            continue
+        seen[rev_id] = rel_index
+        rev = _load_revision(root, muni, d.name, rev_id, index, folder, v["kind"], diags)
+        if rev is not None:
+            revisions.append(rev)
+    return Affair(slug=d.name, muni=muni, name=v["name"], number=v["number"], title=v["title"],
+                  kind=v["kind"], revisions=tuple(sorted(revisions, key=lambda r: r.id)),
+                  span=Span(src.path))
+
+
+@dataclass
+class _Body:
+    text: str
+    span: Span
+    heading: str
+
+
+def _split_body(src: SourceFile, body: str, body_line: int,
+                diags: list[Diagnostic]) -> dict[str, _Body]:
+    """Cut a Markdown body into the sections headed `## label {#id}`."""
+    sections: dict[str, _Body] = {}
+    current: str | None = None
+    buf: list[str] = []
+
+    def flush():
+        if current is not None:
+            sections[current].text = "\n".join(buf).strip("\n")
+
+    for i, line in enumerate(body.split("\n")):
+        m = SECTION_HEADING.match(line)
+        lineno = body_line + i
+        if m:
+            flush()
+            anchor = m.group(3)
+            span = Span(src.path, lineno, 1)
+            if anchor in sections:
+                diags.append(error("E106", f"本文の項目「#{anchor}」が2回書かれています", span,
+                                   related=(sections[anchor].span,)))
+                current = None
+            else:
+                sections[anchor] = _Body("", span, m.group(2))
+                current = anchor
+            buf = []
+        elif current is None:
+            if line.strip():
+                diags.append(error("E107", "本文は「## 項目名 {#項目ID}」の見出しの下に書いてください",
+                                   Span(src.path, lineno, 1)))
+                # one diagnostic per stray block is enough
+                current = "\0stray"
+                sections[current] = _Body("", Span(src.path, lineno, 1), "")
+        else:
+            buf.append(line)
+    flush()
+    sections.pop("\0stray", None)
+    return sections
+
+
+def _load_revision(root: Path, muni: str, affair: str, rev_id: str, index: Path,
+                   folder: Path | None, kind: str, diags: list[Diagnostic]) -> Revision | None:
+    src, ds = read_source(root, _rel(root, index))
+    diags.extend(ds)
+    if src is None:
+        return None
+    try:
+        fm, fm_line, body, body_line = split_front_matter(src.text)
+    except Exception as exc:  # FrontMatterError: the API reports the line
+        line = getattr(exc, "line", 1)
+        diags.append(error("E004", "フロントマター（+++ で囲んだ TOML）が閉じていません",
+                           Span(src.path, line, 1)))
+        return None
+    if fm is None:
+        diags.append(error("E005", "版のファイルは +++ で囲んだ TOML フロントマターで始めてください",
+                           Span(src.path, 1, 1)))
+        return None
+    doc, err = parse_toml(fm, line_offset=fm_line - 1)
+    if err is not None:
+        diags.append(error("E001", f"TOML の構文エラー: {err.message}",
+                           Span(src.path, err.line, err.col)))
+        return None
+    data = doc.data
+    path = src.path
+
+    def span_of(keypath: tuple) -> Span:
+        line, col = doc.pos(keypath)
+        return Span(path, line, col)
+
+    forms = shipped_forms()
+    form_id = data.get("form")
+    if not isinstance(form_id, str) or form_id not in forms:
+        hint = suggest(str(form_id), forms) if isinstance(form_id, str) else None
+        diags.append(error("E105", f"様式「{form_id}」は定義されていません（{', '.join(forms)}）",
+                           span_of(("form",)), hint=hint))
+        return None
+    form = forms[form_id]
+    if form.kind != kind:
+        diags.append(error("E105", f"様式「{form_id}」は{FORM_KINDS[form.kind]}の様式ですが、"
+                           f"_affair.toml の kind は「{kind}」です", span_of(("form",))))
+    status = data.get("status", "published")
+    if status not in _STATUSES:
+        diags.append(error("E104", f"「status」は {' / '.join(_STATUSES)} のいずれかです: 「{status}」",
+                           span_of(("status",))))
+        status = "published"
+    for k in ("source", "form_tag"):
+        if k in data and not isinstance(data[k], str):
+            diags.append(error("E102", f"「{k}」は文字列でなければなりません", span_of((k,))))
+
+    labels = data.get("labels", {})
+    if not isinstance(labels, dict):
+        diags.append(error("E102", "「labels」は表（テーブル）でなければなりません", span_of(("labels",))))
+        labels = {}
+
+    # Body: the main file's sections plus any parts in the revision folder.
+    bodies = _split_body(src, body, body_line, diags)
+    if folder is not None:
+        for part in sorted(folder.glob("*.md")):
+            if part.name == "index.md":
+                continue
+            psrc, pds = read_source(root, _rel(root, part))
+            diags.extend(pds)
+            if psrc is None:
+                continue
+            for anchor, b in _split_body(psrc, psrc.text, 1, diags).items():
+                if anchor in bodies:
+                    diags.append(error("E106", f"本文の項目「#{anchor}」が2回書かれています",
+                                       b.span, related=(bodies[anchor].span,)))
+                else:
+                    bodies[anchor] = b
+
+    recon = _reconstruction(data, span_of, diags)
+    absent = set(recon[1]) if recon else set()
+    unknown = set(recon[2]) if recon else set()
+    binder = _Binder(form, data, span_of, bodies, labels, absent | unknown, path, diags)
+    items = [_mark_unknown(i, unknown) for i in binder.bind()]
+    for a in sorted((absent | unknown) - {i.anchor for it in items for i in it.walk()}):
+        diags.append(error("E101", f"「reconstructed」の「{a}」は様式「{form.id}」の項目ではありません",
+                           span_of(("reconstructed",))))
+    for anchor, b in bodies.items():
+        if anchor not in binder.used_bodies:
+            known = [i.anchor for it in items for i in it.walk()
+                     if i.node.kind == "text"]
+            diags.append(error("E106", f"本文の項目「#{anchor}」は様式「{form.id}」にありません",
+                               b.span, hint=suggest(anchor, known)))
+    for a in sorted(set(labels) - {i.anchor for it in items for i in it.walk()}):
+        diags.append(error("E101", f"「labels」の「{a}」は様式「{form.id}」の項目ではありません",
+                           span_of(("labels", a))))
+
+    published_item = next((i for it in items for i in it.walk() if i.node.key == "published"), None)
+    published = None
+    if published_item is not None and isinstance(published_item.value, str) and published_item.value:
+        published, _ = parse_date(published_item.value)
+        if published is not None and status == "published" and published.iso() != rev_id:
+            diags.append(warning("W204", f"公表日「{published_item.value}」がファイル名の版「{rev_id}」と一致しません",
+                                 published_item.span or Span(path)))
+
+    changes_path = (folder / "changes.toml") if folder else index.with_name(f"{rev_id}.changes.toml")
+    changes, changes_span = _load_changes(root, changes_path, diags)
+    reconstruction = None
+    if recon:
+        reconstruction = recon[0]
+    return Revision(id=rev_id, muni=muni, affair=affair, form=form, status=status,
+                    published=published, items=tuple(items), changes=changes,
+                    span=Span(path), source=str(data.get("source", "")),
+                    reconstructed=reconstruction, changes_span=changes_span)
+
+
+def _mark_unknown(item: Item, unknown: set[str]) -> Item:
+    """Flag items a reconstructed version cannot know (they are not "absent", just unknown)."""
+    children = tuple(_mark_unknown(c, unknown) for c in item.children)
+    if item.anchor in unknown:
+        return dataclasses.replace(item, children=children, absent_in_version=False,
+                                   unknown_in_version=True)
+    return dataclasses.replace(item, children=children) if children != item.children else item
+
+
+def _reconstruction(data: dict, span_of, diags: list[Diagnostic]):
+    raw = data.get("reconstructed")
+    if raw is None:
+        return None
+    span = span_of(("reconstructed",))
+    if not isinstance(raw, dict):
+        diags.append(error("E102", "「reconstructed」は表（テーブル）でなければなりません", span))
+        return None
+    schema = {"basis": str, "applied": list, "not_applied": list, "absent": list,
+              "unknown": list}
+    for k, v in raw.items():
+        if k not in schema:
+            diags.append(error("E101", f"不明なキー「reconstructed.{k}」です",
+                               span_of(("reconstructed", k)), hint=suggest(k, schema)))
+        elif not isinstance(v, schema[k]):
+            diags.append(error("E102", f"「reconstructed.{k}」の型が違います",
+                               span_of(("reconstructed", k))))
+            return None
+    if not isinstance(raw.get("basis"), str):
+        diags.append(error("E103", "必須のキー「reconstructed.basis」がありません", span))
+        return None
+    applied = tuple(x for x in raw.get("applied", []) if isinstance(x, int))
+    not_applied = []
+    for i, x in enumerate(raw.get("not_applied", [])):
+        if isinstance(x, dict) and isinstance(x.get("row"), int) and isinstance(x.get("reason"), str):
+            not_applied.append((x["row"], x["reason"]))
+        else:
+            diags.append(error("E102", "「not_applied」の各要素は { row = 番号, reason = \"理由\" } です",
+                               span_of(("reconstructed", "not_applied", i))))
+    absent = tuple(x for x in raw.get("absent", []) if isinstance(x, str))
+    unknown = tuple(x for x in raw.get("unknown", []) if isinstance(x, str))
+    return Reconstruction(raw["basis"], applied, tuple(not_applied), span), absent, unknown
+
+
+class _Binder:
+    """Bind a form tree to one revision's values, collecting type diagnostics."""
+
+    def __init__(self, form: Form, data: dict, span_of, bodies: dict[str, _Body],
+                 labels: dict, absent: set[str], path: PurePosixPath, diags: list[Diagnostic]):
+        self.form, self.data, self.span_of, self.bodies = form, data, span_of, bodies
+        self.labels, self.absent, self.path, self.diags = labels, absent, path, diags
+        self.used_bodies: set[str] = set()
+        self.known_paths: set[tuple] = set()
+
+    def bind(self) -> list[Item]:
+        items = [self._node(n, n.id, self.data, ()) for n in self.form.nodes]
+        self._unknown_keys(self.data, ())
+        return items
+
+    def _lookup(self, ctx: dict, key: str) -> tuple[bool, object, tuple]:
+        cur: object = ctx
+        parts = tuple(key.split("."))
+        for p in parts:
+            if not isinstance(cur, dict) or p not in cur:
+                return False, None, parts
+            cur = cur[p]
+        return True, cur, parts
+
+    def _register(self, prefix: tuple, parts: tuple) -> None:
+        full = (*prefix, *parts)
+        for i in range(1, len(full) + 1):
+            self.known_paths.add(full[:i])
+
+    def _unknown_keys(self, table: dict, prefix: tuple) -> None:
+        for k, v in table.items():
+            path = (*prefix, k)
+            if not prefix and k in _REVISION_META:
+                continue
+            if path not in self.known_paths:
+                siblings = [str(p[-1]) for p in self.known_paths
+                            if len(p) == len(path) and p[:-1] == prefix]
+                if not prefix:
+                    siblings += sorted(_REVISION_META)
+                self.diags.append(error("E101", f"不明なキー「{'.'.join(map(str, path))}」です",
+                                        self.span_of(path), hint=suggest(k, siblings)))
+            elif isinstance(v, dict):
+                self._unknown_keys(v, path)
+            elif isinstance(v, list):
+                for i, el in enumerate(v):
+                    if isinstance(el, dict) and (*path, i) in self.known_paths:
+                        self._unknown_keys(el, (*path, i))
+
+    def _node(self, node: FormNode, anchor: str, ctx: dict, prefix: tuple) -> Item:
+        label = self.labels.get(anchor, node.label)
+        if isinstance(label, str) is False:
+            label = node.label
+        if node.kind in CONTAINER_KINDS and node.kind != "repeat":
+            children = tuple(self._node(c, anchor + c.id[len(node.id):], ctx, prefix)
+                             for c in node.children)
+            return Item(node=node, anchor=anchor, label=label, present=True, children=children)
+        if node.kind == "repeat":
+            return self._repeat(node, anchor, label, ctx, prefix)
+        return self._value(node, anchor, label, ctx, prefix)
+
+    def _repeat(self, node: FormNode, anchor: str, label: str, ctx: dict, prefix: tuple) -> Item:
+        found, value, parts = self._lookup(ctx, node.key)
+        self._register(prefix, parts)
+        span = self.span_of((*prefix, *parts))
+        if not found:
+            if node.required and anchor not in self.absent:
+                self.diags.append(error("E103", f"必須の項目「{node.title}」（{node.key}）がありません",
+                                        span))
+            return Item(node=node, anchor=anchor, label=label, span=span,
+                        absent_in_version=anchor in self.absent)
+        if not isinstance(value, list) or not all(isinstance(x, dict) for x in value):
+            self.diags.append(error("E102", f"「{node.key}」は [[{node.key}]] の表の配列で書いてください",
+                                    span))
+            return Item(node=node, anchor=anchor, label=label, span=span, present=True)
+        instances = []
+        seen: dict[str, Span] = {}
+        for i, inst in enumerate(value):
+            ipath = (*prefix, *parts, i)
+            ispan = self.span_of(ipath)
+            self.known_paths.add((*ipath, "id"))
+            key = inst.get("id")
+            if not isinstance(key, str) or not SLUG.match(key):
+                self.diags.append(error(
+                    "E103", f"「{node.key}」の各要素には英小文字の「id」が必要です（並べ替えても変わらない識別子）",
+                    ispan))
+                key = str(i + 1)
+            if key in seen:
+                self.diags.append(error("E202", f"「{node.key}」の id「{key}」が重複しています", ispan,
+                                        related=(seen[key],)))
+            seen[key] = ispan
+            ianchor = f"{anchor}-{key}"
+            children = tuple(self._node(c, ianchor + c.id[len(node.id):], inst, ipath)
+                             for c in node.children)
+            instances.append(Item(node=node, anchor=ianchor, label=f"{node.item_label}{i + 1}",
+                                  value=key, present=True, span=ispan, children=children))
+        return Item(node=node, anchor=anchor, label=label, span=span, present=True,
+                    children=tuple(instances))
+
+    def _value(self, node: FormNode, anchor: str, label: str, ctx: dict, prefix: tuple) -> Item:
+        found, value, parts = self._lookup(ctx, node.key)
+        self._register(prefix, parts)
+        span = self.span_of((*prefix, *parts))
+        body = self.bodies.get(anchor)
+        if body is not None:
+            self.used_bodies.add(anchor)
+            if node.kind != "text":
+                self.diags.append(error("E106", f"「#{anchor}」は文章の項目ではないため本文に書けません",
+                                        body.span))
+            elif found:
+                self.diags.append(error("E106", f"「{node.title}」がフロントマター（{node.key}）と本文の両方にあります",
+                                        body.span, related=(span,)))
+            else:
+                found, value, span = True, body.text, body.span
+        note = ""
+        if node.note_key:
+            nfound, nvalue, nparts = self._lookup(ctx, node.note_key)
+            self._register(prefix, nparts)
+            if nfound:
+                if isinstance(nvalue, str):
+                    note = nvalue
+                else:
+                    self.diags.append(error("E102", f"「{node.note_key}」は文字列でなければなりません",
+                                            self.span_of((*prefix, *nparts))))
+        absent = anchor in self.absent
+        if not found:
+            if node.required and not absent:
+                self.diags.append(error(
+                    "E103", f"必須の項目「{node.title}」（{node.key}）がありません", span,
+                    hint="原本で空欄の項目は空の文字列 \"\" で書いてください"))
+            return Item(node=node, anchor=anchor, label=label, span=span, note=note,
+                        absent_in_version=absent)
+        value = self._typed(node, value, span, prefix, parts)
+        return Item(node=node, anchor=anchor, label=label, value=value, present=True, span=span,
+                    note=note, absent_in_version=absent)
+
+    def _typed(self, node: FormNode, value: object, span: Span, prefix: tuple, parts: tuple):
+        """Check the value's type for its kind; returns the value (or None if unusable)."""
+        kind = node.kind
+
+        def bad(expected: str):
+            self.diags.append(error("E102", f"「{node.title}」（{node.key}）は{expected}で書いてください",
+                                    span))
+            return None
+
+        if kind in ("text", "date", "select"):
+            if not isinstance(value, str):
+                return bad("文字列")
+        elif kind == "check":
+            if not isinstance(value, bool):
+                return bad("true か false")
+        elif kind == "number":
+            if isinstance(value, bool) or not isinstance(value, int | str):
+                return bad("整数")
+        elif kind in ("checks", "list"):
+            if not isinstance(value, list):
+                return bad("配列")
+            for i, el in enumerate(value):
+                if isinstance(el, dict):
+                    self.known_paths.add((*prefix, *parts, i))
+                    for k in ("label", "system", "detail"):
+                        self.known_paths.add((*prefix, *parts, i, k))
+                    if not isinstance(el.get("label"), str):
+                        return bad("文字列、または label を持つ表の配列")
+                elif not isinstance(el, str):
+                    return bad("文字列の配列")
+        return value
+
+
+def _load_changes(root: Path, path: Path,
+                  diags: list[Diagnostic]) -> tuple[tuple[ChangeRow, ...], Span | None]:
+    """Read a 変更箇所 file: one [[changes]] table per row, as the document prints it."""
+    if not path.is_file():
+        return (), None
+    doc, src = _read_toml(root, path, diags)
+    if doc is None:
+        return (), None
+    for k in doc.data:
+        if k != "changes":
+            line, col = doc.pos((k,))
+            diags.append(error("E101", f"不明なキー「{k}」です（[[changes]] だけを書きます）",
+                               Span(src.path, line, col)))
+    raw_rows = doc.data.get("changes", [])
+    if not isinstance(raw_rows, list):
+        line, col = doc.pos(("changes",))
+        diags.append(error("E102", "変更箇所は [[changes]] の表の配列で書いてください",
+                           Span(src.path, line, col)))
+        return (), Span(src.path)
+    rows = []
+    str_keys = ("date", "item", "before", "after", "timing", "reason", "field", "layout")
+    for i, raw in enumerate(raw_rows):
+        line, col = doc.pos(("changes", i))
+        span = Span(src.path, line, col)
+        if not isinstance(raw, dict):
+            diags.append(error("E102", "変更箇所の各行は表で書いてください", span))
+            continue
+        ok = True
+        for k, v in raw.items():
+            kl, kc = doc.pos(("changes", i, k))
+            kspan = Span(src.path, kl, kc)
+            if k not in _CHANGE_KEYS:
+                diags.append(error("E101", f"不明なキー「{k}」です", kspan, hint=suggest(k, _CHANGE_KEYS)))
+            elif k == "source_lines":
+                if not (isinstance(v, list) and all(isinstance(x, int) and not isinstance(x, bool)
+                                                    for x in v)):
+                    diags.append(error("E102", "「source_lines」は行番号（整数）の配列です", kspan))
+                    ok = False
+            elif not isinstance(v, str):
+                diags.append(error("E102", f"「{k}」は文字列でなければなりません", kspan))
+                ok = False
+        for k in ("date", "item", "before", "after"):
+            if k not in raw:
+                diags.append(error("E103", f"変更箇所 {i + 1} 行目に必須のキー「{k}」がありません", span))
+                ok = False
+        if not ok:
+            continue
+        vals = {k: raw.get(k, "") for k in str_keys}
+        jd, _ = parse_date(vals["date"]) if vals["date"] else (None, [])
+        rows.append(ChangeRow(
+            index=i + 1, date_text=vals["date"], date=jd, item=vals["item"], before=vals["before"],
+            after=vals["after"], timing=vals["timing"], reason=vals["reason"], span=span,
+            field=vals["field"], source_lines=tuple(raw.get("source_lines", ())),
+            layout=vals["layout"],
+        ))
+    return tuple(rows), Span(src.path)

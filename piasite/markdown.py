@@ -1,0 +1,71 @@
+"""The one Markdown parser of piasite, and how field text becomes HTML.
+
+CommonMark with raw HTML off (markdown-it-py's default preset allows it, see its
+docs/security.md): content can never inject markup. List markers are written out as
+text, because the forms number their items in their own styles ("1." "1)" "・") and a
+reader, a screen reader and a copied citation should all see the same marker.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import re
+
+from markdown_it import MarkdownIt
+
+_BULLETS = ("・", "●", "○", "■", "□", "◆", "※", "-")
+
+
+@functools.cache
+def _parser() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    md.disable(["image", "html_block", "html_inline"])
+    md.validateLink = _safe_link  # type: ignore[method-assign]
+
+    def ordered_list_open(self, tokens, idx, options, env):
+        return '<ol class="marked">\n'
+
+    def bullet_list_open(self, tokens, idx, options, env):
+        # Items that already carry their own bullet ("・…") must not get a second one.
+        j, own = idx + 1, True
+        depth = 0
+        while j < len(tokens):
+            t = tokens[j]
+            if t.type == "bullet_list_close" and depth == 0:
+                break
+            if t.type in ("bullet_list_open", "ordered_list_open"):
+                depth += 1
+            elif t.type in ("bullet_list_close", "ordered_list_close"):
+                depth -= 1
+            elif t.type == "inline" and depth == 0 and tokens[j - 2].type == "list_item_open":
+                own = own and t.content.lstrip().startswith(_BULLETS)
+            j += 1
+        return '<ul class="marked">\n' if own else "<ul>\n"
+
+    def list_item_open(self, tokens, idx, options, env):
+        tok = tokens[idx]
+        if tok.markup in (".", ")"):
+            return f'<li><span class="marker">{html.escape(tok.info)}{tok.markup}</span> '
+        return "<li>"
+
+    md.add_render_rule("ordered_list_open", ordered_list_open)
+    md.add_render_rule("bullet_list_open", bullet_list_open)
+    md.add_render_rule("list_item_open", list_item_open)
+    return md
+
+
+_SAFE_SCHEME = re.compile(r"^(https?:|mailto:|tel:|#|/|\./|\.\./)", re.I)
+
+
+def _safe_link(url: str) -> bool:
+    """Allow only web, mail, phone and relative links (no javascript:, data:, vbscript:)."""
+    return bool(_SAFE_SCHEME.match(url.strip()))
+
+
+def render(text: str) -> str:
+    """Render field text (Markdown) to HTML. The result is safe to mark as Markup."""
+    out = _parser().render(text)
+    # A tight list item holds its text without <p>; loose items keep the marker outside
+    # their first paragraph, which we fold back in so the marker reads with its text.
+    return re.sub(r'(<span class="marker">[^<]*</span>) <p>', r"<p>\1 ", out)

@@ -1,0 +1,255 @@
+"""The content model: immutable values that flow from `load` to every later stage.
+
+Forms (様式) are data: a Form is a tree of FormNodes read from piasite/forms/*.toml.
+A Revision binds a form to one version's content: its `items` mirror the form tree
+with the values found in the content, each with the Span it came from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from .diagnostics import Span
+from .wareki import JDate
+
+# Kinds of form node. "section"/"cover"/"repeat" hold children; the rest hold a value.
+CONTAINER_KINDS = frozenset({"section", "cover", "repeat"})
+VALUE_KINDS = frozenset({"text", "select", "check", "checks", "date", "list", "number"})
+
+FORM_KINDS = {"kiso": "基礎項目評価書", "juten": "重点項目評価書", "zenkoumoku": "全項目評価書"}
+
+
+@dataclass(frozen=True, slots=True)
+class Choices:
+    options: tuple[str, ...]
+    note: str = ""
+    """Form text printed under the list (e.g. the 2)又は3)… remark of 様式2 IV-1)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FormNode:
+    id: str
+    """Stable anchor id, e.g. ``I-1-3``; survives renumbering within and across editions."""
+    kind: str
+    label: str
+    no: str = ""
+    """Printed number as the form writes it: ``I``, ``1.``, ``①``."""
+    key: str = ""
+    """Dotted content key, relative to the enclosing repeat instance (or the revision)."""
+    choices: Choices | None = None
+    options: tuple[str, ...] = ()
+    suffix: str = ""
+    note_key: str = ""
+    heading: bool = False
+    hide_label: bool = False
+    show_number: bool = False
+    required: bool = True
+    item_label: str = ""
+    children: tuple[FormNode, ...] = ()
+
+    @property
+    def title(self) -> str:
+        return f"{self.no} {self.label}" if self.no else self.label
+
+    def walk(self) -> Iterator[FormNode]:
+        yield self
+        for c in self.children:
+            yield from c.walk()
+
+
+@dataclass(frozen=True, slots=True)
+class Form:
+    id: str
+    kind: str
+    name: str
+    title: str
+    yoshiki: str
+    edition: str
+    nodes: tuple[FormNode, ...]
+    choices: Mapping[str, Choices]
+    path: str = ""
+
+    def walk(self) -> Iterator[FormNode]:
+        for n in self.nodes:
+            yield from n.walk()
+
+    def node(self, node_id: str) -> FormNode | None:
+        return next((n for n in self.walk() if n.id == node_id), None)
+
+    @property
+    def tag(self) -> str:
+        return f"[{self.edition} {self.yoshiki}]"
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One node of a revision's document: a form node bound to its value in the content."""
+
+    node: FormNode
+    anchor: str
+    """Full id in the page: the node id, with repeat instance keys spliced in."""
+    label: str
+    """Label as this document prints it (the form's, unless the content overrides it)."""
+    value: object = None
+    present: bool = False
+    """False when the content does not give this field at all."""
+    span: Span | None = None
+    note: str = ""
+    """Extra text for `list` nodes (the ※ note under a system list)."""
+    absent_in_version: bool = False
+    """True when this version predates the item (a reconstructed older version)."""
+    unknown_in_version: bool = False
+    """True when a reconstructed version cannot know this item's value."""
+    children: tuple[Item, ...] = ()
+
+    def walk(self) -> Iterator[Item]:
+        yield self
+        for c in self.children:
+            yield from c.walk()
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeRow:
+    """One row of the 変更箇所 table, as the document prints it."""
+
+    index: int
+    date_text: str
+    date: JDate | None
+    item: str
+    before: str
+    after: str
+    timing: str
+    reason: str
+    span: Span
+    field: str = ""
+    """Curated field id this row changes (``II-1-2``), empty when it maps to none."""
+    source_lines: tuple[int, ...] = ()
+    layout: str = ""
+    """How the source printed the row when that differs from the six columns: ``shifted``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reconstruction:
+    """Provenance of a version that was rebuilt, not published as such."""
+
+    basis: str
+    """Revision id whose 変更箇所 rows were applied in reverse."""
+    applied: tuple[int, ...]
+    """Indexes (1-based) of the basis revision's 変更箇所 rows that were applied."""
+    not_applied: tuple[tuple[int, str], ...]
+    """(row index, reason) for rows that could not be applied."""
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    id: str
+    """ISO date: the 公表日, or for a draft the day its comment period opens."""
+    muni: str
+    affair: str
+    form: Form
+    status: str
+    """``published`` or ``draft`` (案)."""
+    published: JDate | None
+    items: tuple[Item, ...]
+    changes: tuple[ChangeRow, ...]
+    span: Span
+    source: str = ""
+    """The source document this content was taken from (provenance)."""
+    reconstructed: Reconstruction | None = None
+    changes_span: Span | None = None
+
+    @property
+    def url(self) -> str:
+        return f"/{self.muni}/{self.affair}/{self.id}/"
+
+    def walk(self) -> Iterator[Item]:
+        for i in self.items:
+            yield from i.walk()
+
+    def item(self, anchor: str) -> Item | None:
+        return next((i for i in self.walk() if i.anchor == anchor), None)
+
+    def value(self, anchor: str) -> object:
+        it = self.item(anchor)
+        return it.value if it else None
+
+
+@dataclass(frozen=True, slots=True)
+class Affair:
+    slug: str
+    muni: str
+    name: str
+    """事務の名称."""
+    number: int
+    """評価書番号."""
+    title: str
+    """評価書名."""
+    kind: str
+    """kiso | juten | zenkoumoku."""
+    revisions: tuple[Revision, ...]
+    """Oldest first."""
+    span: Span
+
+    @property
+    def url(self) -> str:
+        return f"/{self.muni}/{self.slug}/"
+
+    @property
+    def kind_name(self) -> str:
+        return FORM_KINDS.get(self.kind, self.kind)
+
+    @property
+    def current(self) -> Revision | None:
+        """The newest public revision that was published as such (not reconstructed)."""
+        pub = [r for r in self.revisions if r.status == "published" and not r.reconstructed]
+        return pub[-1] if pub else (self.revisions[-1] if self.revisions else None)
+
+
+@dataclass(frozen=True, slots=True)
+class Municipality:
+    slug: str
+    name: str
+    prefecture: str
+    code: str
+    """全国地方公共団体コード (6 digits, with check digit)."""
+    agency: str
+    affairs: tuple[Affair, ...]
+    span: Span
+    contact: str = ""
+
+    @property
+    def url(self) -> str:
+        return f"/{self.slug}/"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.prefecture}{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class SiteConfig:
+    title: str = "マイナンバー保護評価書 公開サイト"
+    base_url: str = "http://localhost:8000"
+    theme: str = "default"
+    now: str = ""
+    """Fixed "today" (ISO date) for reproducible builds; empty = the real date."""
+    diff_columns: tuple[str, str] = ("変更後", "変更前")
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    config: SiteConfig
+    municipalities: tuple[Municipality, ...]
+    forms: Mapping[str, Form] = field(default_factory=lambda: MappingProxyType({}))
+
+    def affairs(self) -> Iterator[Affair]:
+        for m in self.municipalities:
+            yield from m.affairs
+
+    def revisions(self) -> Iterator[Revision]:
+        for a in self.affairs():
+            yield from a.revisions

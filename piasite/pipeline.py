@@ -1,0 +1,58 @@
+"""Run the stages in order: load → check → render → write. The only module importing all."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from . import diagnostics
+from .check import check as check_site
+from .diagnostics import Diagnostic
+from .load import load
+from .model import Site
+from .render import find_theme, render, static_files
+from .write import write
+
+STAGES = ("load", "check", "render", "write")
+
+
+@dataclass
+class BuildResult:
+    diagnostics: list[Diagnostic]
+    site: Site | None = None
+    files: dict[PurePosixPath, bytes] = field(default_factory=dict)
+    wrote: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not diagnostics.has_errors(self.diagnostics)
+
+
+def today_for(site: Site, now: str | None) -> datetime.date:
+    """"Today" for the build: --now, else site.toml's now, else the real date."""
+    fixed = now or site.config.now
+    return datetime.date.fromisoformat(fixed) if fixed else datetime.date.today()
+
+
+def check(root: Path) -> BuildResult:
+    site, diags = load(root)
+    diags += check_site(site)
+    return BuildResult(diagnostics.sort(diags), site)
+
+
+def build(root: Path, out: Path | None = None, now: str | None = None,
+          strict: bool = False) -> BuildResult:
+    """Build the site under `root` into `out` (default root/output); write nothing on errors."""
+    result = check(root)
+    proceed = result.ok and not (strict and result.diagnostics)
+    if not proceed:
+        return result
+    site = result.site
+    assert site is not None
+    theme = find_theme(root, site.config.theme)
+    files = render(site, theme, today_for(site, now))
+    files.update(static_files(theme))
+    write(files, out or root / "output")
+    result.files, result.wrote = files, True
+    return result

@@ -1,0 +1,259 @@
+"""Model -> read-only views for templates (zola's SerializingPage idea).
+
+Templates get exactly what they show: labels, values, choices, links. They never see
+the loader, the file system or the model's mutable parts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from markupsafe import Markup
+
+from . import markdown
+from .model import Affair, ChangeRow, Item, Municipality, Revision, Site
+from .wareki import parse_date, to_wareki
+
+
+def md(text: str) -> Markup:
+    """The single place where rendered Markdown becomes Markup (raw HTML is off)."""
+    return Markup(markdown.render(text))
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    text: str
+    """As printed in the 選択肢 list: ``2) 十分である``."""
+    chosen: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    label: str
+    checked: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldView:
+    anchor: str
+    kind: str
+    title: str
+    """Number and label as a heading: ``1. 対象人数``."""
+    label: str
+    level: int
+    heading: bool = False
+    hide_label: bool = False
+    html: Markup = Markup("")
+    value: str = ""
+    """Plain value for selects, dates and numbers."""
+    suffix: str = ""
+    empty: bool = False
+    missing: bool = False
+    absent: bool = False
+    unknown: bool = False
+    choices: tuple[Choice, ...] = ()
+    choices_note: str = ""
+    checks: tuple[Check, ...] = ()
+    checked: bool = False
+    items: tuple[tuple[str, str], ...] = ()
+    """(marker, label) of list values."""
+    note_html: Markup = Markup("")
+    children: tuple[FieldView, ...] = ()
+
+    @property
+    def is_container(self) -> bool:
+        return self.kind in ("section", "cover", "repeat", "instance")
+
+
+def _field(item: Item, level: int) -> FieldView:
+    node = item.node
+    base = dict(anchor=item.anchor, kind=node.kind, label=item.label,
+                title=f"{node.no} {item.label}" if node.no else item.label,
+                level=min(level, 6), heading=node.heading, hide_label=node.hide_label,
+                absent=item.absent_in_version, unknown=item.unknown_in_version,
+                missing=not item.present)
+    if node.kind in ("section", "cover"):
+        return FieldView(**base, children=tuple(_field(c, level + 1) for c in item.children))
+    if node.kind == "repeat":
+        insts = []
+        for inst in item.children:
+            insts.append(FieldView(
+                anchor=inst.anchor, kind="instance", title=inst.label, label=inst.label,
+                level=min(level + 1, 6),
+                children=tuple(_field(c, level + 2) for c in inst.children)))
+        return FieldView(**base, children=tuple(insts))
+    v = item.value
+    empty = v is None or v == "" or v == []
+    if node.kind == "text":
+        return FieldView(**base, html=md(v) if isinstance(v, str) and v else Markup(""),
+                         empty=empty)
+    if node.kind == "select":
+        opts = node.choices.options if node.choices else ()
+        value = str(v or "")
+        if node.show_number and value in opts:
+            value = f"{opts.index(value) + 1}) {value}"
+        return FieldView(**base, value=value, empty=empty,
+                         choices=tuple(Choice(f"{i}) {o}", o == v) for i, o in enumerate(opts, 1)),
+                         choices_note=node.choices.note if node.choices else "")
+    if node.kind == "check":
+        return FieldView(**base, checked=bool(v))
+    if node.kind == "checks":
+        chosen: dict[str, str] = {}
+        for el in v or ():
+            if isinstance(el, dict):
+                chosen[el["label"]] = el.get("detail", "")
+            else:
+                chosen[el] = ""
+        labels = list(node.options) + [k for k in chosen if k not in node.options]
+        return FieldView(**base, checks=tuple(Check(lb, lb in chosen, chosen.get(lb, ""))
+                                              for lb in labels))
+    if node.kind == "list":
+        labels = [el["label"] if isinstance(el, dict) else str(el) for el in v or ()]
+        return FieldView(**base, items=tuple((f"{i}.", s) for i, s in enumerate(labels, 1)),
+                         note_html=md(item.note) if item.note else Markup(""), empty=empty)
+    # date, number
+    return FieldView(**base, value="" if v is None else str(v), suffix=node.suffix, empty=empty)
+
+
+@dataclass(frozen=True, slots=True)
+class RowView:
+    index: int
+    date_text: str
+    date_iso: str
+    item: str
+    before: Markup
+    after: Markup
+    timing: str
+    reason: str
+    field: str
+    layout: str
+    before_text: str
+    after_text: str
+    source_lines: tuple[int, ...]
+
+
+def row_view(row: ChangeRow) -> RowView:
+    return RowView(index=row.index, date_text=row.date_text,
+                   date_iso=row.date.iso() if row.date else "", item=row.item,
+                   before=md(row.before), after=md(row.after), timing=row.timing,
+                   reason=row.reason, field=row.field, layout=row.layout,
+                   before_text=row.before, after_text=row.after, source_lines=row.source_lines)
+
+
+@dataclass(frozen=True, slots=True)
+class RevisionRef:
+    id: str
+    url: str
+    label: str
+    """e.g. 令和7年12月12日公表版."""
+    status: str
+    current: bool
+    reconstructed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RevisionView:
+    id: str
+    url: str
+    muni_name: str
+    muni_full_name: str
+    muni_url: str
+    affair_name: str
+    affair_title: str
+    affair_url: str
+    affair_number: int
+    kind_name: str
+    form_title: str
+    form_tag: str
+    yoshiki: str
+    edition: str
+    status: str
+    is_current: bool
+    label: str
+    published_text: str
+    published_iso: str
+    source: str
+    reconstructed_basis: str = ""
+    reconstructed_basis_url: str = ""
+    not_applied: tuple[tuple[int, str], ...] = ()
+    applied: tuple[int, ...] = ()
+    cover: tuple[FieldView, ...] = ()
+    sections: tuple[FieldView, ...] = ()
+    changes: tuple[RowView, ...] = ()
+    revisions: tuple[RevisionRef, ...] = field(default=())
+    current_url: str = ""
+
+
+def revision_label(rev: Revision) -> str:
+    when = to_wareki(parse_date(rev.id)[0].date())  # type: ignore[union-attr]
+    if rev.reconstructed:
+        return f"{when}時点の参考版（復元）"
+    if rev.status == "draft":
+        return f"{when}公表の案"
+    return f"{when}公表版"
+
+
+def revision_refs(affair: Affair) -> tuple[RevisionRef, ...]:
+    cur = affair.current
+    return tuple(
+        RevisionRef(id=r.id, url=r.url, label=revision_label(r), status=r.status,
+                    current=r is cur, reconstructed=r.reconstructed is not None)
+        for r in reversed(affair.revisions))
+
+
+def revision_view(rev: Revision, affair: Affair, muni: Municipality) -> RevisionView:
+    cover: tuple[FieldView, ...] = ()
+    sections = []
+    for item in rev.items:
+        if item.node.kind == "cover":
+            cover = _field(item, 2).children
+        else:
+            sections.append(_field(item, 2))
+    pub = next((i for i in rev.walk() if i.node.key == "published"), None)
+    rc = rev.reconstructed
+    form_tag = rev.form.tag
+    return RevisionView(
+        id=rev.id, url=rev.url, muni_name=muni.name, muni_full_name=muni.full_name,
+        muni_url=muni.url, affair_name=affair.name, affair_title=affair.title,
+        affair_url=affair.url, affair_number=affair.number, kind_name=affair.kind_name,
+        form_title=rev.form.title, form_tag=form_tag, yoshiki=rev.form.yoshiki,
+        edition=rev.form.edition, status=rev.status, is_current=rev is affair.current,
+        label=revision_label(rev),
+        published_text=str(pub.value) if pub and pub.value else "",
+        published_iso=rev.published.iso() if rev.published else "",
+        source=rev.source,
+        reconstructed_basis=rc.basis if rc else "",
+        reconstructed_basis_url=f"{affair.url}{rc.basis}/" if rc else "",
+        not_applied=rc.not_applied if rc else (), applied=rc.applied if rc else (),
+        cover=cover, sections=tuple(sections),
+        changes=tuple(row_view(r) for r in rev.changes),
+        revisions=revision_refs(affair),
+        current_url=affair.current.url if affair.current else "",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Crumb:
+    label: str
+    url: str
+
+
+def site_index(site: Site) -> list[dict]:
+    """Municipalities and their assessments for the home and municipality pages."""
+    out = []
+    for m in site.municipalities:
+        affairs = []
+        for a in m.affairs:
+            cur = a.current
+            affairs.append(dict(slug=a.slug, url=a.url, name=a.name, title=a.title,
+                                kind_name=a.kind_name, number=a.number,
+                                current_label=revision_label(cur) if cur else "",
+                                current_id=cur.id if cur else "",
+                                current_url=cur.url if cur else "",
+                                revisions=revision_refs(a), changes_url=f"{a.url}changes/",
+                                n_changes=len(cur.changes) if cur else 0))
+        out.append(dict(slug=m.slug, url=m.url, name=m.name, full_name=m.full_name,
+                        prefecture=m.prefecture, code=m.code, agency=m.agency,
+                        affairs=affairs))
+    return out

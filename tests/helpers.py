@@ -1,0 +1,28 @@
+"""Small helpers shared by the test modules (not fixtures)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from bs4 import BeautifulSoup
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def copy_site(dest: Path) -> Path:
+    """Copy the bundled site (site.toml, content/, themes/) to `dest` and return it."""
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO_ROOT / "site.toml", dest / "site.toml")
+    shutil.copytree(REPO_ROOT / "content", dest / "content")
+    shutil.copytree(REPO_ROOT / "themes", dest / "themes")
+    return dest
+
+
+def soup(path: Path) -> BeautifulSoup:
+    return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+
+
+def text(el) -> str:
+    """Visible text of an element with whitespace folded."""
+    return " ".join(el.get_text(" ").split())
