@@ -59,14 +59,14 @@ def load_config(root: Path) -> tuple[SiteConfig, list[Diagnostic]]:
             diags.append(error("E102", f"「{k}」は文字列でなければなりません", span))
             continue
         values[k] = v
-    if "now" in values and values["now"]:
+    if values.get("now"):
         from .wareki import parse_date
 
-        jd, problems = parse_date(values["now"])
+        jd, _ = parse_date(values["now"])
         if jd is None or jd.day is None or jd.era is not None:
             line, col = doc.pos(("now",))
             diags.append(error("E301", f"「now」は YYYY-MM-DD の日付です: 「{values['now']}」",
                                Span(rel, line, col)))
             values.pop("now")
-    values["base_url"] = values.get("base_url", SiteConfig.base_url).rstrip("/")
+    values["base_url"] = values.get("base_url", SiteConfig().base_url).rstrip("/")
     return SiteConfig(**values), diags

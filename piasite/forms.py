@@ -17,7 +17,7 @@ FORMS_DIR = Path(__file__).parent / "forms"
 
 _NODE_KEYS = {
     "id", "kind", "label", "no", "key", "choices", "options", "suffix", "note_key",
-    "heading", "hide_label", "show_number", "required", "item_label",
+    "heading", "hide_label", "show_number", "required", "item_label", "numbered", "columns",
 }
 
 
@@ -73,10 +73,7 @@ def parse_form(data: dict, path: str = "") -> Form:
     def build(nid: str) -> FormNode:
         raw = by_id[nid]
         ch = raw.get("choices")
-        if isinstance(ch, list):
-            ch_obj = Choices(tuple(ch))
-        else:
-            ch_obj = choices.get(ch) if ch else None
+        ch_obj = Choices(tuple(ch)) if isinstance(ch, list) else choices.get(ch) if ch else None
         return FormNode(
             id=nid,
             kind=raw["kind"],
@@ -92,6 +89,8 @@ def parse_form(data: dict, path: str = "") -> Form:
             show_number=bool(raw.get("show_number", False)),
             required=bool(raw.get("required", True)),
             item_label=raw.get("item_label", ""),
+            numbered=bool(raw.get("numbered", True)),
+            columns=tuple(raw.get("columns", ())),
             children=tuple(build(c) for c in children.get(nid, ())),
         )
 

@@ -19,14 +19,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from types import MappingProxyType
 
 from . import lgcode
 from .config import load_config, suggest
 from .diagnostics import Diagnostic, Span, error, warning
-from .forms import shipped_forms
+from .forms import FormError, parse_form, shipped_forms
 from .model import (
     CONTAINER_KINDS,
     FORM_KINDS,
+    LOST_REASONS,
     Affair,
     ChangeRow,
     Form,
@@ -45,7 +47,7 @@ REV_ID = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 SECTION_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*\{#([^\s{}]+)\}\s*$")
 RESERVED_DIRS = {"systems"}
 
-_REVISION_META = {"form", "status", "source", "form_tag", "labels", "reconstructed"}
+_REVISION_META = {"form", "status", "source", "form_tag", "labels", "reconstructed", "lost"}
 _STATUSES = {"published": "公表", "draft": "案"}
 _CHANGE_KEYS = {"date", "item", "before", "after", "timing", "reason", "field", "source_lines",
                 "layout"}
@@ -54,6 +56,7 @@ _CHANGE_KEYS = {"date", "item", "before", "after", "timing", "reason", "field", 
 def load(root: Path) -> tuple[Site, list[Diagnostic]]:
     """Read a site folder; never raises for bad content."""
     config, diags = load_config(root)
+    forms = _load_forms(root, diags)
     munis = []
     content = root / "content"
     if not content.is_dir():
@@ -62,10 +65,28 @@ def load(root: Path) -> tuple[Site, list[Diagnostic]]:
         for d in sorted(p for p in content.iterdir() if p.is_dir()):
             if d.name in RESERVED_DIRS or d.name.startswith((".", "_")):
                 continue
-            m = _load_municipality(root, d, diags)
+            m = _load_municipality(root, d, forms, diags)
             if m is not None:
                 munis.append(m)
-    return Site(config=config, municipalities=tuple(munis), forms=shipped_forms()), diags
+    return Site(config=config, municipalities=tuple(munis), forms=MappingProxyType(forms)), diags
+
+
+def _load_forms(root: Path, diags: list[Diagnostic]) -> dict[str, Form]:
+    """Shipped forms plus the site's own (forms/*.toml), e.g. an edition piasite lacks."""
+    forms = dict(shipped_forms())
+    local = root / "forms"
+    if local.is_dir():
+        for p in sorted(local.glob("*.toml")):
+            doc, src = _read_toml(root, p, diags)
+            if doc is None:
+                continue
+            try:
+                form = parse_form(doc.data, src.path.as_posix())
+            except FormError as exc:
+                diags.append(error("E120", f"様式の定義が正しくありません: {exc}", Span(src.path)))
+                continue
+            forms[form.id] = form
+    return forms
 
 
 def _rel(root: Path, p: Path) -> PurePosixPath:
@@ -97,7 +118,7 @@ def _check_keys(doc: TomlDoc, path: PurePosixPath, schema: Mapping[str, type | t
         span = Span(path, line, col)
         if k not in schema:
             diags.append(error("E101", f"不明なキー「{k}」です", span, hint=suggest(k, schema)))
-        elif not isinstance(v, schema[k]) or isinstance(v, bool) and schema[k] is int:
+        elif not isinstance(v, schema[k]) or (isinstance(v, bool) and schema[k] is int):
             diags.append(error("E102", f"「{k}」の型が違います（{_type_name(schema[k])}が必要です）",
                                span))
         else:
@@ -115,7 +136,8 @@ def _type_name(t) -> str:
     return names.get(t, t.__name__)
 
 
-def _load_municipality(root: Path, d: Path, diags: list[Diagnostic]) -> Municipality | None:
+def _load_municipality(root: Path, d: Path, forms: Mapping[str, Form],
+                       diags: list[Diagnostic]) -> Municipality | None:
     rel = _rel(root, d)
     if not SLUG.match(d.name):
         diags.append(error("E011", f"団体のフォルダ名「{d.name}」は英小文字・数字・ハイフンで書いてください",
@@ -140,7 +162,7 @@ def _load_municipality(root: Path, d: Path, diags: list[Diagnostic]) -> Municipa
     for a in sorted(p for p in d.iterdir() if p.is_dir()):
         if a.name.startswith((".", "_")):
             continue
-        aff = _load_affair(root, d.name, a, diags)
+        aff = _load_affair(root, d.name, a, forms, diags)
         if aff is not None:
             affairs.append(aff)
     return Municipality(slug=d.name, name=v["name"], prefecture=v["prefecture"], code=v["code"],
@@ -148,7 +170,8 @@ def _load_municipality(root: Path, d: Path, diags: list[Diagnostic]) -> Municipa
                         affairs=tuple(affairs), span=Span(src.path))
 
 
-def _load_affair(root: Path, muni: str, d: Path, diags: list[Diagnostic]) -> Affair | None:
+def _load_affair(root: Path, muni: str, d: Path, forms: Mapping[str, Form],
+                 diags: list[Diagnostic]) -> Affair | None:
     rel = _rel(root, d)
     if not SLUG.match(d.name):
         diags.append(error("E011", f"事務のフォルダ名「{d.name}」は英小文字・数字・ハイフンで書いてください",
@@ -197,7 +220,7 @@ def _load_affair(root: Path, muni: str, d: Path, diags: list[Diagnostic]) -> Aff
             diags.append(error("E010", f"{rel_index} がありません", Span(rel_index)))
             continue
         seen[rev_id] = rel_index
-        rev = _load_revision(root, muni, d.name, rev_id, index, folder, v["kind"], diags)
+        rev = _load_revision(root, muni, d.name, rev_id, index, folder, v["kind"], forms, diags)
         if rev is not None:
             revisions.append(rev)
     return Affair(slug=d.name, muni=muni, name=v["name"], number=v["number"], title=v["title"],
@@ -253,7 +276,8 @@ def _split_body(src: SourceFile, body: str, body_line: int,
 
 
 def _load_revision(root: Path, muni: str, affair: str, rev_id: str, index: Path,
-                   folder: Path | None, kind: str, diags: list[Diagnostic]) -> Revision | None:
+                   folder: Path | None, kind: str, forms: Mapping[str, Form],
+                   diags: list[Diagnostic]) -> Revision | None:
     src, ds = read_source(root, _rel(root, index))
     diags.extend(ds)
     if src is None:
@@ -281,7 +305,6 @@ def _load_revision(root: Path, muni: str, affair: str, rev_id: str, index: Path,
         line, col = doc.pos(keypath)
         return Span(path, line, col)
 
-    forms = shipped_forms()
     form_id = data.get("form")
     if not isinstance(form_id, str) or form_id not in forms:
         hint = suggest(str(form_id), forms) if isinstance(form_id, str) else None
@@ -323,11 +346,23 @@ def _load_revision(root: Path, muni: str, affair: str, rev_id: str, index: Path,
                 else:
                     bodies[anchor] = b
 
+    lost = data.get("lost", {})
+    if not isinstance(lost, dict):
+        diags.append(error("E102", "「lost」は表（テーブル）でなければなりません", span_of(("lost",))))
+        lost = {}
+    for a, why in lost.items():
+        if why not in LOST_REASONS:
+            diags.append(error("E104", f"「lost」の理由「{why}」は {' / '.join(LOST_REASONS)} のいずれかです",
+                               span_of(("lost", a))))
     recon = _reconstruction(data, span_of, diags)
     absent = set(recon[1]) if recon else set()
     unknown = set(recon[2]) if recon else set()
-    binder = _Binder(form, data, span_of, bodies, labels, absent | unknown, path, diags)
-    items = [_mark_unknown(i, unknown) for i in binder.bind()]
+    binder = _Binder(form, data, span_of, bodies, labels, absent | unknown | set(lost), path,
+                     diags)
+    items = [_mark(i, unknown, lost) for i in binder.bind()]
+    for a in sorted(set(lost) - {i.anchor for it in items for i in it.walk()}):
+        diags.append(error("E101", f"「lost」の「{a}」は様式「{form.id}」の項目ではありません",
+                           span_of(("lost", a))))
     for a in sorted((absent | unknown) - {i.anchor for it in items for i in it.walk()}):
         diags.append(error("E101", f"「reconstructed」の「{a}」は様式「{form.id}」の項目ではありません",
                            span_of(("reconstructed",))))
@@ -360,12 +395,18 @@ def _load_revision(root: Path, muni: str, affair: str, rev_id: str, index: Path,
                     reconstructed=reconstruction, changes_span=changes_span)
 
 
-def _mark_unknown(item: Item, unknown: set[str]) -> Item:
-    """Flag items a reconstructed version cannot know (they are not "absent", just unknown)."""
-    children = tuple(_mark_unknown(c, unknown) for c in item.children)
+def _mark(item: Item, unknown: set[str], lost: dict) -> Item:
+    """Flag items a reconstructed version cannot know, and values the source lost.
+
+    Neither is "absent": the item exists in this version, its value just cannot be shown.
+    """
+    children = tuple(_mark(c, unknown, lost) for c in item.children)
     if item.anchor in unknown:
         return dataclasses.replace(item, children=children, absent_in_version=False,
                                    unknown_in_version=True)
+    if item.anchor in lost and lost[item.anchor] in LOST_REASONS:
+        return dataclasses.replace(item, children=children, absent_in_version=False,
+                                   lost=lost[item.anchor])
     return dataclasses.replace(item, children=children) if children != item.children else item
 
 
@@ -556,6 +597,21 @@ class _Binder:
         elif kind == "number":
             if isinstance(value, bool) or not isinstance(value, int | str):
                 return bad("整数")
+        elif kind == "table":
+            rows = value.get("rows") if isinstance(value, dict) else None
+            if not isinstance(value, dict) or not isinstance(rows, list) or not all(
+                isinstance(r, list) and all(isinstance(c, str) for c in r) for r in rows
+            ):
+                return bad("{ columns = [...], rows = [[...], ...] } の表")
+            cols = value.get("columns", list(node.columns))
+            if not isinstance(cols, list) or not all(isinstance(c, str) for c in cols):
+                return bad("columns が文字列の配列の表")
+            for k in ("columns", "rows", "caption", "note"):
+                self.known_paths.add((*prefix, *parts, k))
+            widths = {len(r) for r in rows}
+            if cols and widths - {len(cols)}:
+                self.diags.append(error("E102", f"「{node.title}」の行の列数が見出し（{len(cols)}列）と合いません",
+                                        span))
         elif kind in ("checks", "list"):
             if not isinstance(value, list):
                 return bad("配列")

@@ -16,7 +16,15 @@ from .wareki import JDate
 
 # Kinds of form node. "section"/"cover"/"repeat" hold children; the rest hold a value.
 CONTAINER_KINDS = frozenset({"section", "cover", "repeat"})
-VALUE_KINDS = frozenset({"text", "select", "check", "checks", "date", "list", "number"})
+VALUE_KINDS = frozenset({"text", "select", "check", "checks", "date", "list", "number", "table"})
+
+# Why a value could not be taken from the source; the page explains each in Japanese.
+LOST_REASONS = {
+    "figure": "原本ではこの項目は図（画像）で示されており、文字として取り込めていません。",
+    "attachment": "原本は別紙を参照していますが、その別紙は取り込んだ資料に含まれていません。",
+    "clipped": "原本の表の枠で文字が切れており、続きは読み取れません。",
+    "illegible": "原本の抽出結果が崩れており、この値は読み取れません。",
+}
 
 FORM_KINDS = {"kiso": "基礎項目評価書", "juten": "重点項目評価書", "zenkoumoku": "全項目評価書"}
 
@@ -47,6 +55,10 @@ class FormNode:
     show_number: bool = False
     required: bool = True
     item_label: str = ""
+    numbered: bool = True
+    """For `list`: print "1." markers (False when items carry the source's own numbers)."""
+    columns: tuple[str, ...] = ()
+    """For `table`: default column headings when the content gives none."""
     children: tuple[FormNode, ...] = ()
 
     @property
@@ -102,6 +114,8 @@ class Item:
     """True when this version predates the item (a reconstructed older version)."""
     unknown_in_version: bool = False
     """True when a reconstructed version cannot know this item's value."""
+    lost: str = ""
+    """A LOST_REASONS key when the source lost this value (a diagram that was an image…)."""
     children: tuple[Item, ...] = ()
 
     def walk(self) -> Iterator[Item]:

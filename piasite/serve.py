@@ -16,7 +16,7 @@ from . import pipeline
 
 
 class _Handler(SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - stdlib signature
+    def log_message(self, format, *args):
         pass
 
     def send_error(self, code, message=None, explain=None):

@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from markupsafe import Markup
 
 from . import markdown
-from .model import Affair, ChangeRow, Item, Municipality, Revision, Site
+from .model import LOST_REASONS, Affair, ChangeRow, Item, Municipality, Revision, Site
 from .wareki import parse_date, to_wareki
+
+_EMPTY = Markup("")
 
 
 def md(text: str) -> Markup:
@@ -44,7 +46,7 @@ class FieldView:
     level: int
     heading: bool = False
     hide_label: bool = False
-    html: Markup = Markup("")
+    html: Markup = _EMPTY
     value: str = ""
     """Plain value for selects, dates and numbers."""
     suffix: str = ""
@@ -52,13 +54,18 @@ class FieldView:
     missing: bool = False
     absent: bool = False
     unknown: bool = False
+    lost: str = ""
+    """Japanese explanation of why the source lost this value."""
     choices: tuple[Choice, ...] = ()
     choices_note: str = ""
     checks: tuple[Check, ...] = ()
     checked: bool = False
     items: tuple[tuple[str, str], ...] = ()
     """(marker, label) of list values."""
-    note_html: Markup = Markup("")
+    columns: tuple[str, ...] = ()
+    rows: tuple[tuple[str, ...], ...] = ()
+    caption: str = ""
+    note_html: Markup = _EMPTY
     children: tuple[FieldView, ...] = ()
 
     @property
@@ -72,7 +79,7 @@ def _field(item: Item, level: int) -> FieldView:
                 title=f"{node.no} {item.label}" if node.no else item.label,
                 level=min(level, 6), heading=node.heading, hide_label=node.hide_label,
                 absent=item.absent_in_version, unknown=item.unknown_in_version,
-                missing=not item.present)
+                lost=LOST_REASONS.get(item.lost, ""), missing=not item.present)
     if node.kind in ("section", "cover"):
         return FieldView(**base, children=tuple(_field(c, level + 1) for c in item.children))
     if node.kind == "repeat":
@@ -110,8 +117,15 @@ def _field(item: Item, level: int) -> FieldView:
                                               for lb in labels))
     if node.kind == "list":
         labels = [el["label"] if isinstance(el, dict) else str(el) for el in v or ()]
-        return FieldView(**base, items=tuple((f"{i}.", s) for i, s in enumerate(labels, 1)),
+        return FieldView(**base, items=tuple((f"{i}." if node.numbered else "", s)
+                                             for i, s in enumerate(labels, 1)),
                          note_html=md(item.note) if item.note else Markup(""), empty=empty)
+    if node.kind == "table":
+        t = v if isinstance(v, dict) else {}
+        rows = tuple(tuple(r) for r in t.get("rows", ()))
+        return FieldView(**base, columns=tuple(t.get("columns", node.columns)), rows=rows,
+                         caption=t.get("caption", ""), empty=not rows,
+                         note_html=md(t["note"]) if t.get("note") else Markup(""))
     # date, number
     return FieldView(**base, value="" if v is None else str(v), suffix=node.suffix, empty=empty)
 

@@ -1,0 +1,507 @@
+"""Source files and TOML with positions.
+
+`tomllib` returns plain dicts without positions, but every diagnostic must point at
+``path:line:col``. `parse_toml` therefore parses twice: tomllib decides validity and
+produces the data, then a small TOML lexer (run only on text tomllib accepted) records
+where each key path starts. Lines are 1-based; columns count Unicode code points.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import tomllib
+from bisect import bisect_right
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from types import MappingProxyType
+
+from .diagnostics import Diagnostic, Span, error
+
+__all__ = [
+    "FrontMatterError",
+    "SourceFile",
+    "TomlDoc",
+    "TomlError",
+    "parse_toml",
+    "read_source",
+    "split_front_matter",
+]
+
+KeyPath = tuple[str | int, ...]
+
+
+# ---------------------------------------------------------------------------
+# Source files
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """A decoded source file: BOM removed, CRLF and CR normalised to LF."""
+
+    path: PurePosixPath
+    """Relative to the site root, for display."""
+    text: str
+    _lines: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Cached once: diagnostics ask for line text many times per file.
+        object.__setattr__(self, "_lines", tuple(self.text.split("\n")))
+
+    def span(self, line: int, col: int = 1) -> Span:
+        """Return a Span in this file."""
+        return Span(self.path, line, col)
+
+    def line_text(self, line: int) -> str:
+        """Return the text of 1-based `line` without its newline, '' if out of range."""
+        if 1 <= line <= len(self._lines):
+            return self._lines[line - 1]
+        return ""
+
+
+def _normalise(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def read_source(
+    root: Path, rel: PurePosixPath, *, max_bytes: int = 5_000_000
+) -> tuple[SourceFile | None, list[Diagnostic]]:
+    """Read `root / rel` as UTF-8 text.
+
+    Problems become diagnostics (never exceptions): E006 unreadable, E003 larger than
+    `max_bytes`, E002 not UTF-8 (positioned at the first bad byte).
+    """
+    full = Path(root, *rel.parts)
+    start = Span(rel, 1, 1)
+    try:
+        size = full.stat().st_size
+        if size > max_bytes:
+            return None, [_too_big(rel, size, max_bytes)]
+        with full.open("rb") as f:
+            # Bounded read: the file may have grown since stat (or stat may lie, e.g. pipes).
+            data = f.read(max_bytes + 1)
+    except OSError as e:
+        reason = e.strerror or type(e).__name__
+        return None, [error("E006", f"ファイルを読めません（{reason}）", start)]
+    if len(data) > max_bytes:
+        return None, [_too_big(rel, len(data), max_bytes)]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return None, [_not_utf8(rel, data, e.start)]
+    text = text.removeprefix("\ufeff")
+    return SourceFile(rel, _normalise(text)), []
+
+
+def _too_big(rel: PurePosixPath, size: int, limit: int) -> Diagnostic:
+    return error(
+        "E003",
+        f"ファイルが大きすぎます（{size:,} バイト、上限 {limit:,} バイト）",
+        Span(rel, 1, 1),
+        hint="ファイルを分割してください。",
+    )
+
+
+def _not_utf8(rel: PurePosixPath, data: bytes, bad: int) -> Diagnostic:
+    # Everything before the first bad byte decodes, so line/col are exact there.
+    prefix = _normalise(data[:bad].decode("utf-8").removeprefix("\ufeff"))
+    line = prefix.count("\n") + 1
+    col = len(prefix) - (prefix.rfind("\n") + 1) + 1
+    return error(
+        "E002",
+        f"UTF-8 として読めません（{bad + 1} バイト目）",
+        Span(rel, line, col),
+        hint="Shift_JIS などで保存されている場合は、UTF-8 で保存し直してください。",
+    )
+
+
+# ---------------------------------------------------------------------------
+# Front matter
+
+
+class FrontMatterError(ValueError):
+    """An opening ``+++`` line without a closing one (report as E004 at `line`)."""
+
+    code = "E004"
+
+    def __init__(self, line: int = 1) -> None:
+        super().__init__(f"front matter opened at line {line} is not closed")
+        self.line = line
+
+
+def split_front_matter(text: str) -> tuple[str | None, int, str, int]:
+    """Split a Markdown text into TOML front matter and body.
+
+    Returns ``(toml, toml_line, body, body_line)``: the TOML text between the ``+++``
+    lines (None when the first line is not exactly ``+++``), the 1-based line of its
+    first line (pass ``toml_line - 1`` as `parse_toml`'s ``line_offset``), the body,
+    and the 1-based line where the body starts. Without front matter this is
+    ``(None, 1, text, 1)``. Raises FrontMatterError(1) when ``+++`` is never closed.
+    Expects LF newlines (as produced by `read_source`).
+    """
+    first, nl, rest = text.partition("\n")
+    if first != "+++" or not nl:
+        if first == "+++":
+            raise FrontMatterError(1)
+        return None, 1, text, 1
+    pos = 0
+    line = 2
+    while pos <= len(rest):
+        end = rest.find("\n", pos)
+        stop = len(rest) if end < 0 else end
+        if rest[pos:stop] == "+++":
+            body = "" if end < 0 else rest[end + 1 :]
+            return rest[:pos], 2, body, line + 1
+        if end < 0:
+            break
+        pos = end + 1
+        line += 1
+    raise FrontMatterError(1)
+
+
+# ---------------------------------------------------------------------------
+# TOML
+
+
+@dataclass(frozen=True, slots=True)
+class TomlError:
+    """A TOML syntax error as tomllib reports it, positioned in the whole file."""
+
+    message: str
+    """tomllib's message without the "(at line N, column M)" tail."""
+    line: int
+    col: int
+
+
+@dataclass(frozen=True, slots=True)
+class TomlDoc:
+    """Parsed TOML plus the (line, col) where each key path starts.
+
+    A key path is a tuple of str keys and int array indexes. Keys point at the key
+    token; a ``[table]`` or ``[[array]]`` header path points at its opening ``[``;
+    ``("a",)`` of an array of tables points at its first header, ``("a", 3)`` at the
+    fourth; array elements point at the element. Tables created implicitly (by
+    ``a.b = 1`` or ``[a.b]``) point at the first key that created them unless a header
+    defines them. ``()`` is the document start.
+    """
+
+    data: dict
+    positions: Mapping[tuple, tuple[int, int]]
+
+    def pos(self, path: tuple) -> tuple[int, int]:
+        """Return the position of `path`, else of its nearest known ancestor, else (1, 1)."""
+        p = tuple(path)
+        while True:
+            hit = self.positions.get(p)
+            if hit is not None:
+                return hit
+            if not p:
+                return (1, 1)
+            p = p[:-1]
+
+
+_TAIL_RE = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
+_END_RE = re.compile(r"\s*\(at end of document\)\s*$")
+
+
+def parse_toml(text: str, *, line_offset: int = 0) -> tuple[TomlDoc | None, TomlError | None]:
+    """Parse `text`; exactly one of the results is None. Never raises.
+
+    `line_offset` is added to every reported line (for front matter inside a file).
+    """
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        return None, _toml_error(e, text, line_offset)
+    except (ValueError, RecursionError, MemoryError) as e:
+        # tomllib lets some errors through undecorated: int() over the digit limit,
+        # or recursion on absurdly deep nesting.
+        msg = "入れ子が深すぎます" if isinstance(e, RecursionError) else str(e) or type(e).__name__
+        return None, TomlError(msg, 1 + line_offset, 1)
+    return TomlDoc(data, MappingProxyType(_positions(text, line_offset))), None
+
+
+def _toml_error(e: tomllib.TOMLDecodeError, text: str, line_offset: int) -> TomlError:
+    full = str(e)
+    msg = getattr(e, "msg", None)
+    if not isinstance(msg, str):
+        msg = _END_RE.sub("", _TAIL_RE.sub("", full))
+    lineno = getattr(e, "lineno", None)
+    colno = getattr(e, "colno", None)
+    if isinstance(lineno, int) and isinstance(colno, int):  # Python 3.14+
+        return TomlError(msg, lineno + line_offset, colno)
+    m = _TAIL_RE.search(full)
+    if m:
+        return TomlError(msg, int(m[1]) + line_offset, int(m[2]))
+    if _END_RE.search(full):
+        line = text.count("\n") + 1
+        col = len(text) - (text.rfind("\n") + 1) + 1
+        return TomlError(msg, line + line_offset, col)
+    return TomlError(msg, 1 + line_offset, 1)
+
+
+def _positions(text: str, line_offset: int) -> dict[tuple, tuple[int, int]]:
+    scanner = _Scanner(text)
+    # Positions are best effort: tomllib already accepted the text and produced the
+    # data, and TomlDoc.pos falls back to ancestors. A scanner gap must not turn valid
+    # content into a crash.
+    with contextlib.suppress(Exception):
+        scanner.run()
+    return scanner.positions(line_offset)
+
+
+class _ScanError(Exception):
+    pass
+
+
+_BARE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+_WS = " \t"
+_SCALAR_END = frozenset(" \t\r\n,]}#")
+_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+class _Scanner:
+    """A TOML lexer that records key positions. Assumes tomllib-valid input."""
+
+    def __init__(self, text: str) -> None:
+        self.s = text
+        self.n = len(text)
+        self.i = 0
+        self.line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        # Explicit definitions (key = value, headers, array elements) win over
+        # tables that were only created implicitly by a dotted key or header.
+        self.explicit: dict[tuple, int] = {}
+        self.implicit: dict[tuple, int] = {}
+        self.aot_count: dict[tuple, int] = {}
+
+    # -- results
+
+    def positions(self, line_offset: int) -> dict[tuple, tuple[int, int]]:
+        out = {(): (1 + line_offset, 1)}
+        for table in (self.implicit, self.explicit):
+            for path, idx in table.items():
+                out[path] = self._linecol(idx, line_offset)
+        return out
+
+    def _linecol(self, idx: int, line_offset: int) -> tuple[int, int]:
+        line = bisect_right(self.line_starts, idx)
+        return line + line_offset, idx - self.line_starts[line - 1] + 1
+
+    # -- low level
+
+    def peek(self) -> str:
+        return self.s[self.i] if self.i < self.n else ""
+
+    def skip_ws(self) -> None:
+        s, i, n = self.s, self.i, self.n
+        while i < n and s[i] in _WS:
+            i += 1
+        self.i = i
+
+    def skip_comment(self) -> None:
+        if self.peek() == "#":
+            end = self.s.find("\n", self.i)
+            self.i = self.n if end < 0 else end
+
+    def skip_blank(self) -> None:
+        """Skip whitespace, newlines and comments (inside arrays and between lines)."""
+        while True:
+            self.skip_ws()
+            c = self.peek()
+            if c == "#":
+                self.skip_comment()
+            elif c in ("\n", "\r"):
+                self.i += 1
+            else:
+                return
+
+    def expect(self, token: str) -> None:
+        if not self.s.startswith(token, self.i):
+            raise _ScanError(f"expected {token!r} at {self.i}")
+        self.i += len(token)
+
+    # -- strings
+
+    def end_of_string(self, i: int) -> int:
+        """Return the index just after the string starting at `i`."""
+        s = self.s
+        q = s[i]
+        if s.startswith(q * 3, i):
+            if q == "'":
+                j = s.index("'''", i + 3)
+            else:
+                j = i + 3
+                while not (s[j] == '"' and s.startswith('"""', j)):
+                    j += 2 if s[j] == "\\" else 1
+            # Up to two quotes may precede the closing delimiter: '''a''''' is "a''".
+            k = j + 3
+            while k < self.n and s[k] == q and k - j < 5:
+                k += 1
+            return k
+        if q == "'":
+            return s.index("'", i + 1) + 1
+        j = i + 1
+        while s[j] != '"':
+            if s[j] in "\n\r":
+                raise _ScanError("newline in string")
+            j += 2 if s[j] == "\\" else 1
+        return j + 1
+
+    # -- keys
+
+    def key(self) -> list[tuple[str, int]]:
+        """Read a (dotted) key; return its parts with their start indexes."""
+        parts: list[tuple[str, int]] = []
+        while True:
+            self.skip_ws()
+            start = self.i
+            c = self.peek()
+            if c == '"':
+                end = self.end_of_string(start)
+                raw = self.s[start:end]
+                name = raw[1:-1] if "\\" not in raw else _decode_basic(raw)
+            elif c == "'":
+                end = self.end_of_string(start)
+                name = self.s[start + 1 : end - 1]
+            else:
+                end = start
+                while end < self.n and self.s[end] in _BARE:
+                    end += 1
+                if end == start:
+                    raise _ScanError(f"expected a key at {start}")
+                name = self.s[start:end]
+            parts.append((name, start))
+            self.i = end
+            self.skip_ws()
+            if self.peek() != ".":
+                return parts
+            self.i += 1
+
+    def record_key(self, base: tuple, parts: list[tuple[str, int]]) -> tuple:
+        path = base
+        for j, (name, start) in enumerate(parts):
+            path = (*path, name)
+            table = self.explicit if j == len(parts) - 1 else self.implicit
+            table.setdefault(path, start)
+        return path
+
+    # -- statements
+
+    def run(self) -> None:
+        table: tuple = ()
+        while True:
+            self.skip_blank()
+            if self.i >= self.n:
+                return
+            if self.peek() == "[":
+                table = self.header()
+            else:
+                self.keyval(table)
+            self.skip_ws()
+            self.skip_comment()
+            if self.i < self.n and self.peek() not in "\r\n":
+                raise _ScanError(f"expected end of line at {self.i}")
+
+    def header(self) -> tuple:
+        start = self.i
+        is_aot = self.s.startswith("[[", start)
+        self.i += 2 if is_aot else 1
+        parts = self.key()
+        self.expect("]]" if is_aot else "]")
+        resolved: tuple = ()
+        for j, (name, key_start) in enumerate(parts):
+            path = (*resolved, name)
+            if j < len(parts) - 1:
+                self.implicit.setdefault(path, key_start)
+                # A prefix naming an array of tables means its latest element.
+                count = self.aot_count.get(path)
+                resolved = path if count is None else (*path, count - 1)
+            elif is_aot:
+                index = self.aot_count.get(path, 0)
+                self.aot_count[path] = index + 1
+                self.explicit.setdefault(path, start)
+                resolved = (*path, index)
+                self.explicit[resolved] = start
+            else:
+                self.explicit.setdefault(path, start)
+                resolved = path
+        return resolved
+
+    def keyval(self, base: tuple) -> None:
+        path = self.record_key(base, self.key())
+        self.skip_ws()
+        self.expect("=")
+        self.skip_ws()
+        self.value(path)
+
+    # -- values
+
+    def value(self, path: tuple) -> None:
+        c = self.peek()
+        if c == "{":
+            self.inline_table(path)
+        elif c == "[":
+            self.array(path)
+        elif c in ('"', "'"):
+            self.i = self.end_of_string(self.i)
+        else:
+            self.scalar()
+
+    def scalar(self) -> None:
+        s, n = self.s, self.n
+        start = j = self.i
+        while j < n and s[j] not in _SCALAR_END:
+            j += 1
+        if j == start:
+            raise _ScanError(f"expected a value at {start}")
+        # A local date may be followed by " 07:32:00": one value with a space in it.
+        if (
+            _DATE_RE.fullmatch(s, start, j)
+            and s.startswith(" ", j)
+            and j + 1 < n
+            and s[j + 1] in "0123456789"
+        ):
+            j += 1
+            while j < n and s[j] not in _SCALAR_END:
+                j += 1
+        self.i = j
+
+    def inline_table(self, path: tuple) -> None:
+        self.expect("{")
+        while True:
+            # skip_blank (not skip_ws) also accepts TOML 1.1 multi-line inline tables.
+            self.skip_blank()
+            if self.peek() == "}":
+                self.i += 1
+                return
+            self.keyval(path)
+            self.skip_blank()
+            if self.peek() == ",":
+                self.i += 1
+            elif self.peek() != "}":
+                raise _ScanError(f"expected ',' or '}}' at {self.i}")
+
+    def array(self, path: tuple) -> None:
+        self.expect("[")
+        index = 0
+        while True:
+            self.skip_blank()
+            if self.peek() == "]":
+                self.i += 1
+                return
+            element = (*path, index)
+            self.explicit.setdefault(element, self.i)
+            self.value(element)
+            index += 1
+            self.skip_blank()
+            if self.peek() == ",":
+                self.i += 1
+            elif self.peek() != "]":
+                raise _ScanError(f"expected ',' or ']' at {self.i}")
+
+
+def _decode_basic(raw: str) -> str:
+    """Decode a quoted basic-string key with escapes, exactly as tomllib does."""
+    value = tomllib.loads(f"k = {raw}")["k"]
+    return value if isinstance(value, str) else raw[1:-1]
