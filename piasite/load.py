@@ -31,6 +31,7 @@ from .model import (
     LOST_REASONS,
     Affair,
     ChangeRow,
+    DocPage,
     Form,
     FormNode,
     Item,
@@ -39,7 +40,14 @@ from .model import (
     Revision,
     Site,
 )
-from .source import SourceFile, TomlDoc, parse_toml, read_source, split_front_matter
+from .source import (
+    FrontMatterError,
+    SourceFile,
+    TomlDoc,
+    parse_toml,
+    read_source,
+    split_front_matter,
+)
 from .wareki import parse_date
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -223,9 +231,56 @@ def _load_affair(root: Path, muni: str, d: Path, forms: Mapping[str, Form],
         rev = _load_revision(root, muni, d.name, rev_id, index, folder, v["kind"], forms, diags)
         if rev is not None:
             revisions.append(rev)
+    pages = _load_pages(root, d / "_pages", set(seen), diags)
     return Affair(slug=d.name, muni=muni, name=v["name"], number=v["number"], title=v["title"],
                   kind=v["kind"], revisions=tuple(sorted(revisions, key=lambda r: r.id)),
-                  span=Span(src.path))
+                  span=Span(src.path), pages=pages)
+
+
+_PAGE_RESERVED = {"changes", "diff", "comments"}
+
+
+def _load_pages(root: Path, folder: Path, rev_ids: set[str],
+                diags: list[Diagnostic]) -> tuple[DocPage, ...]:
+    """Documents that accompany an assessment: content/<muni>/<affair>/_pages/<slug>.md."""
+    if not folder.is_dir():
+        return ()
+    pages = []
+    for p in sorted(folder.glob("*.md")):
+        src, ds = read_source(root, _rel(root, p))
+        diags.extend(ds)
+        if src is None:
+            continue
+        if not SLUG.match(p.stem) or p.stem in _PAGE_RESERVED or REV_ID.match(p.stem):
+            diags.append(error("E011", f"資料のファイル名「{p.stem}」は英小文字・数字・ハイフンで、"
+                               "日付や changes / diff 以外にしてください", Span(src.path)))
+            continue
+        try:
+            fm, fm_line, body, body_line = split_front_matter(src.text)
+        except FrontMatterError as exc:
+            diags.append(error("E004", "フロントマター（+++ で囲んだ TOML）が閉じていません",
+                               Span(src.path, exc.line, 1)))
+            continue
+        if fm is None:
+            diags.append(error("E005", "資料のファイルは +++ で囲んだ TOML フロントマターで始めてください",
+                               Span(src.path)))
+            continue
+        doc, err = parse_toml(fm, line_offset=fm_line - 1)
+        if err is not None:
+            diags.append(error("E001", f"TOML の構文エラー: {err.message}",
+                               Span(src.path, err.line, err.col)))
+            continue
+        v = _check_keys(doc, src.path, {"title": str, "revision": str, "source": str}, {"title"},
+                        diags)
+        if "title" not in v:
+            continue
+        rev = v.get("revision", "")
+        if rev and rev not in rev_ids:
+            line, col = doc.pos(("revision",))
+            diags.append(error("E109", f"資料が属する版「{rev}」がありません", Span(src.path, line, col)))
+        pages.append(DocPage(slug=p.stem, title=v["title"], body=body, span=Span(src.path),
+                             revision=rev, source=v.get("source", ""), body_line=body_line))
+    return tuple(pages)
 
 
 @dataclass
@@ -284,8 +339,8 @@ def _load_revision(root: Path, muni: str, affair: str, rev_id: str, index: Path,
         return None
     try:
         fm, fm_line, body, body_line = split_front_matter(src.text)
-    except Exception as exc:  # FrontMatterError: the API reports the line
-        line = getattr(exc, "line", 1)
+    except FrontMatterError as exc:
+        line = exc.line
         diags.append(error("E004", "フロントマター（+++ で囲んだ TOML）が閉じていません",
                            Span(src.path, line, 1)))
         return None

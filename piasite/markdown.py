@@ -63,6 +63,33 @@ def _safe_link(url: str) -> bool:
     return bool(_SAFE_SCHEME.match(url.strip()))
 
 
+@functools.cache
+def _doc_parser() -> MarkdownIt:
+    """For accompanying documents: the same safety, plus GFM tables."""
+    md = MarkdownIt("commonmark", {"html": False})
+    md.enable("table")
+    md.disable(["image", "html_block", "html_inline"])
+    md.validateLink = _safe_link  # type: ignore[method-assign]
+    for name in ("ordered_list_open", "bullet_list_open", "list_item_open"):
+        md.add_render_rule(name, _parser().renderer.rules[name])
+    return md
+
+
+def render_document(text: str) -> str:
+    """Render a whole accompanying document (headings and tables allowed)."""
+    md = _doc_parser()
+    tokens = md.parse(text)
+    for t in tokens:
+        if t.type in ("heading_open", "heading_close"):
+            # The page's own title is the h1; a document's headings start below it.
+            t.tag = f"h{min(int(t.tag[1]) + 1, 6)}"
+        elif t.type == "th_open":
+            t.attrSet("scope", "col")
+    out = md.renderer.render(tokens, md.options, {})
+    out = re.sub(r"<table>", '<div class="table-scroll" tabindex="0" role="region" aria-label="表"><table>', out)
+    return re.sub(r'(<span class="marker">[^<]*</span>) <p>', r"<p>\1 ", out.replace("</table>", "</table></div>"))
+
+
 def render(text: str) -> str:
     """Render field text (Markdown) to HTML. The result is safe to mark as Markup."""
     out = _parser().render(text)

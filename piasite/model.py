@@ -192,6 +192,21 @@ class Revision:
 
 
 @dataclass(frozen=True, slots=True)
+class DocPage:
+    """A document that accompanies an assessment (a notice, a handout, a summary)."""
+
+    slug: str
+    title: str
+    body: str
+    """Markdown."""
+    span: Span
+    revision: str = ""
+    """The version it belongs to, if any."""
+    source: str = ""
+    body_line: int = 1
+
+
+@dataclass(frozen=True, slots=True)
 class Affair:
     slug: str
     muni: str
@@ -206,6 +221,7 @@ class Affair:
     revisions: tuple[Revision, ...]
     """Oldest first."""
     span: Span
+    pages: tuple[DocPage, ...] = ()
 
     @property
     def url(self) -> str:

@@ -105,6 +105,15 @@ def render(site: Site, theme: Theme, today: datetime.date) -> dict[PurePosixPath
                 if rev is a.current:
                     add(a.url, r.page("revision.html", a.url, f"{a.title}（現行版・{rv.label}）｜{m.full_name}",
                                       [home, mcrumb], rev=rv, canonical=rev.url))
+            for doc in a.pages:
+                url = f"{a.url}{doc.slug}/"
+                owner = next((rv for rv in a.revisions if rv.id == doc.revision), None)
+                add(url, r.page("document.html", url, f"{doc.title}｜{a.title}｜{m.full_name}",
+                                [home, mcrumb, acrumb], doc=dict(
+                                    title=doc.title, html=views.md(doc.body, document=True),
+                                    source=doc.source,
+                                    revision_label=views.revision_label(owner) if owner else "",
+                                    revision_url=owner.url if owner else "")))
             cur = a.current
             if cur is not None:
                 url = f"{a.url}changes/"

@@ -17,9 +17,9 @@ from .wareki import parse_date, to_wareki
 _EMPTY = Markup("")
 
 
-def md(text: str) -> Markup:
+def md(text: str, document: bool = False) -> Markup:
     """The single place where rendered Markdown becomes Markup (raw HTML is off)."""
-    return Markup(markdown.render(text))
+    return Markup(markdown.render_document(text) if document else markdown.render(text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +197,8 @@ class RevisionView:
     changes: tuple[RowView, ...] = ()
     revisions: tuple[RevisionRef, ...] = field(default=())
     current_url: str = ""
+    documents: tuple[tuple[str, str], ...] = ()
+    """(title, url) of accompanying documents for this version."""
 
 
 def revision_label(rev: Revision) -> str:
@@ -244,6 +246,8 @@ def revision_view(rev: Revision, affair: Affair, muni: Municipality) -> Revision
         changes=tuple(row_view(r) for r in rev.changes),
         revisions=revision_refs(affair),
         current_url=affair.current.url if affair.current else "",
+        documents=tuple((p.title, f"{affair.url}{p.slug}/") for p in affair.pages
+                        if p.revision in ("", rev.id)),
     )
 
 
