@@ -50,10 +50,10 @@ def check_changes(site: Site) -> Iterator[Diagnostic]:
         last_after: dict[str, tuple] = {}
         for row in rev.changes:
             if row.date_text:
-                yield from _date_diags(row.date_text, row.span, f"変更箇所 {row.index} 行目の変更日")
+                yield from _date_diags(row.date_text, row.at("date"), f"変更箇所 {row.index} 行目の変更日")
             if row.field and row.field not in anchors:
                 yield error("E108", f"変更箇所 {row.index} 行目の field「{row.field}」は様式の項目にありません",
-                            row.span)
+                            row.at("field"))
             key = (row.date_text, row.item, row.before, row.after, row.timing, row.reason)
             if key in seen:
                 yield warning("W401", f"変更箇所 {row.index} 行目は {seen[key]} 行目と同じ内容です（原本のまま掲載）",

@@ -710,9 +710,10 @@ def _load_changes(root: Path, path: Path,
             diags.append(error("E102", "変更箇所の各行は表で書いてください", span))
             continue
         ok = True
+        key_spans = {}
         for k, v in raw.items():
             kl, kc = doc.pos(("changes", i, k))
-            kspan = Span(src.path, kl, kc)
+            kspan = key_spans[k] = Span(src.path, kl, kc)
             if k not in _CHANGE_KEYS:
                 diags.append(error("E101", f"不明なキー「{k}」です", kspan, hint=suggest(k, _CHANGE_KEYS)))
             elif k == "source_lines":
@@ -735,6 +736,6 @@ def _load_changes(root: Path, path: Path,
             index=i + 1, date_text=vals["date"], date=jd, item=vals["item"], before=vals["before"],
             after=vals["after"], timing=vals["timing"], reason=vals["reason"], span=span,
             field=vals["field"], source_lines=tuple(raw.get("source_lines", ())),
-            layout=vals["layout"],
+            layout=vals["layout"], key_spans=MappingProxyType(key_spans),
         ))
     return tuple(rows), Span(src.path)

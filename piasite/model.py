@@ -7,6 +7,7 @@ with the values found in the content, each with the Span it came from.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -142,6 +143,12 @@ class ChangeRow:
     source_lines: tuple[int, ...] = ()
     layout: str = ""
     """How the source printed the row when that differs from the six columns: ``shifted``."""
+    # dataclasses.field, spelled out: this class has its own attribute named `field`
+    key_spans: Mapping[str, Span] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
+    """Where each key of the row is written, for diagnostics on one cell."""
+
+    def at(self, key: str) -> Span:
+        return self.key_spans.get(key, self.span)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,12 +10,13 @@ from bs4 import BeautifulSoup
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def copy_site(dest: Path) -> Path:
-    """Copy the bundled site (site.toml, content/, themes/) to `dest` and return it."""
+def copy_site(dest: Path, munis: tuple[str, ...] = ("midori",)) -> Path:
+    """Copy site.toml, themes/ and the named municipalities of the bundled site to `dest`."""
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO_ROOT / "site.toml", dest / "site.toml")
-    shutil.copytree(REPO_ROOT / "content", dest / "content")
     shutil.copytree(REPO_ROOT / "themes", dest / "themes")
+    for m in munis:
+        shutil.copytree(REPO_ROOT / "content" / m, dest / "content" / m)
     return dest
 
 

@@ -1,0 +1,46 @@
+"""Markdown in content can never inject markup or script (fixtures after markdown-it's xss.md)."""
+
+from __future__ import annotations
+
+import pytest
+
+from piasite.markdown import render, render_document
+
+XSS = [
+    "<script>alert(1)</script>",
+    "<iframe src='https://example.com'></iframe>",
+    '<img src=x onerror="alert(1)">',
+    "[click](javascript:alert(1))",
+    "[click](JAVASCRIPT:alert(1))",
+    "[click](vbscript:msgbox(1))",
+    "[click](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+    "<a href='javascript:alert(1)'>x</a>",
+    "![x](javascript:alert(1))",
+]
+
+
+@pytest.mark.parametrize("src", XSS)
+@pytest.mark.parametrize("fn", [render, render_document])
+def test_no_script_no_raw_html_no_dangerous_link(src, fn):
+    out = fn(src)
+    lowered = out.lower()
+    assert "<script" not in lowered and "<iframe" not in lowered and "<img" not in lowered
+    assert 'href="javascript:' not in lowered and 'href="vbscript:' not in lowered
+    assert 'href="data:' not in lowered
+    assert "onerror=" not in lowered or "&lt;" in out  # only as escaped text
+
+
+def test_list_markers_are_text_as_the_form_prints_them():
+    out = render("1. 行政手続\n\n2. 住民基本台帳法")
+    assert '<span class="marker">1.</span> 行政手続' in out
+    assert '<span class="marker">2.</span> 住民基本台帳法' in out
+
+
+def test_items_with_their_own_bullet_get_no_second_one():
+    assert '<ul class="marked">' in render("- ・住基ネット照会\n- ・複数人での確認")
+    assert "<ul>" in render("- 住基ネット照会")
+
+
+def test_document_headings_start_below_the_page_title_and_tables_have_scope():
+    out = render_document("# 見出し\n\n| 方法 | 宛先 |\n|---|---|\n| 郵送 | 市役所 |")
+    assert "<h2>見出し</h2>" in out and '<th scope="col">方法</th>' in out

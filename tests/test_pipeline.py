@@ -1,0 +1,30 @@
+"""The pipeline runs its stages one way, in the order DESIGN.md gives."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from piasite import pipeline
+
+PKG = Path(pipeline.__file__).parent
+
+
+def test_stage_order_is_load_check_render_write():
+    assert pipeline.STAGES == ("load", "check", "render", "write")
+    src = (PKG / "pipeline.py").read_text(encoding="utf-8")
+    calls = [src.index(s) for s in ("load(root)", "check_site(site)", "render(site", "write(files")]
+    assert calls == sorted(calls)
+
+
+def _imports(module: str) -> set[str]:
+    tree = ast.parse((PKG / f"{module}.py").read_text(encoding="utf-8"))
+    return {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+
+
+def test_no_stage_reaches_back():
+    # load never renders, render never loads, only write/serve touch output/.
+    assert not _imports("load") & {"render", "write", "check", "views"}
+    assert not _imports("render") & {"load", "write", "check"}
+    assert not _imports("check") & {"load", "render", "write"}
+    assert not _imports("views") & {"load", "write", "check"}
