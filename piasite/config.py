@@ -10,7 +10,7 @@ from .model import SiteConfig
 from .source import parse_toml, read_source
 
 _KEYS = {"title": str, "description": str, "base_url": str, "theme": str, "now": str}
-_DIFF_KEYS = {"columns": list}
+_DIFF_KEYS = {"new_label": str, "old_label": str, "new_first": bool}
 
 
 def suggest(word: str, candidates) -> str | None:
@@ -45,12 +45,11 @@ def load_config(root: Path) -> tuple[SiteConfig, list[Diagnostic]]:
                 if dk not in _DIFF_KEYS:
                     diags.append(error("E101", f"不明なキー「diff.{dk}」です", Span(rel, dl, dc),
                                        hint=suggest(dk, _DIFF_KEYS)))
-                elif not (isinstance(dv, list) and len(dv) == 2
-                          and all(isinstance(x, str) and x for x in dv)):
-                    diags.append(error("E102", "「diff.columns」は2つの見出しの配列です",
-                                       Span(rel, dl, dc)))
+                elif not isinstance(dv, _DIFF_KEYS[dk]) or (isinstance(dv, str) and not dv):
+                    kind = "true か false" if _DIFF_KEYS[dk] is bool else "空でない文字列"
+                    diags.append(error("E102", f"「diff.{dk}」は{kind}です", Span(rel, dl, dc)))
                 else:
-                    values["diff_columns"] = (dv[0], dv[1])
+                    values[f"diff_{dk}"] = dv
             continue
         if k not in _KEYS:
             diags.append(error("E101", f"不明なキー「{k}」です", span, hint=suggest(k, _KEYS)))

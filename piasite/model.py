@@ -273,7 +273,10 @@ class SiteConfig:
     theme: str = "default"
     now: str = ""
     """Fixed "today" (ISO date) for reproducible builds; empty = the real date."""
-    diff_columns: tuple[str, str] = ("変更後", "変更前")
+    diff_new_label: str = "変更後"
+    diff_old_label: str = "変更前"
+    diff_new_first: bool = True
+    """新旧対照表 column order: the new text on the left, as national practice prints it."""
     description: str = ""
 
 

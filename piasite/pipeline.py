@@ -9,12 +9,14 @@ from pathlib import Path, PurePosixPath
 from . import diagnostics
 from .check import check as check_site
 from .diagnostics import Diagnostic
+from .diff import DiffCache
+from .diff import diff as diff_site
 from .load import load
 from .model import Site
 from .render import find_theme, render, static_files
 from .write import write
 
-STAGES = ("load", "check", "render", "write")
+STAGES = ("load", "check", "diff", "render", "write")
 
 
 @dataclass
@@ -23,6 +25,8 @@ class BuildResult:
     site: Site | None = None
     files: dict[PurePosixPath, bytes] = field(default_factory=dict)
     wrote: bool = False
+    diffs_computed: int = 0
+    """Inline diffs computed in this build (the rest came from the cache)."""
 
     @property
     def ok(self) -> bool:
@@ -51,8 +55,11 @@ def build(root: Path, out: Path | None = None, now: str | None = None,
     site = result.site
     assert site is not None
     theme = find_theme(root, site.config.theme)
-    files = render(site, theme, today_for(site, now))
+    cache = DiffCache(root / ".piasite-cache" / "diff.json")
+    diffs = diff_site(site, cache)
+    cache.save()
+    files = render(site, theme, today_for(site, now), diffs)
     files.update(static_files(theme))
     write(files, out or root / "output")
-    result.files, result.wrote = files, True
+    result.files, result.wrote, result.diffs_computed = files, True, cache.computed
     return result

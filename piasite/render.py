@@ -18,6 +18,7 @@ from jinja2 import (
 )
 
 from . import views
+from .diff import RevisionDiff
 from .filters import FILTERS
 from .model import Site
 from .views import Crumb
@@ -64,7 +65,9 @@ class Renderer:
         self.site_ctx = dict(title=site.config.title, description=site.config.description,
                              base_url=site.config.base_url, municipalities=self.index,
                              today=today.isoformat(),
-                             diff_columns=site.config.diff_columns)
+                             diff=dict(new_label=site.config.diff_new_label,
+                                       old_label=site.config.diff_old_label,
+                                       new_first=site.config.diff_new_first))
 
     def page(self, template: str, url: str, title: str, crumbs: list[Crumb], **ctx) -> bytes:
         page = dict(url=url, title=title, crumbs=crumbs, **ctx.pop("page_extra", {}))
@@ -78,8 +81,11 @@ def _out_path(url: str) -> PurePosixPath:
     return PurePosixPath(url.lstrip("/"))
 
 
-def render(site: Site, theme: Theme, today: datetime.date) -> dict[PurePosixPath, bytes]:
+def render(site: Site, theme: Theme, today: datetime.date,
+           diffs: Mapping[tuple[str, str, str, str], RevisionDiff] | None = None,
+           ) -> dict[PurePosixPath, bytes]:
     """Render every page of the site; returns output path -> bytes."""
+    diffs = diffs or {}
     r = Renderer(site, theme, today)
     pages: dict[PurePosixPath, bytes] = {}
     home = Crumb("ホーム", "/")
@@ -97,8 +103,22 @@ def render(site: Site, theme: Theme, today: datetime.date) -> dict[PurePosixPath
         mcrumb = Crumb(m.full_name, m.url)
         for a in m.affairs:
             acrumb = Crumb(a.title, a.url)
+            adiffs = [d for k, d in sorted(diffs.items()) if k[:2] == (m.slug, a.slug)]
+            labels = {rv.id: views.revision_label(rv) for rv in a.revisions}
+            links = [views.DiffLink(d.url, labels[d.old_id], labels[d.new_id], d.old_id, d.new_id,
+                                    len(d.changed)) for d in adiffs]
+            for d in adiffs:
+                dv = views.diff_view(d, labels)
+                title = f"新旧対照表 {a.title}（{dv['new_label']}と{dv['old_label']}）｜{m.full_name}"
+                add(d.url, r.page("diff.html", d.url, title, [home, mcrumb, acrumb], diff=dv,
+                                  affair=dict(title=a.title, url=a.url, muni=m.full_name),
+                                  links=links))
+                add(f"{d.url}inline/", r.page(
+                    "diff_inline.html", f"{d.url}inline/", f"変更箇所のみ（1列表示） {a.title}｜{m.full_name}",
+                    [home, mcrumb, acrumb, Crumb("新旧対照表", d.url)], diff=dv,
+                    affair=dict(title=a.title, url=a.url, muni=m.full_name)))
             for rev in a.revisions:
-                rv = views.revision_view(rev, a, m)
+                rv = views.revision_view(rev, a, m, links)
                 title = f"{a.title}（{rv.label}）｜{m.full_name}"
                 add(rev.url, r.page("revision.html", rev.url, title, [home, mcrumb, acrumb],
                                     rev=rv, canonical=rev.url))
@@ -117,8 +137,8 @@ def render(site: Site, theme: Theme, today: datetime.date) -> dict[PurePosixPath
             cur = a.current
             if cur is not None:
                 url = f"{a.url}changes/"
-                rv = views.revision_view(cur, a, m)
-                groups = _group_rows(rv.changes)
+                rv = views.revision_view(cur, a, m, links)
+                groups = _group_rows(rv.changes, views.row_diff_targets(a, adiffs))
                 add(url, r.page("changes.html", url, f"{a.title} 変更箇所の履歴｜{m.full_name}",
                                 [home, mcrumb, acrumb], rev=rv, groups=groups))
     add("/404.html", r.page("404.html", "/404.html", "ページが見つかりません", [home]))
@@ -126,12 +146,12 @@ def render(site: Site, theme: Theme, today: datetime.date) -> dict[PurePosixPath
     return pages
 
 
-def _group_rows(rows) -> list[dict]:
+def _group_rows(rows, targets: Mapping[int, str]) -> list[dict]:
     groups: dict[str, dict] = {}
     for row in rows:
         g = groups.setdefault(row.date_text, dict(date_text=row.date_text, date_iso=row.date_iso,
                                                   rows=[]))
-        g["rows"].append(row)
+        g["rows"].append(dict(row=row, marks=views.row_marks(row), diff_url=targets.get(row.index, "")))
     return sorted(groups.values(), key=lambda g: g["date_iso"], reverse=True)
 
 

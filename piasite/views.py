@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from markupsafe import Markup
 
 from . import markdown
+from .diff import PLACEHOLDERS, RevisionDiff, Segment, inline_diff
 from .model import LOST_REASONS, Affair, ChangeRow, Item, Municipality, Revision, Site
 from .wareki import parse_date, to_wareki
 
@@ -199,6 +200,9 @@ class RevisionView:
     current_url: str = ""
     documents: tuple[tuple[str, str], ...] = ()
     """(title, url) of accompanying documents for this version."""
+    diffs: tuple[DiffLink, ...] = ()
+    """新旧対照表 pages that involve this version."""
+    all_diffs: tuple[DiffLink, ...] = ()
 
 
 def revision_label(rev: Revision) -> str:
@@ -218,7 +222,18 @@ def revision_refs(affair: Affair) -> tuple[RevisionRef, ...]:
         for r in reversed(affair.revisions))
 
 
-def revision_view(rev: Revision, affair: Affair, muni: Municipality) -> RevisionView:
+@dataclass(frozen=True, slots=True)
+class DiffLink:
+    url: str
+    old_label: str
+    new_label: str
+    old_id: str
+    new_id: str
+    n_changed: int
+
+
+def revision_view(rev: Revision, affair: Affair, muni: Municipality,
+                  diff_links: list[DiffLink] | None = None) -> RevisionView:
     cover: tuple[FieldView, ...] = ()
     sections = []
     for item in rev.items:
@@ -248,6 +263,8 @@ def revision_view(rev: Revision, affair: Affair, muni: Municipality) -> Revision
         current_url=affair.current.url if affair.current else "",
         documents=tuple((p.title, f"{affair.url}{p.slug}/") for p in affair.pages
                         if p.revision in ("", rev.id)),
+        diffs=tuple(d for d in diff_links or () if rev.id in (d.old_id, d.new_id)),
+        all_diffs=tuple(diff_links or ()),
     )
 
 
@@ -274,4 +291,61 @@ def site_index(site: Site) -> list[dict]:
         out.append(dict(slug=m.slug, url=m.url, name=m.name, full_name=m.full_name,
                         prefecture=m.prefecture, code=m.code, agency=m.agency,
                         affairs=affairs))
+    return out
+
+
+def _fold(fields) -> list[dict]:
+    """Changed items as rows; runs of unchanged items folded into one (略) row."""
+    rows: list[dict] = []
+    for f in fields:
+        if f.status == "unchanged":
+            if rows and rows[-1]["kind"] == "fold":
+                rows[-1]["fields"].append(f)
+            else:
+                rows.append(dict(kind="fold", fields=[f]))
+        else:
+            rows.append(dict(kind="change", field=f))
+    return rows
+
+
+def diff_view(d: RevisionDiff, labels: dict[str, str]) -> dict:
+    return dict(url=d.url, old_id=d.old_id, new_id=d.new_id,
+                old_label=labels[d.old_id], new_label=labels[d.new_id],
+                old_url=f"/{d.muni}/{d.affair}/{d.old_id}/",
+                new_url=f"/{d.muni}/{d.affair}/{d.new_id}/",
+                rows=_fold(d.fields), changed=d.changed,
+                n_changed=d.count("changed"), n_added=d.count("added"),
+                n_removed=d.count("removed"), n_unknown=d.count("unknown"),
+                n_same=d.count("unchanged"))
+
+
+def row_marks(row: RowView) -> dict:
+    """Inline marks between a 変更箇所 row's 変更前 and 変更後, as on the diff pages."""
+    before, after = row.before_text, row.after_text
+    same = bool(before) and before == after
+    if same:
+        left: tuple[Segment, ...] = (Segment("equal", before),)
+        right: tuple[Segment, ...] = (Segment("equal", after),)
+    else:
+        left, right = inline_diff(before, after)
+    return dict(before=left, after=right, same=same,
+                added=before.strip() in PLACEHOLDERS or not before)
+
+
+def row_diff_targets(affair: Affair, diffs: list[RevisionDiff]) -> dict[int, str]:
+    """変更箇所 row index -> its place in a 新旧対照表, where a diff covers the row's date."""
+    cur = affair.current
+    if cur is None:
+        return {}
+    out = {}
+    for row in cur.changes:
+        if not row.field or row.date is None:
+            continue
+        for d in diffs:
+            hit = next((f for f in d.changed
+                        if f.anchor == row.field or f.anchor.startswith(row.field + "-")), None)
+            if hit is not None and d.old_id < row.date.iso() <= d.new_id:
+                out[row.index] = f"{d.url}#d-{hit.anchor}"
+                if d.new_id == row.date.iso():
+                    break
     return out

@@ -143,7 +143,7 @@ def test_reconstructed_version_says_what_it_is(out):
 
 
 def test_current_version_lists_all_versions(current):
-    versions = ["".join(li.get_text().split()) for li in current.select("nav.versions li")]
+    versions = ["".join(li.get_text().split()) for li in current.select("nav.versions > ul")[0].find_all("li")]
     assert versions == ["令和7年12月12日公表版（現行版）", "令和5年8月18日時点の参考版（復元）"]
 
 

@@ -10,10 +10,11 @@ from piasite import pipeline
 PKG = Path(pipeline.__file__).parent
 
 
-def test_stage_order_is_load_check_render_write():
-    assert pipeline.STAGES == ("load", "check", "render", "write")
+def test_stage_order_is_load_check_diff_render_write():
+    assert pipeline.STAGES == ("load", "check", "diff", "render", "write")
     src = (PKG / "pipeline.py").read_text(encoding="utf-8")
-    calls = [src.index(s) for s in ("load(root)", "check_site(site)", "render(site", "write(files")]
+    calls = [src.index(s) for s in ("load(root)", "check_site(site)", "diff_site(site",
+                                    "render(site", "write(files")]
     assert calls == sorted(calls)
 
 
@@ -28,3 +29,4 @@ def test_no_stage_reaches_back():
     assert not _imports("render") & {"load", "write", "check"}
     assert not _imports("check") & {"load", "render", "write"}
     assert not _imports("views") & {"load", "write", "check"}
+    assert not _imports("diff") & {"load", "render", "write", "views"}

@@ -1,0 +1,246 @@
+"""Compare two versions of an assessment item by item: the data behind a 新旧対照表.
+
+Items are aligned by their stable ids (never by lines), so a renumbered system still lines up
+with its old self. Inside a changed item the text is compared in 字句 a reader would underline:
+dates and numbers stay whole, the rest is split into morphemes (Janome) so 又は → 若しくは is
+one change, not three. Results are cached by content, so an unchanged pair costs nothing on a
+rebuild (research/anchors.md §4 measured the options).
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import hashlib
+import itertools
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .model import Affair, Item, Revision, Site
+from .normalize import item_text
+
+# A 和暦/西暦 date, a number with its unit-less digits, or a run of spaces: kept whole.
+_ATOM = re.compile(
+    r"(?:明治|大正|昭和|平成|令和)\s*(?:元|[0-9０-９]{1,2})\s*年(?:\s*[0-9０-９]{1,2}\s*月(?:\s*[0-9０-９]{1,2}\s*日)?)?"
+    r"|[0-9]{4}[/-][0-9]{1,2}(?:[/-][0-9]{1,2})?"
+    r"|[0-9０-９]+(?:[.,．，][0-9０-９]+)*"
+    r"|\s+"
+)
+# Below this similarity a changed text is shown as replaced whole, not as confetti.
+_MIN_RATIO = 0.3
+PLACEHOLDERS = {"—", "-", "―", "ー", "≪追加≫", "なし", "一"}
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    op: str
+    """``equal``, ``insert`` or ``delete``."""
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class FieldDiff:
+    anchor: str
+    title: str
+    """Where the item sits: ``II しきい値判断項目 › 1. 対象人数 › いつ時点の計数か``."""
+    status: str
+    """``changed``, ``added`` (新設), ``removed`` (削る), ``unchanged`` or ``unknown``."""
+    old_text: str
+    new_text: str
+    old: tuple[Segment, ...] = ()
+    new: tuple[Segment, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RevisionDiff:
+    muni: str
+    affair: str
+    old_id: str
+    new_id: str
+    fields: tuple[FieldDiff, ...]
+
+    @property
+    def url(self) -> str:
+        return f"/{self.muni}/{self.affair}/diff/{self.old_id}..{self.new_id}/"
+
+    def count(self, status: str) -> int:
+        return sum(f.status == status for f in self.fields)
+
+    @property
+    def changed(self) -> tuple[FieldDiff, ...]:
+        return tuple(f for f in self.fields if f.status not in ("unchanged",))
+
+
+@functools.cache
+def _tokenizer():
+    from janome.tokenizer import Tokenizer  # loaded only when a text actually changed
+
+    return Tokenizer(wakati=True)
+
+
+def tokens(text: str) -> list[str]:
+    """Split text into 字句: whole dates and numbers, morphemes for the rest."""
+    out: list[str] = []
+    pos = 0
+    for m in _ATOM.finditer(text):
+        if m.start() > pos:
+            out.extend(_tokenizer().tokenize(text[pos:m.start()]))
+        out.append(m.group())
+        pos = m.end()
+    if pos < len(text):
+        out.extend(_tokenizer().tokenize(text[pos:]))
+    return [t for t in out if t]
+
+
+def inline_diff(old: str, new: str) -> tuple[tuple[Segment, ...], tuple[Segment, ...]]:
+    """Return (old side, new side) segments marking what changed between two texts."""
+    if old == new:
+        return (Segment("equal", old),), (Segment("equal", new),)
+    if not old or old.strip() in PLACEHOLDERS:
+        return (Segment("equal", old),) if old else (), (Segment("insert", new),)
+    if not new or new.strip() in PLACEHOLDERS:
+        return (Segment("delete", old),), (Segment("equal", new),) if new else ()
+    a, b = tokens(old), tokens(new)
+    sm = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    if sm.ratio() < _MIN_RATIO:
+        return (Segment("delete", old),), (Segment("insert", new),)
+    left: list[Segment] = []
+    right: list[Segment] = []
+    for op, i1, i2, j1, j2 in sm.get_opcodes():
+        if op == "equal":
+            left.append(Segment("equal", "".join(a[i1:i2])))
+            right.append(Segment("equal", "".join(b[j1:j2])))
+            continue
+        if i2 > i1:
+            left.append(Segment("delete", "".join(a[i1:i2])))
+        if j2 > j1:
+            right.append(Segment("insert", "".join(b[j1:j2])))
+    return _merge(left), _merge(right)
+
+
+def _merge(segs: list[Segment]) -> tuple[Segment, ...]:
+    """Join neighbours of one kind; a lone space between two changes joins the change."""
+    out: list[Segment] = []
+    for s in segs:
+        if out and out[-1].op == s.op:
+            out[-1] = Segment(s.op, out[-1].text + s.text)
+        else:
+            out.append(s)
+    merged: list[Segment] = []
+    i = 0
+    while i < len(out):
+        s = out[i]
+        if (s.op == "equal" and not s.text.strip() and merged and i + 1 < len(out)
+                and merged[-1].op != "equal" and out[i + 1].op == merged[-1].op):
+            merged[-1] = Segment(merged[-1].op, merged[-1].text + s.text + out[i + 1].text)
+            i += 2
+            continue
+        merged.append(s)
+        i += 1
+    return tuple(merged)
+
+
+class DiffCache:
+    """Inline diffs keyed by a hash of both texts, kept on disk between builds."""
+
+    def __init__(self, path: Path | None = None):
+        self.path = path
+        self.data: dict[str, list] = {}
+        self.computed = 0
+        if path and path.is_file():
+            try:
+                self.data = json.loads(path.read_text(encoding="utf-8"))
+            except (ValueError, OSError):
+                self.data = {}  # a damaged cache is only a slower build
+
+    def get(self, old: str, new: str) -> tuple[tuple[Segment, ...], tuple[Segment, ...]]:
+        key = hashlib.sha256(f"{old}\0{new}".encode()).hexdigest()
+        hit = self.data.get(key)
+        if hit is not None:
+            return tuple(Segment(*s) for s in hit[0]), tuple(Segment(*s) for s in hit[1])
+        self.computed += 1
+        left, right = inline_diff(old, new)
+        self.data[key] = [[[s.op, s.text] for s in left], [[s.op, s.text] for s in right]]
+        return left, right
+
+    def save(self) -> None:
+        if self.path is None or not self.computed:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.data, ensure_ascii=False, sort_keys=True), encoding="utf-8")
+        tmp.replace(self.path)
+
+
+def _leaves(items: tuple[Item, ...], trail: tuple[str, ...] = ()) -> Iterator[tuple[Item, str]]:
+    for it in items:
+        title = f"{it.node.no} {it.label}".strip() if it.node.kind != "repeat" or not it.value else it.label
+        here = (*trail, title) if it.node.kind != "cover" else trail
+        if it.children:
+            yield from _leaves(it.children, here)
+        elif it.node.kind not in ("section", "cover", "repeat"):
+            yield it, " › ".join(here)
+
+
+def _has(item: Item | None) -> bool:
+    return item is not None and item.present and not item.absent_in_version
+
+
+def diff_revisions(old: Revision, new: Revision, cache: DiffCache) -> RevisionDiff:
+    """Align two versions by item id and compare each item's text as printed."""
+    old_items = {it.anchor: (it, t) for it, t in _leaves(old.items)}
+    new_leaves = list(_leaves(new.items))
+    new_ids = {it.anchor for it, _ in new_leaves}
+    # Items only the old version has are placed after their predecessor in the old order.
+    order: list[tuple[str, str]] = [(it.anchor, t) for it, t in new_leaves]
+    prev = None
+    for anchor, (_, t) in old_items.items():
+        if anchor not in new_ids:
+            at = next((i + 1 for i, (a, _) in enumerate(order) if a == prev), len(order))
+            order.insert(at, (anchor, t))
+        prev = anchor
+    new_map = {it.anchor: it for it, _ in new_leaves}
+    fields = []
+    for anchor, title in order:
+        o = old_items.get(anchor, (None, ""))[0]
+        n = new_map.get(anchor)
+        if (o is not None and (o.unknown_in_version or o.lost)) or (n is not None and n.lost):
+            fields.append(FieldDiff(anchor, title, "unknown", "", item_text(n) if n else ""))
+            continue
+        ot = item_text(o) if _has(o) else ""
+        nt = item_text(n) if _has(n) else ""
+        if _has(o) and not _has(n):
+            fields.append(FieldDiff(anchor, title, "removed", ot, "", (Segment("delete", ot),), ()))
+        elif _has(n) and not _has(o):
+            fields.append(FieldDiff(anchor, title, "added", "", nt, (), (Segment("insert", nt),)))
+        elif ot == nt:
+            fields.append(FieldDiff(anchor, title, "unchanged", ot, nt))
+        else:
+            left, right = cache.get(ot, nt)
+            fields.append(FieldDiff(anchor, title, "changed", ot, nt, left, right))
+    return RevisionDiff(new.muni, new.affair, old.id, new.id, tuple(fields))
+
+
+def pairs(affair: Affair) -> list[tuple[Revision, Revision]]:
+    """Consecutive versions, and every version against the current one."""
+    revs = list(affair.revisions)
+    out = list(itertools.pairwise(revs))
+    cur = affair.current
+    for r in revs:
+        if cur is not None and r is not cur:
+            pair = (r, cur) if r.id < cur.id else (cur, r)
+            if pair not in out:
+                out.append(pair)
+    return sorted(out, key=lambda p: (p[0].id, p[1].id))
+
+
+def diff(site: Site, cache: DiffCache) -> Mapping[tuple[str, str, str, str], RevisionDiff]:
+    """Every diff the site shows, keyed by (muni, affair, old id, new id)."""
+    out = {}
+    for affair in site.affairs():
+        for old, new in pairs(affair):
+            out[(affair.muni, affair.slug, old.id, new.id)] = diff_revisions(old, new, cache)
+    return out

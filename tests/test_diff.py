@@ -1,0 +1,133 @@
+"""新旧対照表: items align by id, changed 字句 are marked as a reader would underline them."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from helpers import REPO_ROOT, copy_site, soup, text
+
+from piasite import pipeline
+from piasite.diff import inline_diff
+
+HERE = Path(__file__).parent
+
+
+def changed(segs, op):
+    return [s.text.strip() for s in segs if s.op == op]
+
+
+@pytest.mark.parametrize(("old", "new", "deleted", "inserted"), [
+    ("又は", "若しくは", ["又は"], ["若しくは"]),
+    ("令和5年7月1日 時点", "令和7年11月1日 時点", ["令和5年7月1日"], ["令和7年11月1日"]),
+    ("本人又は本人の代理人から書面により行い、", "本人若しくはその代理人から書面又は電子申請により行い、",
+     ["又は本人の"], ["若しくはその", "又は電子申請"]),
+    ("第19条第7号", "第19条第8号", ["7"], ["8"]),
+    ("市民課長 斎藤 典之", "市民課長 藤生 智子", ["斎藤 典之"], ["藤生 智子"]),
+])
+def test_inline_diff_marks_whole_words(old, new, deleted, inserted):
+    left, right = inline_diff(old, new)
+    assert changed(left, "delete") == deleted
+    assert changed(right, "insert") == inserted
+    assert "".join(s.text for s in left) == old and "".join(s.text for s in right) == new
+
+
+def test_placeholder_before_means_everything_is_new():
+    left, right = inline_diff("—", "項目の追加")
+    assert changed(right, "insert") == ["項目の追加"] and not changed(left, "delete")
+
+
+@pytest.fixture(scope="module")
+def midori(tmp_path_factory):
+    out = tmp_path_factory.mktemp("diff") / "output"
+    assert pipeline.build(REPO_ROOT, out, now="2025-12-20").wrote
+    return out
+
+
+DIFF = "midori/juki/diff/2023-08-18..2025-12-12/index.html"
+
+
+def test_midori_date_change_marks_the_date_only(midori):
+    row = soup(midori / DIFF).find(id="d-II-1-2")
+    new, old = row.find_all("td")
+    assert [text(i) for i in new.find_all("ins")] == ["追加： 令和7年11月1日"]
+    assert [text(d) for d in old.find_all("del")] == ["削除： 令和5年7月1日"]
+    assert "時点" in text(new) and "時点" not in text(new.ins)
+
+
+def test_midori_added_system_and_added_items(midori):
+    page = soup(midori / DIFF)
+    ins = page.find(id="d-I-1-3").find_all("td")[0].ins
+    assert "8. 番号連携システム" in text(ins)
+    for anchor in ("IV-8-2", "IV-11-1", "IV-11-3"):
+        new, old = page.find(id=f"d-{anchor}").find_all("td")
+        assert text(old) == "（新設）" and new.ins is not None
+
+
+def test_columns_captions_and_summary(midori):
+    page = soup(midori / DIFF)
+    table = page.select_one("table.diff")
+    assert "傍線部分は変更部分" in text(table.caption)
+    heads = [text(th) for th in table.thead.find_all("th")]
+    assert heads[1].startswith("変更後") and heads[2].startswith("変更前")
+    assert all(th.get("scope") == "col" for th in table.thead.find_all("th"))
+    summary = page.select_one(".diff-summary")
+    assert "変更された項目は 8件" in text(summary)
+    links = [a["href"] for a in summary.select(".changed-list a")]
+    assert "#d-II-1-2" in links and all(page.find(id=h[1:]) for h in links)
+    folded = page.select("tr.folded details")
+    assert folded and "変更のない項目" in text(folded[0].summary)
+
+
+def test_single_column_reading(midori):
+    page = soup(midori / DIFF.replace("index.html", "inline/index.html"))
+    sections = page.select("section.inline-change")
+    assert len(sections) == 8 and not page.find("table")
+
+
+def test_diff_linked_from_revisions_and_changes_page(midori):
+    for rel in ("midori/juki/2025-12-12/index.html", "midori/juki/2023-08-18/index.html",
+                "midori/juki/changes/index.html"):
+        hrefs = [a["href"] for a in soup(midori / rel).find_all("a", href=True)]
+        assert "/midori/juki/diff/2023-08-18..2025-12-12/" in hrefs, rel
+    row = soup(midori / "midori/juki/changes/index.html").find(id="change-21")
+    assert row.find("a", string="新旧対照表で見る")["href"].endswith("#d-II-1-2")
+    assert [text(i) for i in row.find_all("ins")] == ["追加： 令和7年11月1日"]
+
+
+def test_changes_page_notes_rows_whose_before_and_after_are_the_same(midori):
+    row = soup(midori / "midori/juki/changes/index.html").find(id="change-9")
+    assert "変更前と変更後の記載が同一です" in text(row) and not row.find("ins")
+
+
+@pytest.fixture(scope="module")
+def repeat_site(tmp_path_factory):
+    site = tmp_path_factory.mktemp("rs") / "site"
+    shutil.copytree(HERE / "sites" / "repeat", site)
+    result = pipeline.build(site, site / "output")
+    assert result.wrote, [str(d) for d in result.diagnostics]
+    return site
+
+
+def test_items_align_by_id_not_by_position(repeat_site):
+    # 2024: [kizon, conveni]; 2025: [chukan, kizon]: kizon moved from システム1 to システム2.
+    page = soup(repeat_site / "output/testcity/juki/diff/2024-04-01..2025-07-01/index.html")
+    assert page.find(id="d-I-2-sys-kizon-1") is None  # its name did not change
+    kizon = page.find(id="d-I-2-sys-kizon-2")
+    assert [text(i) for i in kizon.find_all("ins")] == ["追加： 又は照会"]
+    removed = page.find(id="d-I-2-sys-conveni-1")
+    assert "（削る）" in text(removed.find_all("td")[0])
+    added = page.find(id="d-I-2-sys-chukan-1")
+    assert "（新設）" in text(added.find_all("td")[1])
+    assert "比較不能" in text(page.find(id="d-I-2-sys-conveni-2"))
+
+
+def test_unchanged_pairs_are_not_recomputed(tmp_path):
+    site = copy_site(tmp_path / "site")
+    first = pipeline.build(site, site / "output")
+    assert first.diffs_computed > 0
+    page = (site / "output" / DIFF).read_bytes()
+    second = pipeline.build(site, site / "output")
+    assert second.wrote and second.diffs_computed == 0
+    assert (site / "output" / DIFF).read_bytes() == page
