@@ -96,7 +96,28 @@ def tokens(text: str) -> list[str]:
 
 
 def inline_diff(old: str, new: str) -> tuple[tuple[Segment, ...], tuple[Segment, ...]]:
-    """Return (old side, new side) segments marking what changed between two texts."""
+    """Return (old side, new side) segments marking what changed between two texts.
+
+    Lines are aligned first, so only changed paragraphs are cut into morphemes (a one-word
+    edit in a long text stays cheap); within them the comparison is by 字句.
+    """
+    if old == new or "\n" not in old + new:
+        return _inline(old, new)
+    a, b = old.splitlines(keepends=True), new.splitlines(keepends=True)
+    left: list[Segment] = []
+    right: list[Segment] = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if op == "equal":
+            left.append(Segment("equal", "".join(a[i1:i2])))
+            right.append(Segment("equal", "".join(b[j1:j2])))
+        else:
+            lft, rgt = _inline("".join(a[i1:i2]), "".join(b[j1:j2]))
+            left.extend(lft)
+            right.extend(rgt)
+    return _merge(left), _merge(right)
+
+
+def _inline(old: str, new: str) -> tuple[tuple[Segment, ...], tuple[Segment, ...]]:
     if old == new:
         return (Segment("equal", old),), (Segment("equal", new),)
     if not old or old.strip() in PLACEHOLDERS:
@@ -237,10 +258,24 @@ def pairs(affair: Affair) -> list[tuple[Revision, Revision]]:
     return sorted(out, key=lambda p: (p[0].id, p[1].id))
 
 
-def diff(site: Site, cache: DiffCache) -> Mapping[tuple[str, str, str, str], RevisionDiff]:
-    """Every diff the site shows, keyed by (muni, affair, old id, new id)."""
+@dataclass(frozen=True, slots=True)
+class Diffs:
+    """What the diff stage hands to render."""
+
+    pairs: Mapping[tuple[str, str, str, str], RevisionDiff]
+    """Every 新旧対照表, keyed by (muni, affair, old id, new id)."""
+    rows: Mapping[tuple[str, str, str], tuple[tuple[tuple[Segment, ...], tuple[Segment, ...]], ...]]
+    """Inline marks of each version's 変更箇所 rows (変更前, 変更後), keyed by (muni, affair, id)."""
+
+
+def diff(site: Site, cache: DiffCache) -> Diffs:
+    """Every diff the site shows: version pairs, and the 変更箇所 rows' own 変更前/変更後."""
     out = {}
+    rows = {}
     for affair in site.affairs():
         for old, new in pairs(affair):
             out[(affair.muni, affair.slug, old.id, new.id)] = diff_revisions(old, new, cache)
-    return out
+        for rev in affair.revisions:
+            rows[(affair.muni, affair.slug, rev.id)] = tuple(
+                cache.get(r.before, r.after) for r in rev.changes)
+    return Diffs(out, rows)

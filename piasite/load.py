@@ -15,6 +15,7 @@ Every value keeps the Span it came from, so `check` can point at the line.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -55,7 +56,8 @@ REV_ID = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 SECTION_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*\{#([^\s{}]+)\}\s*$")
 RESERVED_DIRS = {"systems"}
 
-_REVISION_META = {"form", "status", "source", "form_tag", "labels", "reconstructed", "lost"}
+_REVISION_META = {"form", "status", "source", "form_tag", "labels", "reconstructed", "lost",
+                  "unpublished"}
 _STATUSES = {"published": "公表", "draft": "案"}
 _CHANGE_KEYS = {"date", "item", "before", "after", "timing", "reason", "field", "source_lines",
                 "layout"}
@@ -279,7 +281,8 @@ def _load_pages(root: Path, folder: Path, rev_ids: set[str],
             line, col = doc.pos(("revision",))
             diags.append(error("E109", f"資料が属する版「{rev}」がありません", Span(src.path, line, col)))
         pages.append(DocPage(slug=p.stem, title=v["title"], body=body, span=Span(src.path),
-                             revision=rev, source=v.get("source", ""), body_line=body_line))
+                             revision=rev, source=v.get("source", ""), body_line=body_line,
+                             digest=hashlib.sha256(src.text.encode()).hexdigest()))
     return tuple(pages)
 
 
@@ -441,13 +444,22 @@ def _load_revision(root: Path, muni: str, affair: str, rev_id: str, index: Path,
 
     changes_path = (folder / "changes.toml") if folder else index.with_name(f"{rev_id}.changes.toml")
     changes, changes_span = _load_changes(root, changes_path, diags)
+    digest = hashlib.sha256()
+    for p in [index, *(sorted(folder.glob("*.md")) if folder else ()), changes_path]:
+        if p.is_file():
+            digest.update(p.name.encode() + b"\0" + p.read_bytes())
+    unpublished = data.get("unpublished", False)
+    if not isinstance(unpublished, bool):
+        diags.append(error("E102", "「unpublished」は true か false です", span_of(("unpublished",))))
+        unpublished = False
     reconstruction = None
     if recon:
         reconstruction = recon[0]
     return Revision(id=rev_id, muni=muni, affair=affair, form=form, status=status,
                     published=published, items=tuple(items), changes=changes,
                     span=Span(path), source=str(data.get("source", "")),
-                    reconstructed=reconstruction, changes_span=changes_span)
+                    reconstructed=reconstruction, changes_span=changes_span,
+                    digest=digest.hexdigest(), unpublished=unpublished)
 
 
 def _mark(item: Item, unknown: set[str], lost: dict) -> Item:

@@ -181,6 +181,10 @@ class Revision:
     """The source document this content was taken from (provenance)."""
     reconstructed: Reconstruction | None = None
     changes_span: Span | None = None
+    digest: str = ""
+    """Hash of this version's source files: equal digests render equal pages."""
+    unpublished: bool = False
+    """Staff's working copy: shown by `piasite serve`, never by a production build."""
 
     @property
     def url(self) -> str:
@@ -211,6 +215,7 @@ class DocPage:
     """The version it belongs to, if any."""
     source: str = ""
     body_line: int = 1
+    digest: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,6 +294,21 @@ class Site:
     def affairs(self) -> Iterator[Affair]:
         for m in self.municipalities:
             yield from m.affairs
+
+    def public(self) -> Site:
+        """This site without content marked unpublished (what a production build publishes)."""
+        munis = []
+        for m in self.municipalities:
+            affairs = []
+            for a in m.affairs:
+                revs = tuple(r for r in a.revisions if not r.unpublished)
+                if revs:
+                    kept = {r.id for r in revs}
+                    pages = tuple(p for p in a.pages if not p.revision or p.revision in kept)
+                    affairs.append(dataclasses.replace(a, revisions=revs, pages=pages))
+            if affairs:
+                munis.append(dataclasses.replace(m, affairs=tuple(affairs)))
+        return dataclasses.replace(self, municipalities=tuple(munis))
 
     def revisions(self) -> Iterator[Revision]:
         for a in self.affairs():

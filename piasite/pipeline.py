@@ -13,7 +13,7 @@ from .diff import DiffCache
 from .diff import diff as diff_site
 from .load import load
 from .model import Site
-from .render import find_theme, render, static_files
+from .render import Rendered, find_theme, render
 from .write import write
 
 STAGES = ("load", "check", "diff", "render", "write")
@@ -54,12 +54,17 @@ def build(root: Path, out: Path | None = None, now: str | None = None,
         return result
     site = result.site
     assert site is not None
-    theme = find_theme(root, site.config.theme)
     cache = DiffCache(root / ".piasite-cache" / "diff.json")
+    rendered = render_site(root, site.public(), now, cache)
+    write(rendered.files, out or root / "output")
+    result.files, result.wrote, result.diffs_computed = rendered.files, True, cache.computed
+    return result
+
+
+def render_site(root: Path, site: Site, now: str | None, cache: DiffCache,
+                previous: Rendered | None = None, preview: bool = False) -> Rendered:
+    """The diff and render stages, shared by `build` and the preview server."""
+    theme = find_theme(root, site.config.theme)
     diffs = diff_site(site, cache)
     cache.save()
-    files = render(site, theme, today_for(site, now), diffs)
-    files.update(static_files(theme))
-    write(files, out or root / "output")
-    result.files, result.wrote, result.diffs_computed = files, True, cache.computed
-    return result
+    return render(site, theme, today_for(site, now), diffs, previous=previous, preview=preview)

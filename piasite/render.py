@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+import functools
+import hashlib
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from xml.sax.saxutils import escape as xml_escape
@@ -18,7 +21,7 @@ from jinja2 import (
 )
 
 from . import views
-from .diff import RevisionDiff
+from .diff import Diffs
 from .filters import FILTERS
 from .model import Site
 from .views import Crumb
@@ -29,6 +32,8 @@ class Theme:
     templates: tuple[Path, ...]
     """Template folders, the site's own theme first and the default theme last."""
     static: tuple[Path, ...]
+    digest: str = ""
+    """Hash of every template and asset: a theme edit re-renders every page."""
 
 
 def find_theme(root: Path, name: str) -> Theme:
@@ -39,10 +44,18 @@ def find_theme(root: Path, name: str) -> Theme:
     for d in (chosen, site_default, base):
         if d.is_dir() and d.resolve() not in [x.resolve() for x in dirs]:
             dirs.append(d)
-    return Theme(tuple(d / "templates" for d in dirs), tuple(d / "static" for d in dirs))
+    h = hashlib.sha256()
+    for d in dirs:
+        for p in sorted(d.rglob("*")):
+            if p.is_file():
+                h.update(p.as_posix().encode() + b"\0" + p.read_bytes())
+    return Theme(tuple(d / "templates" for d in dirs), tuple(d / "static" for d in dirs),
+                 h.hexdigest())
 
 
+@functools.lru_cache(maxsize=4)
 def environment(theme: Theme) -> Environment:
+    """One Jinja environment per theme state: the preview reuses its compiled templates."""
     loader = ChoiceLoader([
         FileSystemLoader([str(t) for t in theme.templates]),
         PrefixLoader({"!base": FileSystemLoader(str(theme.templates[-1]))}),
@@ -57,14 +70,14 @@ def environment(theme: Theme) -> Environment:
 class Renderer:
     """Holds the Jinja environment and the site-wide context for one build."""
 
-    def __init__(self, site: Site, theme: Theme, today: datetime.date):
+    def __init__(self, site: Site, theme: Theme, today: datetime.date, preview: bool = False):
         self.site = site
         self.env = environment(theme)
         self.today = today
         self.index = views.site_index(site)
         self.site_ctx = dict(title=site.config.title, description=site.config.description,
                              base_url=site.config.base_url, municipalities=self.index,
-                             today=today.isoformat(),
+                             today=today.isoformat(), preview=preview,
                              diff=dict(new_label=site.config.diff_new_label,
                                        old_label=site.config.diff_old_label,
                                        new_first=site.config.diff_new_first))
@@ -81,77 +94,148 @@ def _out_path(url: str) -> PurePosixPath:
     return PurePosixPath(url.lstrip("/"))
 
 
-def render(site: Site, theme: Theme, today: datetime.date,
-           diffs: Mapping[tuple[str, str, str, str], RevisionDiff] | None = None,
-           ) -> dict[PurePosixPath, bytes]:
-    """Render every page of the site; returns output path -> bytes."""
-    diffs = diffs or {}
-    r = Renderer(site, theme, today)
-    pages: dict[PurePosixPath, bytes] = {}
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One page to render: its URL, a fingerprint of everything it shows, and how to make it."""
+
+    url: str
+    fingerprint: str
+    make: Callable[[], bytes]
+
+
+@dataclass
+class Rendered:
+    files: dict[PurePosixPath, bytes]
+    fingerprints: dict[PurePosixPath, str]
+    rendered: list[PurePosixPath]
+    """Pages actually rendered this time (the rest were reused from the previous build)."""
+
+
+def _fp(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, ensure_ascii=False, default=str,
+                                     sort_keys=True).encode()).hexdigest()
+
+
+def jobs(site: Site, theme: Theme, today: datetime.date, diffs: Diffs | None = None,
+         preview: bool = False) -> list[Job]:
+    """Every page of the site as a job, so a rebuild can re-render only what changed."""
+    diffs = diffs or Diffs({}, {})
+    r = Renderer(site, theme, today, preview)
+    base = (theme.digest, repr(site.config), today.isoformat(), preview)
     home = Crumb("ホーム", "/")
+    out: list[Job] = []
 
-    def add(url: str, data: bytes) -> None:
-        path = _out_path(url)
-        if path in pages:  # two pages claiming one URL is a piasite bug, caught by tests
-            raise RuntimeError(f"two pages render to {path}")
-        pages[path] = data
+    def add(url: str, fingerprint: str, make: Callable[[], bytes]) -> None:
+        out.append(Job(url, fingerprint, make))
 
-    add("/", r.page("home.html", "/", site.config.title, []))
+    add("/", _fp(base, r.index), lambda: r.page("home.html", "/", site.config.title, []))
     for muni_idx, m in zip(r.index, site.municipalities, strict=True):
-        add(m.url, r.page("municipality.html", m.url, f"{m.full_name}の評価書",
-                          [home], muni=muni_idx))
+        add(m.url, _fp(base, muni_idx), functools.partial(
+            r.page, "municipality.html", m.url, f"{m.full_name}の評価書", [home], muni=muni_idx))
         mcrumb = Crumb(m.full_name, m.url)
         for a in m.affairs:
-            acrumb = Crumb(a.title, a.url)
-            adiffs = [d for k, d in sorted(diffs.items()) if k[:2] == (m.slug, a.slug)]
-            labels = {rv.id: views.revision_label(rv) for rv in a.revisions}
-            links = [views.DiffLink(d.url, labels[d.old_id], labels[d.new_id], d.old_id, d.new_id,
-                                    len(d.changed)) for d in adiffs]
-            for d in adiffs:
-                dv = views.diff_view(d, labels)
-                title = f"新旧対照表 {a.title}（{dv['new_label']}と{dv['old_label']}）｜{m.full_name}"
-                add(d.url, r.page("diff.html", d.url, title, [home, mcrumb, acrumb], diff=dv,
-                                  affair=dict(title=a.title, url=a.url, muni=m.full_name),
-                                  links=links))
-                add(f"{d.url}inline/", r.page(
-                    "diff_inline.html", f"{d.url}inline/", f"変更箇所のみ（1列表示） {a.title}｜{m.full_name}",
-                    [home, mcrumb, acrumb, Crumb("新旧対照表", d.url)], diff=dv,
-                    affair=dict(title=a.title, url=a.url, muni=m.full_name)))
-            for rev in a.revisions:
-                rv = views.revision_view(rev, a, m, links)
-                title = f"{a.title}（{rv.label}）｜{m.full_name}"
-                add(rev.url, r.page("revision.html", rev.url, title, [home, mcrumb, acrumb],
-                                    rev=rv, canonical=rev.url))
-                if rev is a.current:
-                    add(a.url, r.page("revision.html", a.url, f"{a.title}（現行版・{rv.label}）｜{m.full_name}",
-                                      [home, mcrumb], rev=rv, canonical=rev.url))
-            for doc in a.pages:
-                url = f"{a.url}{doc.slug}/"
-                owner = next((rv for rv in a.revisions if rv.id == doc.revision), None)
-                add(url, r.page("document.html", url, f"{doc.title}｜{a.title}｜{m.full_name}",
-                                [home, mcrumb, acrumb], doc=dict(
-                                    title=doc.title, html=views.md(doc.body, document=True),
-                                    source=doc.source,
-                                    revision_label=views.revision_label(owner) if owner else "",
-                                    revision_url=owner.url if owner else "")))
-            cur = a.current
-            if cur is not None:
-                url = f"{a.url}changes/"
-                rv = views.revision_view(cur, a, m, links)
-                groups = _group_rows(rv.changes, views.row_diff_targets(a, adiffs))
-                add(url, r.page("changes.html", url, f"{a.title} 変更箇所の履歴｜{m.full_name}",
-                                [home, mcrumb, acrumb], rev=rv, groups=groups))
-    add("/404.html", r.page("404.html", "/404.html", "ページが見つかりません", [home]))
-    pages[PurePosixPath("sitemap.xml")] = _sitemap(site, pages)
-    return pages
+            out.extend(_affair_jobs(r, base, m, a, diffs, home, mcrumb))
+    add("/404.html", _fp(base), lambda: r.page("404.html", "/404.html", "ページが見つかりません",
+                                              [home]))
+    return out
 
 
-def _group_rows(rows, targets: Mapping[int, str]) -> list[dict]:
+def _affair_jobs(r: Renderer, base: tuple, m, a, diffs, home: Crumb, mcrumb: Crumb) -> list[Job]:
+    out: list[Job] = []
+    acrumb = Crumb(a.title, a.url)
+    adiffs = [d for k, d in sorted(diffs.pairs.items()) if k[:2] == (m.slug, a.slug)]
+    labels = {rv.id: views.revision_label(rv) for rv in a.revisions}
+    links = [views.DiffLink(d.url, labels[d.old_id], labels[d.new_id], d.old_id, d.new_id,
+                            len(d.changed)) for d in adiffs]
+    # Everything an assessment's pages show about its other versions: an edit to one version
+    # re-renders this assessment's pages and nothing else.
+    afp = _fp(base, m.full_name, a.name, a.title, a.number, a.kind,
+              [(rv.id, rv.digest) for rv in a.revisions], [p.digest for p in a.pages])
+    affair_ctx = dict(title=a.title, url=a.url, muni=m.full_name)
+    for d in adiffs:
+        def make_diff(d=d):
+            dv = views.diff_view(d, labels)
+            title = f"新旧対照表 {a.title}（{dv['new_label']}と{dv['old_label']}）｜{m.full_name}"
+            return r.page("diff.html", d.url, title, [home, mcrumb, acrumb], diff=dv,
+                          affair=affair_ctx, links=links)
+
+        def make_inline(d=d):
+            return r.page("diff_inline.html", f"{d.url}inline/",
+                          f"変更箇所のみ（1列表示） {a.title}｜{m.full_name}",
+                          [home, mcrumb, acrumb, Crumb("新旧対照表", d.url)],
+                          diff=views.diff_view(d, labels), affair=affair_ctx)
+
+        out.append(Job(d.url, _fp(afp, "diff", d.url), make_diff))
+        out.append(Job(f"{d.url}inline/", _fp(afp, "inline", d.url), make_inline))
+    for rev in a.revisions:
+        def make_rev(rev=rev, url=rev.url, alias=False):
+            rv = views.revision_view(rev, a, m, links)
+            if alias:
+                title = f"{a.title}（現行版・{rv.label}）｜{m.full_name}"
+                return r.page("revision.html", url, title, [home, mcrumb], rev=rv,
+                              canonical=rev.url)
+            title = f"{a.title}（{rv.label}）｜{m.full_name}"
+            return r.page("revision.html", url, title, [home, mcrumb, acrumb], rev=rv,
+                          canonical=rev.url)
+
+        out.append(Job(rev.url, _fp(afp, "rev", rev.id), make_rev))
+        if rev is a.current:
+            out.append(Job(a.url, _fp(afp, "current", rev.id),
+                           functools.partial(make_rev, rev, a.url, True)))
+    for doc in a.pages:
+        def make_doc(doc=doc):
+            url = f"{a.url}{doc.slug}/"
+            owner = next((rv for rv in a.revisions if rv.id == doc.revision), None)
+            return r.page("document.html", url, f"{doc.title}｜{a.title}｜{m.full_name}",
+                          [home, mcrumb, acrumb], doc=dict(
+                              title=doc.title, html=views.md(doc.body, document=True),
+                              source=doc.source,
+                              revision_label=views.revision_label(owner) if owner else "",
+                              revision_url=owner.url if owner else ""))
+
+        out.append(Job(f"{a.url}{doc.slug}/", _fp(afp, "doc", doc.slug), make_doc))
+    cur = a.current
+    if cur is not None:
+        def make_changes():
+            rv = views.revision_view(cur, a, m, links)
+            marks = diffs.rows.get((m.slug, a.slug, cur.id), ())
+            groups = _group_rows(rv.changes, marks, views.row_diff_targets(a, adiffs))
+            return r.page("changes.html", f"{a.url}changes/",
+                          f"{a.title} 変更箇所の履歴｜{m.full_name}",
+                          [home, mcrumb, acrumb], rev=rv, groups=groups)
+
+        out.append(Job(f"{a.url}changes/", _fp(afp, "changes"), make_changes))
+    return out
+
+
+def render(site: Site, theme: Theme, today: datetime.date, diffs: Diffs | None = None,
+           previous: Rendered | None = None, preview: bool = False) -> Rendered:
+    """Render every page; with `previous`, reuse pages whose fingerprint did not change."""
+    files: dict[PurePosixPath, bytes] = {}
+    fps: dict[PurePosixPath, str] = {}
+    rendered: list[PurePosixPath] = []
+    for job in jobs(site, theme, today, diffs, preview):
+        path = _out_path(job.url)
+        if path in files:  # two pages claiming one URL is a piasite bug, caught by tests
+            raise RuntimeError(f"two pages render to {path}")
+        if previous is not None and previous.fingerprints.get(path) == job.fingerprint:
+            files[path] = previous.files[path]
+        else:
+            files[path] = job.make()
+            rendered.append(path)
+        fps[path] = job.fingerprint
+    files[PurePosixPath("sitemap.xml")] = _sitemap(site, files)
+    files.update(static_files(theme))
+    return Rendered(files, fps, rendered)
+
+
+def _group_rows(rows, marks, targets: Mapping[int, str]) -> list[dict]:
     groups: dict[str, dict] = {}
     for row in rows:
         g = groups.setdefault(row.date_text, dict(date_text=row.date_text, date_iso=row.date_iso,
                                                   rows=[]))
-        g["rows"].append(dict(row=row, marks=views.row_marks(row), diff_url=targets.get(row.index, "")))
+        g["rows"].append(dict(row=row, marks=views.row_marks(row, marks[row.index - 1]),
+                              diff_url=targets.get(row.index, "")))
     return sorted(groups.values(), key=lambda g: g["date_iso"], reverse=True)
 
 

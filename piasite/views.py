@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from markupsafe import Markup
 
 from . import markdown
-from .diff import PLACEHOLDERS, RevisionDiff, Segment, inline_diff
+from .diff import PLACEHOLDERS, RevisionDiff, Segment
 from .model import LOST_REASONS, Affair, ChangeRow, Item, Municipality, Revision, Site
 from .wareki import parse_date, to_wareki
 
@@ -202,6 +202,7 @@ class RevisionView:
     """(title, url) of accompanying documents for this version."""
     diffs: tuple[DiffLink, ...] = ()
     """新旧対照表 pages that involve this version."""
+    unpublished: bool = False
     all_diffs: tuple[DiffLink, ...] = ()
 
 
@@ -264,6 +265,7 @@ def revision_view(rev: Revision, affair: Affair, muni: Municipality,
         documents=tuple((p.title, f"{affair.url}{p.slug}/") for p in affair.pages
                         if p.revision in ("", rev.id)),
         diffs=tuple(d for d in diff_links or () if rev.id in (d.old_id, d.new_id)),
+        unpublished=rev.unpublished,
         all_diffs=tuple(diff_links or ()),
     )
 
@@ -319,16 +321,10 @@ def diff_view(d: RevisionDiff, labels: dict[str, str]) -> dict:
                 n_same=d.count("unchanged"))
 
 
-def row_marks(row: RowView) -> dict:
+def row_marks(row: RowView, marks: tuple[tuple[Segment, ...], tuple[Segment, ...]]) -> dict:
     """Inline marks between a 変更箇所 row's 変更前 and 変更後, as on the diff pages."""
     before, after = row.before_text, row.after_text
-    same = bool(before) and before == after
-    if same:
-        left: tuple[Segment, ...] = (Segment("equal", before),)
-        right: tuple[Segment, ...] = (Segment("equal", after),)
-    else:
-        left, right = inline_diff(before, after)
-    return dict(before=left, after=right, same=same,
+    return dict(before=marks[0], after=marks[1], same=bool(before) and before == after,
                 added=before.strip() in PLACEHOLDERS or not before)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from helpers import REPO_ROOT, soup, text
+from helpers import REPO_ROOT, copy_site, soup, text
 
 from piasite import pipeline
 from piasite.forms import shipped_forms
@@ -23,8 +23,9 @@ OUT_PAGES = [
 
 @pytest.fixture(scope="module")
 def out(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("build") / "output"
-    result = pipeline.build(REPO_ROOT, out, now="2025-12-20")
+    site = copy_site(tmp_path_factory.mktemp("build") / "site")
+    out = site / "output"
+    result = pipeline.build(site, out, now="2025-12-20")
     assert result.wrote, [str(d) for d in result.diagnostics]
     return out
 

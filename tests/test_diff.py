@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import REPO_ROOT, copy_site, soup, text
+from helpers import copy_site, soup, text
 
 from piasite import pipeline
 from piasite.diff import inline_diff
@@ -40,8 +40,9 @@ def test_placeholder_before_means_everything_is_new():
 
 @pytest.fixture(scope="module")
 def midori(tmp_path_factory):
-    out = tmp_path_factory.mktemp("diff") / "output"
-    assert pipeline.build(REPO_ROOT, out, now="2025-12-20").wrote
+    site = copy_site(tmp_path_factory.mktemp("diff") / "site")
+    out = site / "output"
+    assert pipeline.build(site, out, now="2025-12-20").wrote
     return out
 
 

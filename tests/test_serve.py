@@ -1,0 +1,122 @@
+"""The staff preview: live rebuild of what changed, reload signal, errors in the browser."""
+
+from __future__ import annotations
+
+import http.client
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from helpers import copy_site
+
+from piasite.serve import make_server
+
+REV = "content/midori/juki/2025-12-12.md"
+
+
+@pytest.fixture
+def server(tmp_path):
+    site = copy_site(tmp_path / "site")
+    httpd, preview, watcher = make_server(site, "127.0.0.1", 0)
+    t = threading.Thread(target=httpd.serve_forever, daemon=True)
+    t.start()
+    watcher.start()
+    yield site, httpd.server_address[1], preview
+    watcher.stop.set()
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def get(port: int, path: str) -> tuple[int, str, dict]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", path)
+    resp = conn.getresponse()
+    body = resp.read().decode("utf-8", "replace")
+    conn.close()
+    return resp.status, body, dict(resp.getheaders())
+
+
+def wait_for(pred, timeout=10.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def edit(site: Path, old: str, new: str) -> None:
+    p = site / REV
+    p.write_text(p.read_text(encoding="utf-8").replace(old, new, 1), encoding="utf-8")
+
+
+def test_serves_pages_with_the_reload_script_and_preview_banner(server):
+    site, port, _ = server
+    status, body, _ = get(port, "/midori/juki/")
+    assert status == 200 and "市民部 市民課" in body
+    assert '<script src="/__piasite/reload.js" defer></script>' in body
+    assert "プレビュー" in body
+    assert get(port, "/__piasite/reload.js")[0] == 200
+    assert not (site / "output").exists()  # the preview never writes output/
+
+
+def test_edit_rebuilds_only_what_it_affects_and_signals_reload(server):
+    site, port, preview = server
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+    conn.request("GET", "/__piasite/events")
+    events = conn.getresponse()
+    assert events.getheader("Content-Type") == "text/event-stream"
+    assert events.readline() == b"retry: 500\n"
+    gen = preview.generation
+    edit(site, 'name = "市民部 市民課"', 'name = "市民部 市民課 住民係"')
+    assert wait_for(lambda: preview.generation > gen)
+    lines = [events.readline() for _ in range(3)]
+    assert b"event: reload\n" in lines
+    conn.close()
+    assert "市民部 市民課 住民係" in get(port, "/midori/juki/2025-12-12/")[1]
+    rendered = {str(p) for p in preview.last_rendered}
+    assert "midori/juki/2025-12-12/index.html" in rendered
+    assert "midori/juki/diff/2023-08-18..2025-12-12/index.html" in rendered
+    # pages that do not show this version are reused, not re-rendered
+    assert "404.html" not in rendered and "index.html" not in rendered
+
+
+def test_broken_file_shows_the_error_page_then_recovers(server):
+    site, port, preview = server
+    gen = preview.generation
+    edit(site, 'serious_incident = "発生なし"', 'serious_incident = "発生しない"')
+    assert wait_for(lambda: preview.generation > gen)
+    status, body, _ = get(port, "/midori/juki/")
+    assert status == 500 and "内容にエラーがあります" in body
+    assert f"{REV}:" in body and "E104" in body and "発生しない" in body
+    gen = preview.generation
+    edit(site, 'serious_incident = "発生しない"', 'serious_incident = "発生なし"')
+    assert wait_for(lambda: preview.generation > gen)
+    assert get(port, "/midori/juki/")[0] == 200
+
+
+@pytest.mark.parametrize("path", ["/../site.toml", "/%2e%2e/site.toml", "/..%2fsite.toml",
+                                  "/static/../../site.toml", "/content/midori/_municipality.toml"])
+def test_nothing_outside_the_built_site_is_served(server, path):
+    _, port, _ = server
+    status, body, _ = get(port, path)
+    assert status in (400, 404) and "102121" not in body
+
+
+def test_unpublished_versions_show_in_preview_only(tmp_path):
+    from piasite import pipeline
+
+    site = copy_site(tmp_path / "site")
+    old = site / "content/midori/juki/2023-08-18.md"
+    old.write_text(old.read_text(encoding="utf-8").replace(
+        'status = "published"', 'status = "published"\nunpublished = true', 1), encoding="utf-8")
+    result = pipeline.build(site, site / "output")
+    assert result.wrote
+    files = {str(p) for p in result.files}
+    assert not any("2023-08-18" in f for f in files)
+    assert "2023-08-18" not in (site / "output/sitemap.xml").read_text(encoding="utf-8")
+    httpd, preview, _ = make_server(site, "127.0.0.1", 0)
+    httpd.server_close()
+    page = preview.rendered.files[Path("midori/juki/2023-08-18/index.html")].decode()
+    assert "未公開（プレビューのみ）" in page
