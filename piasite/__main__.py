@@ -29,6 +29,27 @@ def _valid_date(s: str) -> str:
     return s
 
 
+def _new(args) -> int:
+    from .load import SLUG, _load_forms
+    from .scaffold import create
+
+    for what, slug in (("団体", args.muni), ("事務", args.affair)):
+        if not SLUG.match(slug):
+            print(f"{what}のスラッグ「{slug}」は英小文字・数字・ハイフンで書いてください", file=sys.stderr)
+            return 1
+    forms = _load_forms(args.site, [])
+    today = datetime.date.fromisoformat(args.now) if args.now else datetime.date.today()
+    try:
+        written = create(args.site, args.muni, args.affair, args.form, forms, today)
+    except FileExistsError as exc:
+        print(f"すでにあります: {exc}", file=sys.stderr)
+        return 1
+    for p in written:
+        print(f"作成しました: {p}", file=sys.stderr)
+    print("piasite check を実行すると、まだ書いていない項目が一覧で表示されます。", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="piasite", description="特定個人情報保護評価書の静的サイトを作ります")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -45,6 +66,13 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--now", type=_valid_date, default=None)
+    n = sub.add_parser("new", help="新しい版のひな形（様式の全項目）を作る")
+    n.add_argument("muni", help="団体のスラッグ（例: midori）")
+    n.add_argument("affair", help="事務のスラッグ（例: juki）")
+    n.add_argument("--form", required=True, choices=["kiso", "juten", "zenkoumoku"],
+                   help="評価書の種類: kiso（基礎）/ juten（重点）/ zenkoumoku（全項目）")
+    n.add_argument("--site", type=Path, default=Path("."))
+    n.add_argument("--now", type=_valid_date, default=None, help="版の日付（既定: 今日）")
     args = ap.parse_args(argv)
 
     from . import pipeline
@@ -66,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{len(result.files)} ファイルを {out} に書き出しました"
                   f"（{time.perf_counter() - t0:.2f} 秒）", file=sys.stderr)
             return 0
+        if args.command == "new":
+            return _new(args)
         from .serve import serve
 
         return serve(args.site, args.host, args.port, args.now)

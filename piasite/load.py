@@ -162,9 +162,9 @@ def _load_municipality(root: Path, d: Path, forms: Mapping[str, Form],
         return None
     schema = {"name": str, "prefecture": str, "code": str, "agency": str, "contact": str}
     v = _check_keys(doc, src.path, schema, {"name", "prefecture", "code", "agency"}, diags)
-    if len(v) < 4 and not {"name", "prefecture", "code", "agency"} <= set(v):
-        return None
-    problem = lgcode.problem(v["code"])
+    # Missing keys were reported; keep going so check lists the assessments' problems too.
+    v = {"name": "", "prefecture": "", "code": "", "agency": "", **v}
+    problem = lgcode.problem(v["code"]) if v["code"] else None
     if problem:
         line, col = doc.pos(("code",))
         diags.append(error("E203", problem, Span(src.path, line, col)))
@@ -196,8 +196,9 @@ def _load_affair(root: Path, muni: str, d: Path, forms: Mapping[str, Form],
         return None
     schema = {"name": str, "number": int, "title": str, "kind": str}
     v = _check_keys(doc, src.path, schema, set(schema), diags)
-    if set(v) != set(schema):
+    if "kind" not in v:
         return None
+    v = {"name": "", "number": 0, "title": "", **v}
     if v["kind"] not in FORM_KINDS:
         line, col = doc.pos(("kind",))
         diags.append(error("E104", f"「kind」は {' / '.join(FORM_KINDS)} のいずれかです: 「{v['kind']}」",
