@@ -30,6 +30,7 @@ from .model import (
     CONTAINER_KINDS,
     FORM_KINDS,
     LOST_REASONS,
+    SYSTEM_SCOPES,
     Affair,
     ChangeRow,
     DocPage,
@@ -40,6 +41,7 @@ from .model import (
     Reconstruction,
     Revision,
     Site,
+    System,
 )
 from .source import (
     FrontMatterError,
@@ -78,7 +80,49 @@ def load(root: Path) -> tuple[Site, list[Diagnostic]]:
             m = _load_municipality(root, d, forms, diags)
             if m is not None:
                 munis.append(m)
-    return Site(config=config, municipalities=tuple(munis), forms=MappingProxyType(forms)), diags
+    systems = _load_systems(root, diags)
+    return Site(config=config, municipalities=tuple(munis), forms=MappingProxyType(forms),
+                systems=systems), diags
+
+
+_SYSTEM_KEYS = {"name": str, "scope": str, "operator": str, "aliases": list, "description": str,
+                "description_source": str, "related": list, "link_prose": bool}
+
+
+def _load_systems(root: Path, diags: list[Diagnostic]) -> tuple[System, ...]:
+    """The systems registry: content/systems/<slug>.toml."""
+    folder = root / "content" / "systems"
+    if not folder.is_dir():
+        return ()
+    out = []
+    for p in sorted(folder.glob("*.toml")):
+        doc, src = _read_toml(root, p, diags)
+        if doc is None:
+            continue
+        if not SLUG.match(p.stem):
+            diags.append(error("E011", f"システムのファイル名「{p.stem}」は英小文字・数字・ハイフンで書いてください",
+                               Span(src.path)))
+            continue
+        v = _check_keys(doc, src.path, _SYSTEM_KEYS, {"name", "scope", "operator"}, diags)
+        if not {"name", "scope", "operator"} <= set(v):
+            continue
+        if v["scope"] not in SYSTEM_SCOPES:
+            line, col = doc.pos(("scope",))
+            diags.append(error("E104", f"「scope」は {' / '.join(SYSTEM_SCOPES)} のいずれかです",
+                               Span(src.path, line, col)))
+            continue
+        for k in ("aliases", "related"):
+            if not all(isinstance(x, str) for x in v.get(k, [])):
+                line, col = doc.pos((k,))
+                diags.append(error("E102", f"「{k}」は文字列の配列です", Span(src.path, line, col)))
+                v[k] = []
+        out.append(System(slug=p.stem, name=v["name"], scope=v["scope"], operator=v["operator"],
+                          aliases=tuple(v.get("aliases", ())), span=Span(src.path),
+                          description=v.get("description", ""),
+                          description_source=v.get("description_source", ""),
+                          related=tuple(v.get("related", ())),
+                          link_prose=v.get("link_prose", True)))
+    return tuple(out)
 
 
 def _load_forms(root: Path, diags: list[Diagnostic]) -> dict[str, Form]:
@@ -592,6 +636,8 @@ class _Binder:
             ipath = (*prefix, *parts, i)
             ispan = self.span_of(ipath)
             self.known_paths.add((*ipath, "id"))
+            if node.systems:
+                self.known_paths.add((*ipath, "system"))
             key = inst.get("id")
             if not isinstance(key, str) or not SLUG.match(key):
                 self.diags.append(error(
@@ -605,8 +651,14 @@ class _Binder:
             ianchor = f"{anchor}-{key}"
             children = tuple(self._node(c, ianchor + c.id[len(node.id):], inst, ipath)
                              for c in node.children)
+            ref = inst.get("system", "") if node.systems else ""
+            if not isinstance(ref, str):
+                self.diags.append(error("E102", "「system」は登録簿のスラッグ（文字列）です",
+                                        self.span_of((*ipath, "system"))))
+                ref = ""
             instances.append(Item(node=node, anchor=ianchor, label=f"{node.item_label}{i + 1}",
-                                  value=key, present=True, span=ispan, children=children))
+                                  value=key, present=True, span=ispan, children=children,
+                                  explicit_system=ref))
         return Item(node=node, anchor=anchor, label=label, span=span, present=True,
                     children=tuple(instances))
 

@@ -58,6 +58,8 @@ class FormNode:
     item_label: str = ""
     numbered: bool = True
     """For `list`: print "1." markers (False when items carry the source's own numbers)."""
+    systems: bool = False
+    """The items (a list) or instances (a repeat) are systems: link them to the registry."""
     columns: tuple[str, ...] = ()
     """For `table`: default column headings when the content gives none."""
     children: tuple[FormNode, ...] = ()
@@ -117,6 +119,8 @@ class Item:
     """True when a reconstructed version cannot know this item's value."""
     lost: str = ""
     """A LOST_REASONS key when the source lost this value (a diagram that was an image…)."""
+    explicit_system: str = ""
+    """For a repeat instance that is a system: its `system = "slug"` registry reference."""
     children: tuple[Item, ...] = ()
 
     def walk(self) -> Iterator[Item]:
@@ -271,6 +275,39 @@ class Municipality:
         return f"{self.prefecture}{self.name}"
 
 
+SYSTEM_SCOPES = {
+    "national": "国・全国共通のシステム",
+    "shared": "共通のシステムを各団体が使うもの",
+    "local": "団体ごとのシステム（種類）",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class System:
+    """One entry of the systems registry (content/systems/<slug>.toml)."""
+
+    slug: str
+    name: str
+    scope: str
+    """national | shared | local (a category: each municipality has its own instance)."""
+    operator: str
+    aliases: tuple[str, ...]
+    span: Span
+    description: str = ""
+    description_source: str = ""
+    related: tuple[str, ...] = ()
+    link_prose: bool = True
+    """Link mentions of this system in free text (off where a name is too generic)."""
+
+    @property
+    def url(self) -> str:
+        return f"/systems/{self.slug}/"
+
+    @property
+    def scope_name(self) -> str:
+        return SYSTEM_SCOPES.get(self.scope, self.scope)
+
+
 @dataclass(frozen=True, slots=True)
 class SiteConfig:
     title: str = "マイナンバー保護評価書 公開サイト"
@@ -290,6 +327,7 @@ class Site:
     config: SiteConfig
     municipalities: tuple[Municipality, ...]
     forms: Mapping[str, Form] = field(default_factory=lambda: MappingProxyType({}))
+    systems: tuple[System, ...] = ()
 
     def affairs(self) -> Iterator[Affair]:
         for m in self.municipalities:

@@ -11,12 +11,13 @@ from .check import check as check_site
 from .diagnostics import Diagnostic
 from .diff import DiffCache
 from .diff import diff as diff_site
+from .link import LinkIndex, link
 from .load import load
 from .model import Site
 from .render import Rendered, find_theme, render
 from .write import write
 
-STAGES = ("load", "check", "diff", "render", "write")
+STAGES = ("load", "check", "link", "diff", "render", "write")
 
 
 @dataclass
@@ -27,6 +28,7 @@ class BuildResult:
     wrote: bool = False
     diffs_computed: int = 0
     """Inline diffs computed in this build (the rest came from the cache)."""
+    links: LinkIndex | None = None
 
     @property
     def ok(self) -> bool:
@@ -40,9 +42,12 @@ def today_for(site: Site, now: str | None) -> datetime.date:
 
 
 def check(root: Path) -> BuildResult:
+    """Load, check and link: everything that can find a mistake in the content."""
     site, diags = load(root)
     diags += check_site(site)
-    return BuildResult(diagnostics.sort(diags), site)
+    links, link_diags = link(site)
+    diags += link_diags
+    return BuildResult(diagnostics.sort(diags), site, links=links)
 
 
 def build(root: Path, out: Path | None = None, now: str | None = None,
@@ -55,16 +60,19 @@ def build(root: Path, out: Path | None = None, now: str | None = None,
     site = result.site
     assert site is not None
     cache = DiffCache(root / ".piasite-cache" / "diff.json")
-    rendered = render_site(root, site.public(), now, cache)
+    public = site.public()
+    links, _ = link(public)  # unpublished versions must not appear among a system's users
+    rendered = render_site(root, public, now, cache, links)
     write(rendered.files, out or root / "output")
     result.files, result.wrote, result.diffs_computed = rendered.files, True, cache.computed
     return result
 
 
-def render_site(root: Path, site: Site, now: str | None, cache: DiffCache,
+def render_site(root: Path, site: Site, now: str | None, cache: DiffCache, links: LinkIndex,
                 previous: Rendered | None = None, preview: bool = False) -> Rendered:
     """The diff and render stages, shared by `build` and the preview server."""
     theme = find_theme(root, site.config.theme)
     diffs = diff_site(site, cache)
     cache.save()
-    return render(site, theme, today_for(site, now), diffs, previous=previous, preview=preview)
+    return render(site, theme, today_for(site, now), diffs, links, previous=previous,
+                  preview=preview)

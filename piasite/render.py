@@ -20,9 +20,10 @@ from jinja2 import (
     select_autoescape,
 )
 
-from . import views
+from . import diagram, views
 from .diff import Diffs
 from .filters import FILTERS
+from .link import LinkIndex
 from .model import Site
 from .views import Crumb
 
@@ -72,6 +73,7 @@ class Renderer:
 
     def __init__(self, site: Site, theme: Theme, today: datetime.date, preview: bool = False):
         self.site = site
+        self.links: LinkIndex | None = None
         self.env = environment(theme)
         self.today = today
         self.index = views.site_index(site)
@@ -117,11 +119,13 @@ def _fp(*parts: object) -> str:
 
 
 def jobs(site: Site, theme: Theme, today: datetime.date, diffs: Diffs | None = None,
-         preview: bool = False) -> list[Job]:
+         links: LinkIndex | None = None, preview: bool = False) -> list[Job]:
     """Every page of the site as a job, so a rebuild can re-render only what changed."""
     diffs = diffs or Diffs({}, {})
+    links = links or LinkIndex({}, {}, {}, ())
     r = Renderer(site, theme, today, preview)
-    base = (theme.digest, repr(site.config), today.isoformat(), preview)
+    r.links = links
+    base = (theme.digest, repr(site.config), today.isoformat(), preview, repr(site.systems))
     home = Crumb("ホーム", "/")
     out: list[Job] = []
 
@@ -137,6 +141,37 @@ def jobs(site: Site, theme: Theme, today: datetime.date, diffs: Diffs | None = N
             out.extend(_affair_jobs(r, base, m, a, diffs, home, mcrumb))
     add("/404.html", _fp(base), lambda: r.page("404.html", "/404.html", "ページが見つかりません",
                                               [home]))
+    out.extend(_system_jobs(r, base, site, links, home))
+    return out
+
+
+def _system_jobs(r: Renderer, base: tuple, site: Site, links: LinkIndex, home: Crumb) -> list[Job]:
+    """/systems/ and one page per registry entry, with every assessment that uses it."""
+    names = {(m.slug, a.slug): (m.full_name, a.title) for m in site.municipalities
+             for a in m.affairs}
+    labels = {(a.muni, a.slug, rv.id): views.revision_label(rv) for a in site.affairs()
+              for rv in a.revisions}
+    entries = []
+    for s in sorted(site.systems, key=lambda s: (s.scope != "national", s.scope, s.slug)):
+        uses = [dict(muni=names[(u.muni, u.affair)][0], affair=names[(u.muni, u.affair)][1],
+                     revision=labels[(u.muni, u.affair, u.revision)], current=u.current,
+                     url=f"/{u.muni}/{u.affair}/{u.revision}/#{u.anchor}", number=u.number,
+                     label=u.label)
+                for u in links.uses.get(s.slug, ())]
+        entries.append(dict(slug=s.slug, name=s.name, url=s.url, scope=s.scope,
+                            scope_name=s.scope_name, operator=s.operator, aliases=s.aliases,
+                            description=s.description, description_source=s.description_source,
+                            related=[dict(name=links.systems[x].name, url=links.systems[x].url)
+                                     for x in s.related if x in links.systems],
+                            uses=uses,
+                            n_assessments=len({(u["muni"], u["affair"]) for u in uses})))
+    out = [Job("/systems/", _fp(base, entries), lambda: r.page(
+        "systems.html", "/systems/", "システム登録簿", [home], systems=entries))]
+    crumb = Crumb("システム登録簿", "/systems/")
+    for e in entries:
+        out.append(Job(e["url"], _fp(base, e), functools.partial(
+            r.page, "system.html", e["url"], f"{e['name']}｜システム登録簿", [home, crumb],
+            system=e)))
     return out
 
 
@@ -169,14 +204,15 @@ def _affair_jobs(r: Renderer, base: tuple, m, a, diffs, home: Crumb, mcrumb: Cru
         out.append(Job(f"{d.url}inline/", _fp(afp, "inline", d.url), make_inline))
     for rev in a.revisions:
         def make_rev(rev=rev, url=rev.url, alias=False):
-            rv = views.revision_view(rev, a, m, links)
+            rv = views.revision_view(rev, a, m, links, r.links)
+            g = diagram.graph(rev, r.links)
             if alias:
                 title = f"{a.title}（現行版・{rv.label}）｜{m.full_name}"
                 return r.page("revision.html", url, title, [home, mcrumb], rev=rv,
-                              canonical=rev.url)
+                              canonical=rev.url, graph=_graph_view(g, a, m))
             title = f"{a.title}（{rv.label}）｜{m.full_name}"
             return r.page("revision.html", url, title, [home, mcrumb, acrumb], rev=rv,
-                          canonical=rev.url)
+                          canonical=rev.url, graph=_graph_view(g, a, m))
 
         out.append(Job(rev.url, _fp(afp, "rev", rev.id), make_rev))
         if rev is a.current:
@@ -208,13 +244,22 @@ def _affair_jobs(r: Renderer, base: tuple, m, a, diffs, home: Crumb, mcrumb: Cru
     return out
 
 
+def _graph_view(g, a, m) -> dict:
+    desc = (f"{m.full_name}の{a.title}が記載するシステム{len(g.nodes)}件と、評価書に書かれた接続"
+            f"{len(g.edges)}件。同じ内容を下の表でも示しています。")
+    return dict(svg=views.svg_markup(diagram.svg(g, f"{a.title}のシステム構成", desc)) if g.nodes
+                else "", nodes=[dict(n=n, neighbours=g.neighbours(n.slug)) for n in g.nodes],
+                n_edges=len(g.edges))
+
+
 def render(site: Site, theme: Theme, today: datetime.date, diffs: Diffs | None = None,
-           previous: Rendered | None = None, preview: bool = False) -> Rendered:
+           links: LinkIndex | None = None, previous: Rendered | None = None,
+           preview: bool = False) -> Rendered:
     """Render every page; with `previous`, reuse pages whose fingerprint did not change."""
     files: dict[PurePosixPath, bytes] = {}
     fps: dict[PurePosixPath, str] = {}
     rendered: list[PurePosixPath] = []
-    for job in jobs(site, theme, today, diffs, preview):
+    for job in jobs(site, theme, today, diffs, links, preview):
         path = _out_path(job.url)
         if path in files:  # two pages claiming one URL is a piasite bug, caught by tests
             raise RuntimeError(f"two pages render to {path}")

@@ -107,7 +107,7 @@ class Preview:
                 self.cond.notify_all()
             return
         rendered = pipeline.render_site(self.root, result.site, self.now, self.cache,
-                                        previous=self.rendered, preview=True)
+                                        result.links, previous=self.rendered, preview=True)
         with self.cond:
             self.rendered, self.errors = rendered, []
             self.last_rendered = rendered.rendered

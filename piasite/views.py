@@ -6,16 +6,23 @@ the loader, the file system or the model's mutable parts.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from markupsafe import Markup
 
 from . import markdown
 from .diff import PLACEHOLDERS, RevisionDiff, Segment
+from .link import LinkIndex
 from .model import LOST_REASONS, Affair, ChangeRow, Item, Municipality, Revision, Site
 from .wareki import parse_date, to_wareki
 
 _EMPTY = Markup("")
+
+
+def svg_markup(svg: str) -> Markup:
+    """Diagram SVG built by diagram.py, which escapes every text it puts in."""
+    return Markup(svg)
 
 
 def md(text: str, document: bool = False) -> Markup:
@@ -61,8 +68,11 @@ class FieldView:
     choices_note: str = ""
     checks: tuple[Check, ...] = ()
     checked: bool = False
-    items: tuple[tuple[str, str], ...] = ()
-    """(marker, label) of list values."""
+    items: tuple[tuple[str, str, str], ...] = ()
+    """(marker, label, registry URL or "") of list values."""
+    system_url: str = ""
+    system_name: str = ""
+    """For a repeat instance that is a system: its registry entry."""
     columns: tuple[str, ...] = ()
     rows: tuple[tuple[str, ...], ...] = ()
     caption: str = ""
@@ -74,7 +84,61 @@ class FieldView:
         return self.kind in ("section", "cover", "repeat", "instance")
 
 
-def _field(item: Item, level: int) -> FieldView:
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What field views need beyond the item: the registry links of this version."""
+
+    rev: Revision | None = None
+    links: LinkIndex | None = None
+
+    def system(self, key: str):
+        if self.rev is None or self.links is None:
+            return None
+        return self.links.system_for(self.rev, key)
+
+    def text(self, value: str) -> Markup:
+        html = markdown.render(value)
+        if self.links is not None:
+            html = link_mentions(html, self.links)
+        return Markup(html)
+
+
+_TAG_SPLIT = re.compile(r"(<[^>]+>)")
+
+
+def link_mentions(html: str, links: LinkIndex) -> str:
+    """Link the first mention of each registry system in a field's text (never inside a link)."""
+    parts = _TAG_SPLIT.split(html)
+    seen: set[str] = set()
+    in_link = 0
+    pattern = links.prose and links.find_mentions
+    if not pattern:
+        return html
+    for i, part in enumerate(parts):
+        if part.startswith("<"):
+            if part.startswith("<a "):
+                in_link += 1
+            elif part.startswith("</a"):
+                in_link -= 1
+            continue
+        if in_link or not part:
+            continue
+        out, pos = [], 0
+        for start, end, slug in links.find_mentions(part):
+            if slug in seen:
+                continue
+            seen.add(slug)
+            sysm = links.systems[slug]
+            out.append(part[pos:start])
+            out.append(f'<a class="system-mention" href="{sysm.url}">{part[start:end]}</a>')
+            pos = end
+        if out:
+            out.append(part[pos:])
+            parts[i] = "".join(out)
+    return "".join(parts)
+
+
+def _field(item: Item, level: int, ctx: Context = Context()) -> FieldView:
     node = item.node
     base = dict(anchor=item.anchor, kind=node.kind, label=item.label,
                 title=f"{node.no} {item.label}" if node.no else item.label,
@@ -82,19 +146,21 @@ def _field(item: Item, level: int) -> FieldView:
                 absent=item.absent_in_version, unknown=item.unknown_in_version,
                 lost=LOST_REASONS.get(item.lost, ""), missing=not item.present)
     if node.kind in ("section", "cover"):
-        return FieldView(**base, children=tuple(_field(c, level + 1) for c in item.children))
+        return FieldView(**base, children=tuple(_field(c, level + 1, ctx) for c in item.children))
     if node.kind == "repeat":
         insts = []
         for inst in item.children:
+            sysm = ctx.system(inst.anchor) if node.systems else None
             insts.append(FieldView(
                 anchor=inst.anchor, kind="instance", title=inst.label, label=inst.label,
                 level=min(level + 1, 6),
-                children=tuple(_field(c, level + 2) for c in inst.children)))
+                system_url=sysm.url if sysm else "", system_name=sysm.name if sysm else "",
+                children=tuple(_field(c, level + 2, ctx) for c in inst.children)))
         return FieldView(**base, children=tuple(insts))
     v = item.value
     empty = v is None or v == "" or v == []
     if node.kind == "text":
-        return FieldView(**base, html=md(v) if isinstance(v, str) and v else Markup(""),
+        return FieldView(**base, html=ctx.text(v) if isinstance(v, str) and v else Markup(""),
                          empty=empty)
     if node.kind == "select":
         opts = node.choices.options if node.choices else ()
@@ -118,9 +184,12 @@ def _field(item: Item, level: int) -> FieldView:
                                               for lb in labels))
     if node.kind == "list":
         labels = [el["label"] if isinstance(el, dict) else str(el) for el in v or ()]
-        return FieldView(**base, items=tuple((f"{i}." if node.numbered else "", s)
-                                             for i, s in enumerate(labels, 1)),
-                         note_html=md(item.note) if item.note else Markup(""), empty=empty)
+        items = []
+        for i, label in enumerate(labels):
+            sysm = ctx.system(f"{item.anchor}#{i}") if node.systems else None
+            items.append((f"{i + 1}." if node.numbered else "", label, sysm.url if sysm else ""))
+        return FieldView(**base, items=tuple(items),
+                         note_html=ctx.text(item.note) if item.note else Markup(""), empty=empty)
     if node.kind == "table":
         t = v if isinstance(v, dict) else {}
         rows = tuple(tuple(r) for r in t.get("rows", ()))
@@ -234,14 +303,16 @@ class DiffLink:
 
 
 def revision_view(rev: Revision, affair: Affair, muni: Municipality,
-                  diff_links: list[DiffLink] | None = None) -> RevisionView:
+                  diff_links: list[DiffLink] | None = None,
+                  links: LinkIndex | None = None) -> RevisionView:
+    ctx = Context(rev, links)
     cover: tuple[FieldView, ...] = ()
     sections = []
     for item in rev.items:
         if item.node.kind == "cover":
-            cover = _field(item, 2).children
+            cover = _field(item, 2, ctx).children
         else:
-            sections.append(_field(item, 2))
+            sections.append(_field(item, 2, ctx))
     pub = next((i for i in rev.walk() if i.node.key == "published"), None)
     rc = rev.reconstructed
     form_tag = rev.form.tag

@@ -17,6 +17,8 @@ def copy_site(dest: Path, munis: tuple[str, ...] = ("midori",)) -> Path:
     shutil.copytree(REPO_ROOT / "themes", dest / "themes")
     for m in munis:
         shutil.copytree(REPO_ROOT / "content" / m, dest / "content" / m)
+    if "systems" not in munis and (REPO_ROOT / "content" / "systems").is_dir():
+        shutil.copytree(REPO_ROOT / "content" / "systems", dest / "content" / "systems")
     return dest
 
 

@@ -16,10 +16,10 @@ def _order(fn, *calls: str) -> list[int]:
     return [src.index(c) for c in calls]
 
 
-def test_stage_order_is_load_check_diff_render_write():
-    assert pipeline.STAGES == ("load", "check", "diff", "render", "write")
-    assert _order(pipeline.check, "load(root)", "check_site(site)") == sorted(
-        _order(pipeline.check, "load(root)", "check_site(site)"))
+def test_stage_order_is_load_check_link_diff_render_write():
+    assert pipeline.STAGES == ("load", "check", "link", "diff", "render", "write")
+    assert _order(pipeline.check, "load(root)", "check_site(site)", "link(site)") == sorted(
+        _order(pipeline.check, "load(root)", "check_site(site)", "link(site)"))
     build = _order(pipeline.build, "check(root)", "render_site(", "write(rendered")
     assert build == sorted(build)
     stages = _order(pipeline.render_site, "diff_site(site", "render(site")
