@@ -84,7 +84,10 @@ def _last_after_matches_body(rev: Revision, last_after: dict[str, tuple]) -> Ite
     by_index = {r.index: r for r in rev.changes}
     for field, (index, after) in sorted(last_after.items()):
         item = rev.item(field)
-        if item is None or item.node.kind in ("section", "cover", "repeat") or not item.present:
+        # Only free text, dates and lists are compared: a selection or a count is printed
+        # differently in a 変更箇所 cell (〇自己点検, （４）件) and ≪省略≫ marks an excerpt.
+        if (item is None or item.node.kind not in ("text", "date", "list") or not item.present
+                or "≪省略≫" in after or item.lost):
             continue
         if match_key(after) != match_key(item_text(item)):
             yield warning(

@@ -20,6 +20,8 @@ from .normalize import match_key
 
 # Remarks a document appends to a system name: "(※)", "（予定）".
 _TRAILING_REMARK = re.compile(r"[（(](?:※\d*|予定)[)）]$")
+# A trailing explanation in brackets: 証明発行システム（コンビニ等の…）.
+_TRAILING_PAREN = re.compile(r"\s*[（(][^（()）]*[)）]$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,10 +102,11 @@ def system_items(rev: Revision) -> Iterator[tuple[str, str, str, str, Item]]:
         elif node.kind == "repeat":
             for inst in item.children:
                 name = next((c for c in inst.children if c.node.kind == "text"), None)
-                if name is None or not isinstance(name.value, str):
+                if name is None or not isinstance(name.value, str) or not name.value.strip():
                     continue
                 ref = inst.explicit_system
-                yield inst.anchor, inst.label, name.value, ref, inst
+                # The name is the first line; a ※ note may follow it in the same cell.
+                yield inst.anchor, inst.label, name.value.strip().split("\n")[0], ref, inst
 
 
 def link(site: Site) -> tuple[LinkIndex, list[Diagnostic]]:
@@ -137,6 +140,9 @@ def link(site: Site) -> tuple[LinkIndex, list[Diagnostic]]:
                     slug = ref
                 else:
                     slug = by_key.get(_key(label))
+                    if slug is None and _TRAILING_PAREN.search(label.strip()):
+                        # 共通基盤システム（庁内連携…） is named by what precedes the brackets
+                        slug = by_key.get(_key(_TRAILING_PAREN.sub("", label.strip())))
                     if slug is None:
                         close = difflib.get_close_matches(_key(label), list(by_key), n=1, cutoff=0.5)
                         hint = (f"「{systems[by_key[close[0]]].name}」（{by_key[close[0]]}）ではありませんか"

@@ -504,7 +504,8 @@ def _load_revision(root: Path, muni: str, affair: str, rev_id: str, index: Path,
                     published=published, items=tuple(items), changes=changes,
                     span=Span(path), source=str(data.get("source", "")),
                     reconstructed=reconstruction, changes_span=changes_span,
-                    digest=digest.hexdigest(), unpublished=unpublished)
+                    digest=digest.hexdigest(), unpublished=unpublished,
+                    form_tag=data["form_tag"] if isinstance(data.get("form_tag"), str) else None)
 
 
 def _mark(item: Item, unknown: set[str], lost: dict) -> Item:

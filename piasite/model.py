@@ -189,6 +189,8 @@ class Revision:
     """Hash of this version's source files: equal digests render equal pages."""
     unpublished: bool = False
     """Staff's working copy: shown by `piasite serve`, never by a production build."""
+    form_tag: str | None = None
+    """The 様式 tag as the document prints it ("" when it prints none); None = the form's."""
 
     @property
     def url(self) -> str:

@@ -281,7 +281,8 @@ def _group_rows(rows, marks, targets: Mapping[int, str]) -> list[dict]:
                                                   rows=[]))
         g["rows"].append(dict(row=row, marks=views.row_marks(row, marks[row.index - 1]),
                               diff_url=targets.get(row.index, "")))
-    return sorted(groups.values(), key=lambda g: g["date_iso"], reverse=True)
+    # Newest first; rows the document prints without a 変更日 come first (a draft's own rows).
+    return sorted(groups.values(), key=lambda g: g["date_iso"] or "9999", reverse=True)
 
 
 def _sitemap(site: Site, pages: Mapping[PurePosixPath, bytes]) -> bytes:

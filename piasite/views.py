@@ -158,7 +158,7 @@ def _field(item: Item, level: int, ctx: Context = Context()) -> FieldView:
                 children=tuple(_field(c, level + 2, ctx) for c in inst.children)))
         return FieldView(**base, children=tuple(insts))
     v = item.value
-    empty = v is None or v == "" or v == []
+    empty = v is None or v == "" or v == [] or (isinstance(v, dict) and not v.get("rows"))
     if node.kind == "text":
         return FieldView(**base, html=ctx.text(v) if isinstance(v, str) and v else Markup(""),
                          empty=empty)
@@ -171,7 +171,7 @@ def _field(item: Item, level: int, ctx: Context = Context()) -> FieldView:
                          choices=tuple(Choice(f"{i}) {o}", o == v) for i, o in enumerate(opts, 1)),
                          choices_note=node.choices.note if node.choices else "")
     if node.kind == "check":
-        return FieldView(**base, checked=bool(v))
+        return FieldView(**base, checked=bool(v), empty=v is None)
     if node.kind == "checks":
         chosen: dict[str, str] = {}
         for el in v or ():
@@ -180,8 +180,9 @@ def _field(item: Item, level: int, ctx: Context = Context()) -> FieldView:
             else:
                 chosen[el] = ""
         labels = list(node.options) + [k for k in chosen if k not in node.options]
+        # An empty list is a real answer (nothing ticked); only a missing value is "empty".
         return FieldView(**base, checks=tuple(Check(lb, lb in chosen, chosen.get(lb, ""))
-                                              for lb in labels))
+                                              for lb in labels), empty=v is None)
     if node.kind == "list":
         labels = [el["label"] if isinstance(el, dict) else str(el) for el in v or ()]
         items = []
@@ -279,6 +280,9 @@ def revision_label(rev: Revision) -> str:
     when = to_wareki(parse_date(rev.id)[0].date())  # type: ignore[union-attr]
     if rev.reconstructed:
         return f"{when}時点の参考版（復元）"
+    if rev.published is None:
+        # The document gives no 公表日: the version's date is not one, so do not call it that.
+        return f"{when}時点の案" if rev.status == "draft" else f"{when}時点の版（公表日の記載なし）"
     if rev.status == "draft":
         return f"{when}公表の案"
     return f"{when}公表版"
@@ -315,7 +319,7 @@ def revision_view(rev: Revision, affair: Affair, muni: Municipality,
             sections.append(_field(item, 2, ctx))
     pub = next((i for i in rev.walk() if i.node.key == "published"), None)
     rc = rev.reconstructed
-    form_tag = rev.form.tag
+    form_tag = rev.form.tag if rev.form_tag is None else rev.form_tag
     return RevisionView(
         id=rev.id, url=rev.url, muni_name=muni.name, muni_full_name=muni.full_name,
         muni_url=muni.url, affair_name=affair.name, affair_title=affair.title,
