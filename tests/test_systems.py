@@ -46,8 +46,13 @@ def test_variants_resolve_to_one_entry(links, written, slug):
     assert links.resolve_label(written) == slug
 
 
+def test_municipal_shinsei_kanri_is_not_the_national_portal(links):
+    # 豊中市's own SaaS 申請管理システム is a different system from マイナポータル申請管理.
+    assert links.resolve_label("申請管理システム") == "shinsei-kanri"
+    assert links.resolve_label("マイナポータル申請管理") == "service-kensaku-denshi-shinsei"
+
+
 @pytest.mark.parametrize("written", [
-    "申請管理システム",   # 豊中市's own SaaS, not マイナポータル申請管理
     "宛名システム",       # means different systems in 岡山市 and 豊中市
     "機構",               # an organisation, and inside 機構改革
     "住民基本台帳",
