@@ -59,7 +59,7 @@ SECTION_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*\{#([^\s{}]+)\}\s*$")
 RESERVED_DIRS = {"systems"}
 
 _REVISION_META = {"form", "status", "source", "form_tag", "labels", "reconstructed", "lost",
-                  "unpublished"}
+                  "unpublished", "title"}
 _STATUSES = {"published": "公表", "draft": "案"}
 _CHANGE_KEYS = {"date", "item", "before", "after", "timing", "reason", "field", "source_lines",
                 "layout"}
@@ -505,7 +505,8 @@ def _load_revision(root: Path, muni: str, affair: str, rev_id: str, index: Path,
                     span=Span(path), source=str(data.get("source", "")),
                     reconstructed=reconstruction, changes_span=changes_span,
                     digest=digest.hexdigest(), unpublished=unpublished,
-                    form_tag=data["form_tag"] if isinstance(data.get("form_tag"), str) else None)
+                    form_tag=data["form_tag"] if isinstance(data.get("form_tag"), str) else None,
+                    title=data["title"] if isinstance(data.get("title"), str) else "")
 
 
 def _mark(item: Item, unknown: set[str], lost: dict) -> Item:

@@ -191,6 +191,8 @@ class Revision:
     """Staff's working copy: shown by `piasite serve`, never by a production build."""
     form_tag: str | None = None
     """The 様式 tag as the document prints it ("" when it prints none); None = the form's."""
+    title: str = ""
+    """評価書名 as this version's cover prints it (a draft's （案）), when it differs."""
 
     @property
     def url(self) -> str:
@@ -251,9 +253,29 @@ class Affair:
 
     @property
     def current(self) -> Revision | None:
-        """The newest public revision that was published as such (not reconstructed)."""
-        pub = [r for r in self.revisions if r.status == "published" and not r.reconstructed]
-        return pub[-1] if pub else (self.revisions[-1] if self.revisions else None)
+        """The version in force: the newest published one, preferring a published text to a
+        reconstruction; a draft only when nothing else exists."""
+        pub = [r for r in self.revisions if r.status == "published"]
+        real = [r for r in pub if not r.reconstructed]
+        if real:
+            return real[-1]
+        if pub:
+            return pub[-1]
+        return self.revisions[-1] if self.revisions else None
+
+    @property
+    def latest(self) -> Revision | None:
+        """The newest document as written (a published text or a draft, not a reconstruction):
+        its 変更箇所 table is the fullest history."""
+        docs = [r for r in self.revisions if not r.reconstructed]
+        return docs[-1] if docs else self.current
+
+    @property
+    def open_drafts(self) -> tuple[Revision, ...]:
+        """Drafts newer than the version in force."""
+        cur = self.current
+        return tuple(r for r in self.revisions
+                     if r.status == "draft" and (cur is None or r.id > cur.id))
 
 
 @dataclass(frozen=True, slots=True)

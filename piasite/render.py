@@ -230,7 +230,7 @@ def _affair_jobs(r: Renderer, base: tuple, m, a, diffs, home: Crumb, mcrumb: Cru
                               revision_url=owner.url if owner else ""))
 
         out.append(Job(f"{a.url}{doc.slug}/", _fp(afp, "doc", doc.slug), make_doc))
-    cur = a.current
+    cur = a.latest
     if cur is not None:
         def make_changes():
             rv = views.revision_view(cur, a, m, links)

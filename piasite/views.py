@@ -261,6 +261,11 @@ class RevisionView:
     source: str
     reconstructed_basis: str = ""
     reconstructed_basis_url: str = ""
+    reconstructed_basis_label: str = ""
+    drafts: tuple[tuple[str, str], ...] = ()
+    """(label, url) of drafts newer than the version in force, for a pointer on every version."""
+    title: str = ""
+    """評価書名 as this version's cover prints it."""
     not_applied: tuple[tuple[int, str], ...] = ()
     applied: tuple[int, ...] = ()
     cover: tuple[FieldView, ...] = ()
@@ -331,6 +336,10 @@ def revision_view(rev: Revision, affair: Affair, muni: Municipality,
         published_iso=rev.published.iso() if rev.published else "",
         source=rev.source,
         reconstructed_basis=rc.basis if rc else "",
+        reconstructed_basis_label=next((revision_label(r) for r in affair.revisions
+                                        if rc and r.id == rc.basis), ""),
+        drafts=tuple((revision_label(r), r.url) for r in affair.open_drafts if r is not rev),
+        title=rev.title or affair.title,
         reconstructed_basis_url=f"{affair.url}{rc.basis}/" if rc else "",
         not_applied=rc.not_applied if rc else (), applied=rc.applied if rc else (),
         cover=cover, sections=tuple(sections),
