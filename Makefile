@@ -25,4 +25,4 @@ lint: $(VENV)/.installed
 
 test: $(VENV)/.installed node_modules/.installed
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2

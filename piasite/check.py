@@ -7,8 +7,10 @@ changing the content (the site publishes what the municipality declared).
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterator
 
+from .consultation import MIN_DAYS, length_days
 from .diagnostics import Diagnostic, Span, error, warning
 from .model import Revision, Site
 from .normalize import item_text, match_key
@@ -125,7 +127,51 @@ def check_reconstructions(site: Site) -> Iterator[Diagnostic]:
                                   old.span or rev.span)
 
 
-RULES = (check_values, check_changes, check_reconstructions)
+def _count_target(anchor: str, node_id: str, target_id: str) -> str:
+    """The anchor of the group a count counts, in the same repeat instance as the count."""
+    common = 0
+    while common < min(len(node_id), len(target_id)) and node_id[common] == target_id[common]:
+        common += 1
+    return anchor[: len(anchor) - (len(node_id) - common)] + target_id[common:]
+
+
+def check_declared_counts(site: Site) -> Iterator[Diagnostic]:
+    """A declared count (委託事項 （４）件) that differs from the entries listed: both kept."""
+    for rev in site.revisions():
+        for item in rev.walk():
+            node = item.node
+            if node.kind != "number" or not node.counts or item.value in (None, ""):
+                continue
+            try:
+                declared = int(unicodedata.normalize("NFKC", str(item.value)).strip())
+            except ValueError:
+                continue
+            group = rev.item(_count_target(item.anchor, node.id, node.counts))
+            if group is None or not group.present:
+                continue
+            listed = len(group.children)
+            if declared != listed:
+                yield warning("W407", f"「{item.label}」は {declared} 件ですが、{listed} 件が記載されています（原本のまま掲載）",
+                              item.span or rev.span,
+                              related=(group.span,) if group.span else ())
+
+
+def check_comment_periods(site: Site) -> Iterator[Diagnostic]:
+    """A comment period must end after it starts and last 30 days unless a reason is given."""
+    for rev in site.revisions():
+        period = rev.comment
+        if period is None:
+            continue
+        if period.end.iso() < period.start.iso():
+            yield error("E801", f"意見募集期間の終わり（{period.end.text}）が始まり（{period.start.text}）より前です",
+                        period.span)
+        elif length_days(period) < MIN_DAYS and not period.short_reason:
+            yield warning("W802", f"意見募集期間が{length_days(period)}日です（原則30日以上）。短くする理由を "
+                          "comment.short_reason に書いてください", period.span)
+
+
+RULES = (check_values, check_changes, check_reconstructions, check_declared_counts,
+         check_comment_periods)
 
 
 def check(site: Site) -> list[Diagnostic]:

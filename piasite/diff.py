@@ -12,7 +12,6 @@ from __future__ import annotations
 import difflib
 import functools
 import hashlib
-import itertools
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -52,6 +51,8 @@ class FieldDiff:
     new_text: str
     old: tuple[Segment, ...] = ()
     new: tuple[Segment, ...] = ()
+    in_new: bool = True
+    """Whether the newer version has this item at all (where a link to it can point)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +172,9 @@ class DiffCache:
         self.path = path
         self.data: dict[str, list] = {}
         self.computed = 0
+        # In-memory layers for the preview server: texts and whole version pairs seen before.
+        self.mem: dict[tuple[str, str], tuple] = {}
+        self.pairs: dict[tuple, RevisionDiff] = {}
         if path and path.is_file():
             try:
                 self.data = json.loads(path.read_text(encoding="utf-8"))
@@ -178,14 +182,20 @@ class DiffCache:
                 self.data = {}  # a damaged cache is only a slower build
 
     def get(self, old: str, new: str) -> tuple[tuple[Segment, ...], tuple[Segment, ...]]:
+        mem = self.mem.get((old, new))
+        if mem is not None:
+            return mem
         key = hashlib.sha256(f"{old}\0{new}".encode()).hexdigest()
         hit = self.data.get(key)
         if hit is not None:
-            return tuple(Segment(*s) for s in hit[0]), tuple(Segment(*s) for s in hit[1])
-        self.computed += 1
-        left, right = inline_diff(old, new)
-        self.data[key] = [[[s.op, s.text] for s in left], [[s.op, s.text] for s in right]]
-        return left, right
+            result = tuple(Segment(*s) for s in hit[0]), tuple(Segment(*s) for s in hit[1])
+        else:
+            self.computed += 1
+            result = inline_diff(old, new)
+            self.data[key] = [[[s.op, s.text] for s in result[0]],
+                              [[s.op, s.text] for s in result[1]]]
+        self.mem[(old, new)] = result
+        return result
 
     def save(self) -> None:
         if self.path is None or not self.computed:
@@ -229,12 +239,14 @@ def diff_revisions(old: Revision, new: Revision, cache: DiffCache) -> RevisionDi
         o = old_items.get(anchor, (None, ""))[0]
         n = new_map.get(anchor)
         if (o is not None and (o.unknown_in_version or o.lost)) or (n is not None and n.lost):
-            fields.append(FieldDiff(anchor, title, "unknown", "", item_text(n) if n else ""))
+            fields.append(FieldDiff(anchor, title, "unknown", "", item_text(n) if n else "",
+                                    in_new=n is not None))
             continue
         ot = item_text(o) if _has(o) else ""
         nt = item_text(n) if _has(n) else ""
         if _has(o) and not _has(n):
-            fields.append(FieldDiff(anchor, title, "removed", ot, "", (Segment("delete", ot),), ()))
+            fields.append(FieldDiff(anchor, title, "removed", ot, "", (Segment("delete", ot),), (),
+                                    in_new=n is not None))
         elif _has(n) and not _has(o):
             fields.append(FieldDiff(anchor, title, "added", "", nt, (), (Segment("insert", nt),)))
         elif ot == nt:
@@ -246,16 +258,9 @@ def diff_revisions(old: Revision, new: Revision, cache: DiffCache) -> RevisionDi
 
 
 def pairs(affair: Affair) -> list[tuple[Revision, Revision]]:
-    """Consecutive versions, and every version against the current one."""
+    """Every two versions of an assessment, older first: any pair can be chosen without JS."""
     revs = list(affair.revisions)
-    out = list(itertools.pairwise(revs))
-    cur = affair.current
-    for r in revs:
-        if cur is not None and r is not cur:
-            pair = (r, cur) if r.id < cur.id else (cur, r)
-            if pair not in out:
-                out.append(pair)
-    return sorted(out, key=lambda p: (p[0].id, p[1].id))
+    return [(a, b) for i, a in enumerate(revs) for b in revs[i + 1:]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,7 +279,11 @@ def diff(site: Site, cache: DiffCache) -> Diffs:
     rows = {}
     for affair in site.affairs():
         for old, new in pairs(affair):
-            out[(affair.muni, affair.slug, old.id, new.id)] = diff_revisions(old, new, cache)
+            key = (affair.muni, affair.slug, old.id, new.id)
+            memo = (key, old.digest, new.digest)
+            if memo not in cache.pairs:  # same sources, same diff: skip the whole alignment
+                cache.pairs[memo] = diff_revisions(old, new, cache)
+            out[key] = cache.pairs[memo]
         for rev in affair.revisions:
             rows[(affair.muni, affair.slug, rev.id)] = tuple(
                 cache.get(r.before, r.after) for r in rev.changes)

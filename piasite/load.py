@@ -33,11 +33,14 @@ from .model import (
     SYSTEM_SCOPES,
     Affair,
     ChangeRow,
+    Channel,
+    CommentPeriod,
     DocPage,
     Form,
     FormNode,
     Item,
     Municipality,
+    Opinion,
     Reconstruction,
     Revision,
     Site,
@@ -47,9 +50,11 @@ from .source import (
     FrontMatterError,
     SourceFile,
     TomlDoc,
+    escapes,
     parse_toml,
     read_source,
     split_front_matter,
+    symlink_error,
 )
 from .wareki import parse_date
 
@@ -59,7 +64,7 @@ SECTION_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*\{#([^\s{}]+)\}\s*$")
 RESERVED_DIRS = {"systems"}
 
 _REVISION_META = {"form", "status", "source", "form_tag", "labels", "reconstructed", "lost",
-                  "unpublished", "title"}
+                  "unpublished", "title", "comment"}
 _STATUSES = {"published": "公表", "draft": "案"}
 _CHANGE_KEYS = {"date", "item", "before", "after", "timing", "reason", "field", "source_lines",
                 "layout"}
@@ -75,6 +80,8 @@ def load(root: Path) -> tuple[Site, list[Diagnostic]]:
         diags.append(error("E010", "content/ フォルダがありません", Span(PurePosixPath("content"))))
     else:
         for d in sorted(p for p in content.iterdir() if p.is_dir()):
+            if _refused(root, d, diags):
+                continue
             if d.name in RESERVED_DIRS or d.name.startswith((".", "_")):
                 continue
             m = _load_municipality(root, d, forms, diags)
@@ -141,6 +148,14 @@ def _load_forms(root: Path, diags: list[Diagnostic]) -> dict[str, Form]:
                 continue
             forms[form.id] = form
     return forms
+
+
+def _refused(root: Path, p: Path, diags: list[Diagnostic]) -> bool:
+    """A symlink out of content/ is reported (E007) and neither listed nor read."""
+    if p.is_symlink() and escapes(root, _rel(root, p)):
+        diags.append(symlink_error(_rel(root, p)))
+        return True
+    return False
 
 
 def _rel(root: Path, p: Path) -> PurePosixPath:
@@ -214,7 +229,7 @@ def _load_municipality(root: Path, d: Path, forms: Mapping[str, Form],
         diags.append(error("E203", problem, Span(src.path, line, col)))
     affairs = []
     for a in sorted(p for p in d.iterdir() if p.is_dir()):
-        if a.name.startswith((".", "_")):
+        if _refused(root, a, diags) or a.name.startswith((".", "_")):
             continue
         aff = _load_affair(root, d.name, a, forms, diags)
         if aff is not None:
@@ -253,6 +268,8 @@ def _load_affair(root: Path, muni: str, d: Path, forms: Mapping[str, Form],
     revisions = []
     entries = []
     for p in sorted(d.iterdir()):
+        if _refused(root, p, diags):
+            continue
         if p.name.startswith((".", "_")) or p.name.endswith(".changes.toml"):
             continue
         if p.is_file() and p.suffix == ".md":
@@ -491,7 +508,7 @@ def _load_revision(root: Path, muni: str, affair: str, rev_id: str, index: Path,
     changes, changes_span = _load_changes(root, changes_path, diags)
     digest = hashlib.sha256()
     for p in [index, *(sorted(folder.glob("*.md")) if folder else ()), changes_path]:
-        if p.is_file():
+        if p.is_file() and not escapes(root, _rel(root, p)):
             digest.update(p.name.encode() + b"\0" + p.read_bytes())
     unpublished = data.get("unpublished", False)
     if not isinstance(unpublished, bool):
@@ -506,7 +523,9 @@ def _load_revision(root: Path, muni: str, affair: str, rev_id: str, index: Path,
                     reconstructed=reconstruction, changes_span=changes_span,
                     digest=digest.hexdigest(), unpublished=unpublished,
                     form_tag=data["form_tag"] if isinstance(data.get("form_tag"), str) else None,
-                    title=data["title"] if isinstance(data.get("title"), str) else "")
+                    title=data["title"] if isinstance(data.get("title"), str) else "",
+                    comment=_comment(data, span_of, diags),
+                    anchors=MappingProxyType({i.anchor: i for it in items for i in it.walk()}))
 
 
 def _mark(item: Item, unknown: set[str], lost: dict) -> Item:
@@ -522,6 +541,94 @@ def _mark(item: Item, unknown: set[str], lost: dict) -> Item:
         return dataclasses.replace(item, children=children, absent_in_version=False,
                                    lost=lost[item.anchor])
     return dataclasses.replace(item, children=children) if children != item.children else item
+
+
+_COMMENT_KEYS = {"start": str, "end": str, "period": str, "theme": str, "contact": list,
+                 "how": str, "language": str, "without_form": str, "required": list,
+                 "results_handling": str, "personal_data": str, "channels": list, "notice": str,
+                 "summary": str, "short_reason": str, "results": dict}
+_CHANNEL_KINDS = {"post", "fax", "email", "online", "box", "other"}
+
+
+def _comment(data: dict, span_of, diags: list[Diagnostic]) -> CommentPeriod | None:
+    """A draft's [comment] table: the パブリックコメント period and how to take part."""
+    raw = data.get("comment")
+    if raw is None:
+        return None
+    span = span_of(("comment",))
+    if not isinstance(raw, dict):
+        diags.append(error("E102", "「comment」は表（テーブル）でなければなりません", span))
+        return None
+    ok = True
+    for k, v in raw.items():
+        if k not in _COMMENT_KEYS:
+            diags.append(error("E101", f"不明なキー「comment.{k}」です", span_of(("comment", k)),
+                               hint=suggest(k, _COMMENT_KEYS)))
+        elif not isinstance(v, _COMMENT_KEYS[k]):
+            diags.append(error("E102", f"「comment.{k}」の型が違います（{_type_name(_COMMENT_KEYS[k])}が必要です）",
+                               span_of(("comment", k))))
+            ok = False
+    dates = {}
+    for k in ("start", "end"):
+        if k not in raw:
+            diags.append(error("E103", f"必須のキー「comment.{k}」がありません", span))
+            ok = False
+        elif isinstance(raw[k], str):
+            jd, problems = parse_date(raw[k])
+            for p in problems:
+                make = error if p.severity == "error" else warning
+                diags.append(make(p.code, f"「comment.{k}」: {p.message}", span_of(("comment", k))))
+            if jd is None or jd.day is None:
+                if jd is not None:
+                    diags.append(error("E301", f"「comment.{k}」は日まで書いてください",
+                                       span_of(("comment", k))))
+                ok = False
+            dates[k] = jd
+    channels = []
+    for i, ch in enumerate(raw.get("channels", []) if isinstance(raw.get("channels"), list) else []):
+        cspan = span_of(("comment", "channels", i))
+        if not isinstance(ch, dict) or not isinstance(ch.get("label"), str):
+            diags.append(error("E102", "「comment.channels」の各要素は kind と label を持つ表です", cspan))
+            continue
+        kind = ch.get("kind", "other")
+        if kind not in _CHANNEL_KINDS:
+            diags.append(error("E104", f"提出方法の kind「{kind}」は {' / '.join(sorted(_CHANNEL_KINDS))} のいずれかです",
+                               span_of(("comment", "channels", i, "kind"))))
+            continue
+        for k in ch:
+            if k not in ("kind", "label", "text", "email", "url"):
+                diags.append(error("E101", f"不明なキー「comment.channels.{k}」です",
+                                   span_of(("comment", "channels", i, k))))
+        channels.append(Channel(kind=kind, label=ch["label"], text=str(ch.get("text", "")),
+                                email=str(ch.get("email", "")), url=str(ch.get("url", ""))))
+    results = raw.get("results") if isinstance(raw.get("results"), dict) else {}
+    published = None
+    opinions = []
+    if results:
+        if isinstance(results.get("published"), str):
+            published, _ = parse_date(results["published"])
+        for i, op in enumerate(results.get("opinions", [])):
+            if isinstance(op, dict) and isinstance(op.get("summary"), str) and isinstance(
+                    op.get("response"), str):
+                opinions.append(Opinion(op["summary"], op["response"], str(op.get("reflected", ""))))
+            else:
+                diags.append(error("E102", "意見の各要素は summary と response を持つ表です",
+                                   span_of(("comment", "results", "opinions", i))))
+    if not ok:
+        return None
+
+    def strs(k: str) -> tuple[str, ...]:
+        return tuple(str(x) for x in raw.get(k, []))
+
+    return CommentPeriod(
+        start=dates["start"], end=dates["end"], span=span, period_text=raw.get("period", ""),
+        theme=raw.get("theme", ""), contact=strs("contact"), how=raw.get("how", ""),
+        language=raw.get("language", ""), without_form=raw.get("without_form", ""),
+        required=strs("required"), results_handling=raw.get("results_handling", ""),
+        personal_data=raw.get("personal_data", ""), channels=tuple(channels),
+        notice=raw.get("notice", ""), summary=raw.get("summary", ""),
+        short_reason=raw.get("short_reason", ""), results_published=published,
+        opinions=tuple(opinions))
 
 
 def _reconstruction(data: dict, span_of, diags: list[Diagnostic]):

@@ -79,10 +79,13 @@ def render_document(text: str) -> str:
     """Render a whole accompanying document (headings and tables allowed)."""
     md = _doc_parser()
     tokens = md.parse(text)
+    # The page's own title is the h1: the document's heading levels become h2, h3, … in
+    # order, so a document that starts at ### or skips a level still nests without gaps.
+    used = sorted({int(t.tag[1]) for t in tokens if t.type == "heading_open"})
+    rank = {lvl: min(i + 2, 6) for i, lvl in enumerate(used)}
     for t in tokens:
         if t.type in ("heading_open", "heading_close"):
-            # The page's own title is the h1; a document's headings start below it.
-            t.tag = f"h{min(int(t.tag[1]) + 1, 6)}"
+            t.tag = f"h{rank[int(t.tag[1])]}"
         elif t.type == "th_open":
             t.attrSet("scope", "col")
     out = md.renderer.render(tokens, md.options, {})

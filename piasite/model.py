@@ -60,6 +60,8 @@ class FormNode:
     """For `list`: print "1." markers (False when items carry the source's own numbers)."""
     systems: bool = False
     """The items (a list) or instances (a repeat) are systems: link them to the registry."""
+    counts: str = ""
+    """For `number`: the id of the repeated group whose entries this declared count counts."""
     columns: tuple[str, ...] = ()
     """For `table`: default column headings when the content gives none."""
     children: tuple[FormNode, ...] = ()
@@ -169,6 +171,56 @@ class Reconstruction:
 
 
 @dataclass(frozen=True, slots=True)
+class Channel:
+    """One way to submit an opinion, as the municipality's notice words it."""
+
+    kind: str
+    """post | fax | email | online | box | other."""
+    label: str
+    text: str = ""
+    email: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Opinion:
+    summary: str
+    """意見の概要."""
+    response: str
+    """市の考え方."""
+    reflected: str = ""
+    """評価書への反映."""
+
+
+@dataclass(frozen=True, slots=True)
+class CommentPeriod:
+    """A draft's パブリックコメント: dates, how to take part, and (later) the results."""
+
+    start: JDate
+    end: JDate
+    span: Span
+    period_text: str = ""
+    """The period as the notice writes it."""
+    theme: str = ""
+    contact: tuple[str, ...] = ()
+    how: str = ""
+    language: str = ""
+    without_form: str = ""
+    required: tuple[str, ...] = ()
+    results_handling: str = ""
+    personal_data: str = ""
+    channels: tuple[Channel, ...] = ()
+    notice: str = ""
+    """Slug of the accompanying document holding the whole notice."""
+    summary: str = ""
+    """Slug of the resident-facing 概要, where the municipality wrote one."""
+    short_reason: str = ""
+    """Why the period is shorter than 30 days (silences W802)."""
+    results_published: JDate | None = None
+    opinions: tuple[Opinion, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Revision:
     id: str
     """ISO date: the 公表日, or for a draft the day its comment period opens."""
@@ -193,6 +245,9 @@ class Revision:
     """The 様式 tag as the document prints it ("" when it prints none); None = the form's."""
     title: str = ""
     """評価書名 as this version's cover prints it (a draft's （案）), when it differs."""
+    comment: CommentPeriod | None = None
+    anchors: Mapping[str, Item] = field(default_factory=lambda: MappingProxyType({}))
+    """Every item by its anchor (built once at load: check and diff look items up often)."""
 
     @property
     def url(self) -> str:
@@ -203,6 +258,8 @@ class Revision:
             yield from i.walk()
 
     def item(self, anchor: str) -> Item | None:
+        if self.anchors:
+            return self.anchors.get(anchor)
         return next((i for i in self.walk() if i.anchor == anchor), None)
 
     def value(self, anchor: str) -> object:

@@ -6,6 +6,7 @@ comparing (check rules, diff alignment, search aliases).
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -16,6 +17,7 @@ _TAG = re.compile(r"</?[A-Za-z][^<>]*>")
 _BULLET_MARK = re.compile(r"^\s*[-*+]\s+", re.M)
 
 
+@functools.lru_cache(maxsize=65536)
 def match_key(text: str) -> str:
     """Fold width, spaces, markup and look-alike marks so equal wording compares equal."""
     t = unicodedata.normalize("NFKC", _TAG.sub(" ", text))

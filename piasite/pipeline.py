@@ -6,16 +6,17 @@ import datetime
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from . import diagnostics
+from . import diagnostics, linkcheck, privacy
 from .check import check as check_site
 from .diagnostics import Diagnostic
 from .diff import DiffCache
 from .diff import diff as diff_site
+from .index import index_site
 from .link import LinkIndex, link
 from .load import load
 from .model import Site
 from .render import Rendered, find_theme, render
-from .write import write
+from .write import commit, discard, stage
 
 STAGES = ("load", "check", "link", "diff", "render", "write")
 
@@ -44,7 +45,7 @@ def today_for(site: Site, now: str | None) -> datetime.date:
 def check(root: Path) -> BuildResult:
     """Load, check and link: everything that can find a mistake in the content."""
     site, diags = load(root)
-    diags += check_site(site)
+    diags += check_site(site) + privacy.scan(root)
     links, link_diags = link(site)
     diags += link_diags
     return BuildResult(diagnostics.sort(diags), site, links=links)
@@ -63,7 +64,19 @@ def build(root: Path, out: Path | None = None, now: str | None = None,
     public = site.public()
     links, _ = link(public)  # unpublished versions must not appear among a system's users
     rendered = render_site(root, public, now, cache, links)
-    write(rendered.files, out or root / "output")
+    if dangling := linkcheck.check_links(rendered.files, public):  # E701 stops before any write
+        result.diagnostics = diagnostics.sort(result.diagnostics + dangling)
+        return result
+    # stage → index → commit: the search index is built inside the fresh folder, so a failed
+    # index leaves output/ as it was.
+    target = out or root / "output"
+    staged = stage(rendered.files, target)
+    indexed = index_site(staged)
+    if indexed.diagnostics:
+        discard(staged)
+        result.diagnostics = diagnostics.sort(result.diagnostics + indexed.diagnostics)
+        return result
+    commit(staged, target)
     result.files, result.wrote, result.diffs_computed = rendered.files, True, cache.computed
     return result
 

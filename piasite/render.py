@@ -20,7 +20,7 @@ from jinja2 import (
     select_autoescape,
 )
 
-from . import diagram, views
+from . import diagram, export, feeds, views
 from .diff import Diffs
 from .filters import FILTERS
 from .link import LinkIndex
@@ -86,6 +86,7 @@ class Renderer:
 
     def page(self, template: str, url: str, title: str, crumbs: list[Crumb], **ctx) -> bytes:
         page = dict(url=url, title=title, crumbs=crumbs, **ctx.pop("page_extra", {}))
+        ctx.setdefault("consult", None)
         html = self.env.get_template(template).render(site=self.site_ctx, page=page, **ctx)
         return html.encode("utf-8")
 
@@ -141,8 +142,41 @@ def jobs(site: Site, theme: Theme, today: datetime.date, diffs: Diffs | None = N
             out.extend(_affair_jobs(r, base, m, a, diffs, home, mcrumb))
     add("/404.html", _fp(base), lambda: r.page("404.html", "/404.html", "ページが見つかりません",
                                               [home]))
+    add("/search/", _fp(base), lambda: r.page("search.html", "/search/", "評価書の検索", [home],
+                                              aliases=views.search_aliases(site.systems)))
     out.extend(_system_jobs(r, base, site, links, home))
+    out.extend(_comment_list_jobs(r, base, site, home))
+    schema = export.schema_bytes()
+    add(export.SCHEMA_URL, _fp(schema.decode("utf-8")), lambda: schema)
+    a11y, a11y_raw = export.accessibility_results()
+    add("/accessibility/", _fp(base, a11y), functools.partial(
+        r.page, "accessibility.html", "/accessibility/", "アクセシビリティ", [home],
+        results=a11y, results_url=export.A11Y_RESULTS_URL if a11y else ""))
+    if a11y:
+        add(export.A11Y_RESULTS_URL, _fp(a11y), lambda: a11y_raw)
     return out
+
+
+def _comment_list_jobs(r: Renderer, base: tuple, site: Site, home: Crumb) -> list[Job]:
+    """/comments/ (every consultation by status) and /feed.xml."""
+    rows = []
+    for m in site.municipalities:
+        for a in m.affairs:
+            for rev in a.revisions:
+                if rev.comment is not None:
+                    rows.append(views.consultation_view(rev, a, m, r.today))
+    rows.sort(key=lambda c: (c["start_iso"], c["draft_url"]), reverse=True)
+    groups = [(code, title, [c for c in rows if c["status"] == code])
+              for code, title in (("open", "意見募集中"), ("before", "意見募集前"),
+                                  ("closed", "意見募集終了（結果公表待ち）"),
+                                  ("results", "結果公表済み"))]
+    base_url = site.config.base_url
+    return [
+        Job("/comments/", _fp(base, rows), lambda: r.page(
+            "comments.html", "/comments/", "パブリックコメント（意見募集）", [home], groups=groups)),
+        Job("/feed.xml", _fp(base, [(rv.muni, rv.affair, rv.id, rv.digest) for rv in site.revisions()]),
+            lambda: feeds.atom(site, base_url, views.revision_label)),
+    ]
 
 
 def _system_jobs(r: Renderer, base: tuple, site: Site, links: LinkIndex, home: Crumb) -> list[Job]:
@@ -187,18 +221,29 @@ def _affair_jobs(r: Renderer, base: tuple, m, a, diffs, home: Crumb, mcrumb: Cru
     afp = _fp(base, m.full_name, a.name, a.title, a.number, a.kind,
               [(rv.id, rv.digest) for rv in a.revisions], [p.digest for p in a.pages])
     affair_ctx = dict(title=a.title, url=a.url, muni=m.full_name)
+    # The newest draft with a comment period: its status box tops every page of that draft.
+    draft = next((rv for rv in reversed(a.revisions) if rv.status == "draft" and rv.comment), None)
+    consult = views.consultation_view(draft, a, m, r.today, adiffs) if draft else None
+
+    def about_draft(*ids: str) -> dict | None:
+        return consult if draft is not None and draft.id in ids else None
+
+    if draft is not None:
+        out.extend(_consultation_jobs(r, afp, m, a, draft, consult, home, mcrumb, acrumb))
     for d in adiffs:
         def make_diff(d=d):
             dv = views.diff_view(d, labels)
             title = f"新旧対照表 {a.title}（{dv['new_label']}と{dv['old_label']}）｜{m.full_name}"
             return r.page("diff.html", d.url, title, [home, mcrumb, acrumb], diff=dv,
-                          affair=affair_ctx, links=links)
+                          affair=affair_ctx, links=links,
+                          consult=about_draft(d.old_id, d.new_id))
 
         def make_inline(d=d):
             return r.page("diff_inline.html", f"{d.url}inline/",
                           f"変更箇所のみ（1列表示） {a.title}｜{m.full_name}",
                           [home, mcrumb, acrumb, Crumb("新旧対照表", d.url)],
-                          diff=views.diff_view(d, labels), affair=affair_ctx)
+                          diff=views.diff_view(d, labels), affair=affair_ctx,
+                          consult=about_draft(d.old_id, d.new_id))
 
         out.append(Job(d.url, _fp(afp, "diff", d.url), make_diff))
         out.append(Job(f"{d.url}inline/", _fp(afp, "inline", d.url), make_inline))
@@ -209,12 +254,16 @@ def _affair_jobs(r: Renderer, base: tuple, m, a, diffs, home: Crumb, mcrumb: Cru
             if alias:
                 title = f"{a.title}（現行版・{rv.label}）｜{m.full_name}"
                 return r.page("revision.html", url, title, [home, mcrumb], rev=rv,
-                              canonical=rev.url, graph=_graph_view(g, a, m))
+                              canonical=rev.url, graph=_graph_view(g, a, m),
+                              consult=about_draft(rev.id))
             title = f"{a.title}（{rv.label}）｜{m.full_name}"
             return r.page("revision.html", url, title, [home, mcrumb, acrumb], rev=rv,
-                          canonical=rev.url, graph=_graph_view(g, a, m))
+                          canonical=rev.url, graph=_graph_view(g, a, m),
+                          consult=about_draft(rev.id))
 
         out.append(Job(rev.url, _fp(afp, "rev", rev.id), make_rev))
+        out.append(Job(export.json_url(rev), _fp(afp, "json", rev.id, m.code, m.agency),
+                       functools.partial(export.revision_json, rev, a, m, r.site.config)))
         if rev is a.current:
             out.append(Job(a.url, _fp(afp, "current", rev.id),
                            functools.partial(make_rev, rev, a.url, True)))
@@ -227,7 +276,8 @@ def _affair_jobs(r: Renderer, base: tuple, m, a, diffs, home: Crumb, mcrumb: Cru
                               title=doc.title, html=views.md(doc.body, document=True),
                               source=doc.source,
                               revision_label=views.revision_label(owner) if owner else "",
-                              revision_url=owner.url if owner else ""))
+                              revision_url=owner.url if owner else ""),
+                          consult=about_draft(doc.revision))
 
         out.append(Job(f"{a.url}{doc.slug}/", _fp(afp, "doc", doc.slug), make_doc))
     cur = a.latest
@@ -238,10 +288,27 @@ def _affair_jobs(r: Renderer, base: tuple, m, a, diffs, home: Crumb, mcrumb: Cru
             groups = _group_rows(rv.changes, marks, views.row_diff_targets(a, adiffs))
             return r.page("changes.html", f"{a.url}changes/",
                           f"{a.title} 変更箇所の履歴｜{m.full_name}",
-                          [home, mcrumb, acrumb], rev=rv, groups=groups)
+                          [home, mcrumb, acrumb], rev=rv, groups=groups,
+                          consult=about_draft(cur.id))
 
         out.append(Job(f"{a.url}changes/", _fp(afp, "changes"), make_changes))
+        out.append(Job(export.csv_url(a), _fp(afp, "csv", cur.id),
+                       functools.partial(export.changes_csv, cur)))
     return out
+
+
+def _consultation_jobs(r: Renderer, afp: str, m, a, draft, consult: dict, home: Crumb,
+                       mcrumb: Crumb, acrumb: Crumb) -> list[Job]:
+    """The draft's results page and its calendar file."""
+    dcrumb = Crumb(views.revision_label(draft), draft.url)
+    url = f"{draft.url}results/"
+    return [
+        Job(url, _fp(afp, "results", draft.id), lambda: r.page(
+            "results.html", url, f"意見募集の結果 {a.title}（{consult['draft_label']}）｜{m.full_name}",
+            [home, mcrumb, acrumb, dcrumb], consult=consult)),
+        Job(f"{draft.url}comment.ics", _fp(afp, "ics", draft.id, r.site.config.base_url),
+            lambda: feeds.ics(draft, a, m, r.site.config.base_url)),
+    ]
 
 
 def _graph_view(g, a, m) -> dict:

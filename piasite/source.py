@@ -9,6 +9,7 @@ where each key path starts. Lines are 1-based; columns count Unicode code points
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import tomllib
 from bisect import bisect_right
@@ -24,9 +25,11 @@ __all__ = [
     "SourceFile",
     "TomlDoc",
     "TomlError",
+    "escapes",
     "parse_toml",
     "read_source",
     "split_front_matter",
+    "symlink_error",
 ]
 
 KeyPath = tuple[str | int, ...]
@@ -74,6 +77,8 @@ def read_source(
     """
     full = Path(root, *rel.parts)
     start = Span(rel, 1, 1)
+    if escapes(root, rel):
+        return None, [symlink_error(rel)]
     try:
         size = full.stat().st_size
         if size > max_bytes:
@@ -92,6 +97,24 @@ def read_source(
         return None, [_not_utf8(rel, data, e.start)]
     text = text.removeprefix("\ufeff")
     return SourceFile(rel, _normalise(text)), []
+
+
+def escapes(root: Path, rel: PurePosixPath) -> bool:
+    """True when `root/rel` resolves (through a symlink) outside its top folder (content/, …).
+
+    Such a link is refused, never followed: it could publish any file on the machine.
+    """
+    top = Path(root, rel.parts[0]) if len(rel.parts) > 1 else Path(root)
+    try:
+        return not Path(root, *rel.parts).resolve().is_relative_to(top.resolve())
+    except (OSError, RuntimeError):  # a symlink loop
+        return True
+
+
+def symlink_error(rel: PurePosixPath) -> Diagnostic:
+    where = f"{rel.parts[0]}/" if len(rel.parts) > 1 else "サイトのフォルダ"
+    return error("E007", f"{where} の外を指すシンボリックリンクです（読まずに無視しました）",
+                 Span(rel, 1, 1), hint="リンクではなく、ファイルそのものを置いてください。")
 
 
 def _too_big(rel: PurePosixPath, size: int, limit: int) -> Diagnostic:
@@ -206,6 +229,17 @@ _END_RE = re.compile(r"\s*\(at end of document\)\s*$")
 
 
 def parse_toml(text: str, *, line_offset: int = 0) -> tuple[TomlDoc | None, TomlError | None]:
+    """Parse `text` (see _parse_toml); results are cached by content, so the preview server
+    re-parses only the files a save changed. Callers must not mutate the returned data."""
+    return _parse_toml_cached(text, line_offset)
+
+
+@functools.lru_cache(maxsize=512)
+def _parse_toml_cached(text: str, line_offset: int) -> tuple[TomlDoc | None, TomlError | None]:
+    return _parse_toml(text, line_offset=line_offset)
+
+
+def _parse_toml(text: str, *, line_offset: int = 0) -> tuple[TomlDoc | None, TomlError | None]:
     """Parse `text`; exactly one of the results is None. Never raises.
 
     `line_offset` is added to every reported line (for front matter inside a file).

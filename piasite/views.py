@@ -7,6 +7,7 @@ the loader, the file system or the model's mutable parts.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from markupsafe import Markup
@@ -279,17 +280,78 @@ class RevisionView:
     """新旧対照表 pages that involve this version."""
     unpublished: bool = False
     all_diffs: tuple[DiffLink, ...] = ()
+    search: SearchView = field(default_factory=lambda: SearchView())
+    """Pagefind attributes for revision.html (docs/search.md)."""
+
+
+# --- search (Pagefind) ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SearchView:
+    """What the search index needs from one version page; see docs/search.md."""
+
+    indexed: bool = False
+    """Only the version in force and open drafts are searchable; older ones are not."""
+    status: str = ""
+    """Filter 状態: 公表中 or 案."""
+    kind: str = ""
+    """Filter 評価書の種類: 基礎 / 重点 / 全項目."""
+    systems: tuple[str, ...] = ()
+    """Filter システム: registry names of the systems this version names."""
+    terms: str = ""
+    """Indexed but not shown: each system's name, aliases and their NFKC forms."""
+    date: str = ""
+    """Sort key: 公表日, else the version's date."""
+
+
+_FINAL_LONG_VOWEL = re.compile(r"([ァ-ヶ])ー+(?![ァ-ヶー])")
+_KIND_FILTER = {"kiso": "基礎", "juten": "重点", "zenkoumoku": "全項目"}
+
+
+def _search_variants(text: str) -> set[str]:
+    folded = unicodedata.normalize("NFKC", text).replace("･", "・").replace("―", "ー")
+    # Long-vowel spelling (サーバ/サーバー) differs between documents; the search box strips
+    # a word-final ー from queries, so the index only needs the short form as well.
+    return {text, folded, _FINAL_LONG_VOWEL.sub(r"\1", folded)}
+
+
+def search_view(rev: Revision, affair: Affair, links: LinkIndex | None) -> SearchView:
+    indexed = not rev.reconstructed and any(
+        rev is r for r in (affair.current, *affair.open_drafts))
+    slugs: list[str] = []
+    if links is not None:
+        for (muni, aff, rid, _key), slug in links.resolved.items():
+            if (muni, aff, rid) == (rev.muni, rev.affair, rev.id) and slug not in slugs:
+                slugs.append(slug)
+    systems = [links.systems[s] for s in slugs if links and s in links.systems]
+    terms: set[str] = set()
+    for sysm in systems:
+        for written in (sysm.name, *sysm.aliases):
+            terms |= _search_variants(written)
+    return SearchView(
+        indexed=indexed, status="案" if rev.status == "draft" else "公表中",
+        kind=_KIND_FILTER.get(affair.kind, affair.kind_name),
+        systems=tuple(sorted(s.name for s in systems)), terms=" ".join(sorted(terms)),
+        date=rev.published.iso() if rev.published else rev.id)
+
+
+def search_aliases(systems) -> dict[str, str]:
+    """Registry alias -> name, for the search box to search an abbreviation by its full name."""
+    return {a: s.name for s in systems for a in s.aliases}
 
 
 def revision_label(rev: Revision) -> str:
     when = to_wareki(parse_date(rev.id)[0].date())  # type: ignore[union-attr]
     if rev.reconstructed:
         return f"{when}時点の参考版（復元）"
+    if rev.status == "draft":
+        # A draft's id is the day its comment period opens (its 公示); without a period it is
+        # only the date the content was taken at.
+        return f"{when}公表の案" if rev.comment else f"{when}時点の案"
     if rev.published is None:
         # The document gives no 公表日: the version's date is not one, so do not call it that.
-        return f"{when}時点の案" if rev.status == "draft" else f"{when}時点の版（公表日の記載なし）"
-    if rev.status == "draft":
-        return f"{when}公表の案"
+        return f"{when}時点の版（公表日の記載なし）"
     return f"{when}公表版"
 
 
@@ -351,6 +413,7 @@ def revision_view(rev: Revision, affair: Affair, muni: Municipality,
         diffs=tuple(d for d in diff_links or () if rev.id in (d.old_id, d.new_id)),
         unpublished=rev.unpublished,
         all_diffs=tuple(diff_links or ()),
+        search=search_view(rev, affair, links),
     )
 
 
@@ -429,3 +492,40 @@ def row_diff_targets(affair: Affair, diffs: list[RevisionDiff]) -> dict[int, str
                 if d.new_id == row.date.iso():
                     break
     return out
+
+
+def consultation_view(rev: Revision, affair: Affair, muni: Municipality, today,
+                      diffs: list[RevisionDiff] | None = None) -> dict | None:
+    """Everything a participant needs about a draft's comment period, at a glance."""
+    from . import consultation
+
+    c = rev.comment
+    if c is None:
+        return None
+    st = consultation.status(c, today)
+    cur = affair.current
+    diff_url = next((d.url for d in diffs or () if cur is not None
+                     and {d.old_id, d.new_id} == {cur.id, rev.id}), "")
+    own = [r for r in rev.changes if not r.date or (r.date and r.date.iso() >= rev.id)]
+    steps = []
+    for anchor, label in (("VI-3-1", "第三者点検"), ("VI-4-1", "個人情報保護委員会への提出"),
+                          ("cover-published", "公表")):
+        it = rev.item(anchor)
+        value = str(it.value) if it is not None and it.value else ""
+        steps.append(dict(label=label, value=value))
+    docs = {p.slug: (p.title, f"{affair.url}{p.slug}/") for p in affair.pages}
+    return dict(
+        status=st.code, status_label=st.label, days_left=st.days_left,
+        start=c.start.text, start_iso=c.start.iso(), end=c.end.text, end_iso=c.end.iso(),
+        period_text=c.period_text or f"{c.start.text}～{c.end.text}", theme=c.theme,
+        contact=c.contact, how=c.how, language=c.language, without_form=c.without_form,
+        required=c.required, results_handling=c.results_handling,
+        personal_data=c.personal_data, channels=c.channels,
+        notice=docs.get(c.notice), summary=docs.get(c.summary),
+        draft_url=rev.url, draft_label=revision_label(rev), muni=muni.full_name,
+        affair_title=affair.title, n_own_changes=len(own),
+        changes_url=f"{affair.url}changes/", diff_url=diff_url,
+        current_label=revision_label(cur) if cur is not None and cur is not rev else "",
+        ics_url=f"{rev.url}comment.ics", results_url=f"{rev.url}results/",
+        results_published=c.results_published.text if c.results_published else "",
+        opinions=c.opinions, steps=steps)

@@ -1,7 +1,8 @@
 """Write a rendered site into the output folder, all or nothing.
 
-Pages go into a fresh sibling folder first; only when every file is written is it swapped
-into place, so a failed or interrupted build leaves the previous output exactly as it was.
+Pages go into a fresh sibling folder first (`stage`); steps such as the search index may add
+files there; only then is it swapped into place (`commit`), so a failed or interrupted build
+leaves the previous output exactly as it was (`discard` drops the staged folder).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
 
-def write(files: Mapping[PurePosixPath, bytes], out: Path) -> None:
+def stage(files: Mapping[PurePosixPath, bytes], out: Path) -> Path:
+    """Write every file into a new temp folder beside `out`; return that folder."""
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
@@ -24,6 +26,16 @@ def write(files: Mapping[PurePosixPath, bytes], out: Path) -> None:
             target = tmp.joinpath(*rel.parts)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(files[rel])
+    except BaseException:
+        discard(tmp)
+        raise
+    return tmp
+
+
+def commit(tmp: Path, out: Path) -> None:
+    """Swap the staged folder `tmp` into place as `out`."""
+    out = out.resolve()
+    try:
         old = None
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
@@ -32,5 +44,13 @@ def write(files: Mapping[PurePosixPath, bytes], out: Path) -> None:
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        discard(tmp)
         raise
+
+
+def discard(tmp: Path) -> None:
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write(files: Mapping[PurePosixPath, bytes], out: Path) -> None:
+    commit(stage(files, out), out)

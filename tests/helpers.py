@@ -29,3 +29,21 @@ def soup(path: Path) -> BeautifulSoup:
 def text(el) -> str:
     """Visible text of an element with whitespace folded."""
     return " ".join(el.get_text(" ").split())
+
+
+def build_copy(tmp_path_factory, munis: tuple[str, ...], now: str = "2025-11-22") -> Path:
+    """Build a copy holding only `munis` (and the systems registry); return its output folder."""
+    from piasite import pipeline
+
+    site = copy_site(tmp_path_factory.mktemp("build") / "site", munis)
+    out = site / "output"
+    result = pipeline.build(site, out, now=now)
+    assert result.wrote, [str(d) for d in result.diagnostics]
+    return out
+
+
+def field(page, anchor: str):
+    """The element with id `anchor`, failing the test when the page lacks it."""
+    el = page.find(id=anchor)
+    assert el is not None, anchor
+    return el

@@ -9,9 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import copy_site, soup, text
-
-from piasite import pipeline
+from helpers import build_copy, soup, text
 
 DRAFT = "asahikawa/juki/2025-07-01/index.html"
 OLD = "asahikawa/juki/2023-12-29/index.html"
@@ -19,13 +17,7 @@ OLD = "asahikawa/juki/2023-12-29/index.html"
 
 @pytest.fixture(scope="module")
 def out(tmp_path_factory) -> Path:
-    site = copy_site(tmp_path_factory.mktemp("build") / "site", munis=("asahikawa",))
-    out = site / "output"
-    result = pipeline.build(site, out, now="2025-11-22")
-    assert result.wrote, [str(d) for d in result.diagnostics]
-    errors = [d for d in result.diagnostics if d.severity == "error"]
-    assert not errors, [str(d) for d in errors]
-    return out
+    return build_copy(tmp_path_factory, ("asahikawa",))
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
-from helpers import copy_site, soup, text
-
-from piasite import pipeline
+from helpers import build_copy, field, soup, text
 
 BASE = "okayama/kojin-juminzei"
 REV = f"{BASE}/2025-04-01/index.html"
@@ -23,11 +21,7 @@ FILE = "kojin-juminzei"
 
 @pytest.fixture(scope="module")
 def out(tmp_path_factory) -> Path:
-    site = copy_site(tmp_path_factory.mktemp("build") / "site", munis=("okayama",))
-    out = site / "output"
-    result = pipeline.build(site, out, now="2025-11-22")
-    assert result.wrote, [str(d) for d in result.diagnostics]
-    return out
+    return build_copy(tmp_path_factory, ("okayama",))
 
 
 @pytest.fixture(scope="module")
@@ -40,10 +34,6 @@ def changes(out):
     return soup(out / f"{BASE}/changes/index.html")
 
 
-def field(page, anchor: str):
-    el = page.find(id=anchor)
-    assert el is not None, anchor
-    return el
 
 
 def checked(page, anchor: str) -> list[str]:

@@ -13,9 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
-from helpers import copy_site, soup, text
-
-from piasite import pipeline
+from helpers import build_copy, field, soup, text
 
 BASE = "toyonaka/juki"
 REV = f"{BASE}/2023-03-15/index.html"
@@ -23,11 +21,7 @@ REV = f"{BASE}/2023-03-15/index.html"
 
 @pytest.fixture(scope="module")
 def out(tmp_path_factory) -> Path:
-    site = copy_site(tmp_path_factory.mktemp("build") / "site", munis=("toyonaka",))
-    out = site / "output"
-    result = pipeline.build(site, out, now="2025-11-22")
-    assert result.wrote, [str(d) for d in result.diagnostics]
-    return out
+    return build_copy(tmp_path_factory, ("toyonaka",))
 
 
 @pytest.fixture(scope="module")
@@ -35,10 +29,6 @@ def page(out):
     return soup(out / REV)
 
 
-def field(page, anchor: str):
-    el = page.find(id=anchor)
-    assert el is not None, anchor
-    return el
 
 
 def checked(page, anchor: str) -> list[str]:

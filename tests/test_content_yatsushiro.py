@@ -11,19 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import REPO_ROOT, soup, text
-
-from piasite import pipeline
+from helpers import build_copy, field, soup, text
 
 REV = "yatsushiro/juki/2025-07-11/index.html"
 
 
 @pytest.fixture(scope="module")
 def out(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("build") / "output"
-    result = pipeline.build(REPO_ROOT, out, now="2025-11-22")
-    assert result.wrote, [str(d) for d in result.diagnostics]
-    return out
+    return build_copy(tmp_path_factory, ("yatsushiro",))
 
 
 @pytest.fixture(scope="module")
@@ -31,10 +26,6 @@ def page(out):
     return soup(out / REV)
 
 
-def field(page, anchor: str):
-    el = page.find(id=anchor)
-    assert el is not None, anchor
-    return el
 
 
 def fold(s: str) -> str:

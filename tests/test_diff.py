@@ -132,3 +132,13 @@ def test_unchanged_pairs_are_not_recomputed(tmp_path):
     second = pipeline.build(site, site / "output")
     assert second.wrote and second.diffs_computed == 0
     assert (site / "output" / DIFF).read_bytes() == page
+
+
+def test_asahikawa_system_rename_is_marked_as_one_word(tmp_path):
+    site = copy_site(tmp_path / "site", ("asahikawa",))
+    assert pipeline.build(site, site / "output").wrote
+    page = soup(site / "output/asahikawa/juki/diff/2023-12-29..2025-07-01/index.html")
+    new, old = page.find(id="d-I-2-sys-chukan-server-1").find_all("td")
+    assert [text(i) for i in new.find_all("ins")] == ["追加： サーバー"]
+    assert [text(d) for d in old.find_all("del")] == ["削除： サーバ"]
+    assert "変更された項目は" in text(page.select_one(".diff-summary"))

@@ -135,3 +135,17 @@ def test_diagram_has_a_text_alternative_and_a_table(out):
     rows = page.select_one(".system-map table").tbody.find_all("tr")
     assert len(rows) == 8
     assert "国・全国共通" in text(rows[4]) and "団体ごと" in text(rows[0])
+
+
+def test_chukan_server_page_lists_all_five_assessments(built_site):
+    page = soup(built_site / "systems/chukan-server/index.html")
+    rows = page.select("main table tbody tr")
+    munis = {text(r.find_all("td")[0]) for r in rows}
+    assert munis == {"群馬県みどり市", "熊本県八代市", "北海道旭川市", "岡山県岡山市", "大阪府豊中市"}
+    for r in rows:
+        href = r.find("a")["href"]
+        path, anchor = href.split("#")
+        target = soup(built_site / path.lstrip("/") / "index.html")
+        assert target.find(id=anchor) is not None, href
+    index = soup(built_site / "systems/index.html")
+    assert len(index.select("main table tbody tr")) == len(list((REPO_ROOT / "content/systems").glob("*.toml")))

@@ -1,0 +1,178 @@
+"""Open data: one version as JSON (/<muni>/<affair>/<rev>.json) and the 変更箇所 as CSV.
+
+Bytes from the model only, like the HTML pages. Values are exported as written in the
+content (never the normalised forms used for search and diff alignment).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from .model import LOST_REASONS, Affair, Item, Municipality, Revision, SiteConfig
+from .views import revision_label
+
+SCHEMA_URL = "/schema/revision.schema.json"
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "revision.schema.json"
+FORMAT_VERSION = 1
+
+CSV_COLUMNS = ("変更日", "変更日(ISO)", "項目", "変更前の記載", "変更後の記載", "提出時期",
+               "提出時期に係る説明", "項目ID", "原本の行")
+
+
+def json_url(rev: Revision) -> str:
+    return f"/{rev.muni}/{rev.affair}/{rev.id}.json"
+
+
+def csv_url(affair: Affair) -> str:
+    return f"{affair.url}changes.csv"
+
+
+def schema_bytes() -> bytes:
+    return SCHEMA_PATH.read_bytes()
+
+
+def _dumps(data: object) -> bytes:
+    # Lists keep their (meaningful) order; object keys are sorted so equal input gives equal bytes.
+    return (json.dumps(data, ensure_ascii=False, sort_keys=True, indent=1) + "\n").encode("utf-8")
+
+
+def _span(span) -> dict | None:
+    return {"file": str(span.path), "line": span.line} if span is not None else None
+
+
+def _items(items: tuple[Item, ...], parent: str | None, instance_of: bool = False) -> list[dict]:
+    out: list[dict] = []
+    for it in items:
+        node = it.node
+        instance = instance_of  # a repeat's children are its instances (one system, one file…)
+        kind = "instance" if instance else node.kind
+        value = None if instance or node.kind in ("section", "cover", "repeat") else it.value
+        if it.absent_in_version or it.unknown_in_version:
+            value = None  # the page says so too: a reconstruction cannot know this value
+        row = {
+            "id": it.anchor,
+            "form_id": node.id,
+            "parent": parent,
+            "label": it.label,
+            "form_label": node.label,
+            "number": "" if instance else node.no,
+            "kind": kind,
+            "value": value,
+            "present": it.present,
+            "lost": it.lost or None,
+            "lost_reason": LOST_REASONS.get(it.lost) if it.lost else None,
+            "absent_in_version": it.absent_in_version,
+            "unknown_in_version": it.unknown_in_version,
+            "source": _span(it.span),
+        }
+        if instance:
+            row["key"] = it.value if isinstance(it.value, str) else None
+            row["system"] = it.explicit_system or None
+        if it.note:
+            row["note"] = it.note
+        out.append(row)
+        out.extend(_items(it.children, it.anchor, node.kind == "repeat" and not instance))
+    return out
+
+
+def _change(row) -> dict:
+    return {
+        "row": row.index,
+        "date": row.date_text,
+        "date_iso": row.date.iso() if row.date else None,
+        "item": row.item,
+        "field": row.field or None,
+        "before": row.before,
+        "after": row.after,
+        "timing": row.timing,
+        "reason": row.reason,
+        "source_lines": list(row.source_lines),
+        "layout": row.layout or None,
+        "source": _span(row.span),
+    }
+
+
+def revision_data(rev: Revision, affair: Affair, muni: Municipality,
+                  config: SiteConfig) -> dict:
+    rc = rev.reconstructed
+    pub = next((i for i in rev.walk() if i.node.key == "published"), None)
+    return {
+        "$schema": config.base_url + SCHEMA_URL,
+        "format_version": FORMAT_VERSION,
+        "id": rev.id,
+        "url": config.base_url + rev.url,
+        "label": revision_label(rev),
+        "title": rev.title or affair.title,
+        "status": rev.status,
+        "current": rev is affair.current,
+        "published": {
+            "text": str(pub.value) if pub is not None and pub.value else "",
+            "iso": rev.published.iso() if rev.published else None,
+        },
+        "municipality": {
+            "slug": muni.slug, "name": muni.name, "prefecture": muni.prefecture,
+            "code": muni.code, "agency": muni.agency,
+        },
+        "affair": {
+            "slug": affair.slug, "name": affair.name, "number": affair.number,
+            "title": affair.title, "kind": affair.kind, "kind_name": affair.kind_name,
+        },
+        "form": {
+            "id": rev.form.id, "kind": rev.form.kind, "title": rev.form.title,
+            "yoshiki": rev.form.yoshiki, "edition": rev.form.edition,
+            "tag_as_printed": rev.form.tag if rev.form_tag is None else rev.form_tag,
+        },
+        "provenance": {
+            "source_document": rev.source or None,
+            "content_file": str(rev.span.path),
+            "changes_file": str(rev.changes_span.path) if rev.changes_span else None,
+            "reconstructed": rc is not None,
+            "reconstruction": None if rc is None else {
+                "basis": rc.basis,
+                "basis_url": config.base_url + f"{affair.url}{rc.basis}/",
+                "applied_rows": list(rc.applied),
+                "not_applied": [{"row": i, "reason": why} for i, why in rc.not_applied],
+            },
+        },
+        "lost_reasons": {k: LOST_REASONS[k] for k in sorted({i.lost for i in rev.walk()
+                                                                if i.lost})},
+        "items": _items(rev.items, None),
+        "changes": [_change(r) for r in rev.changes],
+    }
+
+
+def revision_json(rev: Revision, affair: Affair, muni: Municipality, config: SiteConfig) -> bytes:
+    return _dumps(revision_data(rev, affair, muni, config))
+
+
+def changes_csv(rev: Revision) -> bytes:
+    """The 変更箇所 rows of `rev` (the changes page's version), one CSV row each.
+
+    UTF-8 with a BOM: Excel otherwise opens Japanese CSV as Shift_JIS.
+    """
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(CSV_COLUMNS)
+    for r in rev.changes:
+        w.writerow((r.date_text, r.date.iso() if r.date else "", r.item, r.before,
+                    r.after, r.timing, r.reason, r.field, " ".join(map(str, r.source_lines))))
+    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+
+
+# The latest automated accessibility results, written by the test suite
+# (tests/test_accessibility_results.py) and committed: the アクセシビリティ page states them.
+A11Y_RESULTS_PATH = Path(__file__).resolve().parent.parent / "docs" / "accessibility-results.json"
+A11Y_RESULTS_URL = "/accessibility/results.json"
+
+
+def accessibility_results() -> tuple[dict | None, bytes]:
+    """(results, raw bytes) of the recorded run; (None, b"") when none was recorded."""
+    try:
+        raw = A11Y_RESULTS_PATH.read_bytes()
+        data = json.loads(raw.decode("utf-8"))
+    except (OSError, ValueError):
+        return None, b""
+    return (data, raw) if isinstance(data, dict) else (None, b"")

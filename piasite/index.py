@@ -1,0 +1,113 @@
+"""Full-text search: index the staged site with Pagefind, writing `pagefind/` beside the pages.
+
+Runs between `write.stage` and `write.commit`, so a failed index leaves output/ untouched.
+Which pages and which parts are indexed is decided by the templates (`data-pagefind-body`
+only on the current version and open drafts of each assessment; see docs/search.md).
+
+Two pitfalls of the Python API (shared/research/anchors.md §2.5) shape this module:
+`get_files()` can deadlock on a large index, so it is never called — the service writes the
+files itself; and a cold first run once left `pagefind-entry.json` empty, so the entry file
+is checked after every run and the run is repeated once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from .diagnostics import Diagnostic, Span, error
+
+BUNDLE = "pagefind"
+ENTRY = "pagefind-entry.json"
+TIMEOUT_SECONDS = 180
+"""Indexing the bundled site takes about 4 s; a service that stops answering is a failure."""
+_SPAN = Span(PurePosixPath(BUNDLE))
+
+
+@dataclass
+class IndexResult:
+    pages: int = 0
+    """HTML files Pagefind read (pages without data-pagefind-body are read but not indexed)."""
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+async def _run(site_dir: Path, bundle: Path) -> int:
+    # Imported here so that `piasite check` and the preview never need the binary.
+    from pagefind.index import IndexConfig, PagefindIndex
+
+    config = IndexConfig(output_path=str(bundle), force_language="ja")
+    async with PagefindIndex(config=config) as index:
+        # add_directory, not get_files(): leaving the exit to call write_files() makes the
+        # service write the bundle straight to disk.
+        res = await index.add_directory(str(site_dir))
+    return int(res.get("page_count", 0))
+
+
+def _in_own_loop(site_dir: Path, bundle: Path) -> int:
+    """Run the indexing in a fresh event loop on its own thread: the caller may already be
+    inside a running loop (Playwright's sync API in tests, an embedding app)."""
+    def work() -> int:
+        return asyncio.run(asyncio.wait_for(_run(site_dir, bundle), TIMEOUT_SECONDS))
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(work).result()
+
+
+def entry_ok(bundle: Path) -> bool:
+    """True when the bundle's entry file is non-empty valid JSON naming at least one language."""
+    try:
+        data = json.loads((bundle / ENTRY).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and bool(data.get("languages"))
+
+
+def _binary_problem() -> str:
+    """Why the Pagefind binary cannot run, or "" when it answers `--version`.
+
+    The Python wrapper waits forever on a service process that died at start (a broken or
+    wrong PAGEFIND_BINARY_PATH), so the binary is tried once, with a time limit, first.
+    """
+    from pagefind.service import get_executable
+
+    exe = get_executable()
+    if exe is None:
+        return "Pagefind の実行ファイルが見つかりません"
+    try:
+        proc = subprocess.run([str(exe), "--version"], capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"{exe}: {type(exc).__name__}"
+    if proc.returncode != 0 or b"pagefind" not in proc.stdout.lower():
+        return f"{exe} --version が失敗しました（終了コード {proc.returncode}）"
+    return ""
+
+
+def index_site(site_dir: Path) -> IndexResult:
+    """Index every page under `site_dir` into `site_dir/pagefind/`; problems become diagnostics."""
+    bundle = site_dir / BUNDLE
+    pages = 0
+    last = _binary_problem()
+    if last:
+        return IndexResult(0, [error(
+            "E901", f"検索用の索引（Pagefind）を作れませんでした（{last}）。", _SPAN,
+            hint="pip install 'pagefind[extended]' で Pagefind を入れ直し、もう一度ビルドしてください。"
+                 "output/ は変更していません。")])
+    for _attempt in range(2):
+        shutil.rmtree(bundle, ignore_errors=True)
+        try:
+            pages = _in_own_loop(site_dir, bundle)
+        except Exception as exc:  # binary missing, service error, timeout
+            last = f"{type(exc).__name__}: {exc}"
+            continue
+        if entry_ok(bundle):
+            return IndexResult(pages, [])
+        last = f"{ENTRY} が空か、JSON として読めません"
+    return IndexResult(pages, [error(
+        "E901", f"検索用の索引（Pagefind）を作れませんでした（{last}）。", _SPAN,
+        hint="pip install 'pagefind[extended]' で Pagefind を入れ直し、もう一度ビルドしてください。"
+             "output/ は変更していません。")])

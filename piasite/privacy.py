@@ -1,0 +1,189 @@
+"""Privacy guard: no 個人番号 (マイナンバー) may be published.
+
+Every text file under content/ is scanned for 12-digit numbers (ASCII or full-width digits,
+also written 4-4-4 with a space or hyphen) whose 12th digit is a valid 個人番号 check digit
+(番号法施行令第8条). Each one is error E601 at its file, line and column, unless that
+occurrence is listed in content/_privacy-allowlist.toml with a reason:
+
+    [[allow]]
+    path = "content/midori/juki/2025-12-12.md"   # relative to the site folder
+    line = 41
+    number = "012345678901"                        # as written, or its ASCII digits
+    reason = "電話番号（0277-76-XXXX）と内線番号の連結で、個人番号ではない"
+
+An entry that matches nothing is a warning (W602), so the list cannot silently outlive
+the text it excuses. A random 12-digit number passes the check digit 1 time in 11, so
+false positives are expected and the allow-list is the intended answer to them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from .diagnostics import Diagnostic, Span, error, warning
+from .source import parse_toml, read_source
+
+ALLOWLIST = PurePosixPath("content/_privacy-allowlist.toml")
+# Python's \d is every Unicode decimal digit: ASCII and full-width (０-９) alike.
+_RUN = re.compile(r"(?<!\d)\d{12}(?!\d)")
+# 1234 5678 9012 / 1234-5678-9012 (one separator used throughout).
+_GROUPED = re.compile(r"(?<![\d\-‐－])(\d{4})([ \u3000\-‐－])(\d{4})\2(\d{4})(?![\d\-‐－])")
+_MAX_BYTES = 5_000_000
+
+
+def check_digit(first11: str) -> int:
+    """The 個人番号 check digit of 11 ASCII digits (番号法施行令第8条)."""
+    if len(first11) != 11 or not first11.isascii() or not first11.isdigit():
+        raise ValueError("11 ASCII digits expected")
+    total = 0
+    for n in range(1, 12):
+        p = int(first11[11 - n])  # P1 is the rightmost of the 11 digits
+        q = n + 1 if n <= 6 else n - 5
+        total += p * q
+    r = total % 11
+    return 0 if r <= 1 else 11 - r
+
+
+def ascii_digits(text: str) -> str:
+    """The ASCII digits of `text` (full-width and other decimal digits converted)."""
+    return "".join(str(unicodedata.decimal(c)) for c in text if unicodedata.decimal(c, None) is not None)
+
+
+def is_individual_number(digits: str) -> bool:
+    """True when `digits` (12 decimal digits, any script) has a valid 個人番号 check digit."""
+    d = ascii_digits(digits)
+    return len(d) == 12 and check_digit(d[:11]) == int(d[11])
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    path: PurePosixPath
+    line: int
+    col: int
+    written: str
+    """The number as it appears in the file."""
+
+    @property
+    def number(self) -> str:
+        return ascii_digits(self.written)
+
+
+def find_numbers(text: str, path: PurePosixPath) -> list[Finding]:
+    """Every 個人番号-shaped occurrence in `text`, with 1-based line and column."""
+    hits: dict[int, str] = {}
+    for rx in (_RUN, _GROUPED):
+        for m in rx.finditer(text):
+            if is_individual_number(m.group(0)):
+                hits.setdefault(m.start(), m.group(0))
+    out = []
+    for start, written in sorted(hits.items()):
+        line = text.count("\n", 0, start) + 1
+        col = start - (text.rfind("\n", 0, start) + 1) + 1
+        out.append(Finding(path, line, col, written))
+    return out
+
+
+def _text_files(root: Path) -> list[PurePosixPath]:
+    """Every regular file under content/, symlinks neither followed nor read."""
+    content = root / "content"
+    out = []
+    for dirpath, dirnames, filenames in os.walk(content, followlinks=False):
+        dirnames.sort()
+        for name in sorted(filenames):
+            full = Path(dirpath, name)
+            if full.is_symlink() or not full.is_file():
+                continue
+            rel = PurePosixPath(full.relative_to(root).as_posix())
+            if rel != ALLOWLIST:
+                out.append(rel)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Allow:
+    path: str
+    line: int
+    number: str
+    span: Span
+
+
+def _allowlist(root: Path) -> tuple[list[_Allow], list[Diagnostic]]:
+    if not (root / ALLOWLIST).is_file():
+        return [], []
+    src, diags = read_source(root, ALLOWLIST)
+    if src is None:
+        return [], diags
+    doc, err = parse_toml(src.text)
+    if err is not None:
+        return [], [error("E001", f"TOML の構文エラー: {err.message}", Span(ALLOWLIST, err.line, err.col))]
+    entries: list[_Allow] = []
+    for k in doc.data:
+        if k != "allow":
+            line, col = doc.pos((k,))
+            diags.append(error("E101", f"不明なキー「{k}」です（[[allow]] だけを書きます）",
+                               Span(ALLOWLIST, line, col)))
+    raw = doc.data.get("allow", [])
+    if not isinstance(raw, list):
+        line, col = doc.pos(("allow",))
+        return [], [*diags, error("E102", "許可リストは [[allow]] の表の配列で書いてください",
+                                  Span(ALLOWLIST, line, col))]
+    types = {"path": str, "line": int, "number": str, "reason": str}
+    for i, e in enumerate(raw):
+        line, col = doc.pos(("allow", i))
+        span = Span(ALLOWLIST, line, col)
+        if not isinstance(e, dict):
+            diags.append(error("E102", "[[allow]] の各要素は表で書いてください", span))
+            continue
+        ok = True
+        for k, v in e.items():
+            kl, kc = doc.pos(("allow", i, k))
+            if k not in types:
+                diags.append(error("E101", f"不明なキー「{k}」です", Span(ALLOWLIST, kl, kc)))
+            elif not isinstance(v, types[k]) or isinstance(v, bool):
+                diags.append(error("E102", f"「{k}」の型が違います", Span(ALLOWLIST, kl, kc)))
+                ok = False
+        for k in types:
+            if k not in e:
+                diags.append(error("E103", f"必須のキー「{k}」がありません", span))
+                ok = False
+        if ok and not e["reason"].strip():
+            kl, kc = doc.pos(("allow", i, "reason"))
+            diags.append(error("E603", "「reason」に、個人番号ではない理由を書いてください",
+                               Span(ALLOWLIST, kl, kc)))
+            ok = False
+        if ok:
+            entries.append(_Allow(e["path"], e["line"], ascii_digits(e["number"]), span))
+    return entries, diags
+
+
+def scan(root: Path) -> list[Diagnostic]:
+    """E601 for every 個人番号-shaped number in content/ not on the allow-list; W602 for stale entries."""
+    if not (root / "content").is_dir():
+        return []
+    allowed, diags = _allowlist(root)
+    used: set[int] = set()
+    for rel in _text_files(root):
+        # Unreadable, oversized and non-UTF-8 files are the loader's to report (E002/E003/E006).
+        src, _ = read_source(root, rel, max_bytes=_MAX_BYTES)
+        if src is None:
+            continue
+        for f in find_numbers(src.text, rel):
+            hit = next((i for i, a in enumerate(allowed)
+                        if a.path == str(rel) and a.line == f.line and a.number == f.number), None)
+            if hit is not None:
+                used.add(hit)
+                continue
+            diags.append(error(
+                "E601", f"個人番号（マイナンバー）の形をした12桁の数字「{f.written}」があります",
+                Span(rel, f.line, f.col),
+                hint=f"個人番号なら削除してください。そうでなければ {ALLOWLIST} に path・line・"
+                     "number・reason を書いて許可してください。"))
+    for i, a in enumerate(allowed):
+        if i not in used:
+            diags.append(warning("W602", f"許可リストの「{a.path}」{a.line} 行目の「{a.number}」は"
+                                 "本文に見つかりません（古い項目は削除してください）", a.span))
+    return diags

@@ -1,0 +1,109 @@
+"""Every internal link and #anchor resolves; a dangling one stops the build (E701)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path, PurePosixPath
+
+import pytest
+from helpers import REPO_ROOT, copy_site
+
+from piasite import pipeline
+from piasite.linkcheck import check_links
+
+PAGE = PurePosixPath
+
+
+def _html(body: str) -> bytes:
+    return f'<!doctype html><html lang="ja"><body>{body}</body></html>'.encode()
+
+
+def test_links_and_anchors_are_resolved_like_a_browser() -> None:
+    files = {
+        PAGE("index.html"): _html('<a href="/a/">a</a><a href="a/#x">x</a><a href="#top">top</a>'
+                                  '<a href="https://example.org/none">ext</a><a href="mailto:x@example.jp">m</a>'
+                                  '<script src="/pagefind/pagefind-ui.js"></script>'),
+        PAGE("a/index.html"): _html('<h2 id="x">x</h2><a href="../">up</a><a href="b.json">j</a>'
+                                    '<a href="#%E9%A0%85%E7%9B%AE">項目</a><p id="項目">p</p>'),
+        PAGE("a/b.json"): b"{}",
+    }
+    assert check_links(files) == []
+
+
+def test_missing_page_and_missing_anchor_are_errors_with_position() -> None:
+    files = {
+        PAGE("index.html"): _html('<a href="/a/">a</a>\n<a href="/a/#nope">n</a>\n<a href="/gone/">g</a>'),
+        PAGE("a/index.html"): _html('<h2 id="x">x</h2><a href="#y">y</a>'),
+    }
+    got = sorted(str(d) for d in check_links(files))
+    assert got == [
+        "a/index.html:1:58: error[E701]: ページ「/a/」のリンク「#y」の「#y」がリンク先のページにありません",
+        "index.html:2:4: error[E701]: ページ「/」のリンク「/a/#nope」の「#nope」がリンク先のページにありません",
+        "index.html:3:4: error[E701]: ページ「/」のリンク「/gone/」のリンク先のページ・ファイルがありません",
+    ]
+
+
+def test_bundled_site_has_no_dangling_link(built_site: Path) -> None:
+    site = pipeline.check(REPO_ROOT).site
+    assert site is not None
+    files = {PAGE(p.relative_to(built_site).as_posix()): p.read_bytes()
+             for p in built_site.rglob("*") if p.is_file() and "pagefind" not in p.parts}
+    assert sum(p.suffix == ".html" for p in files) > 60
+    t0 = time.process_time()
+    diags = check_links(files, site.public())
+    elapsed = time.process_time() - t0
+    assert [str(d) for d in diags] == []
+    assert elapsed < 2.0, f"link check took {elapsed:.2f} s of CPU"
+
+
+def _build(site: Path, out: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "piasite", "build", "--site", str(site), "--out", str(out),
+         "--now", "2026-01-15"],
+        capture_output=True, text=True, encoding="utf-8", cwd=REPO_ROOT)
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    return copy_site(tmp_path / "site")
+
+
+def test_broken_anchor_template_stops_the_build(site: Path, tmp_path: Path) -> None:
+    # A valid 変更箇所 `field`, but the template links to an anchor no item page carries.
+    tpl = site / "themes/default/templates/changes.html"
+    src = tpl.read_text(encoding="utf-8")
+    assert '#{{ row.field }}"' in src
+    tpl.write_text(src.replace('#{{ row.field }}"', '#item-{{ row.field }}"'), encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("前回の出力", encoding="utf-8")
+    proc = _build(site, out)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    # Reported at the 変更箇所 row whose link is broken, so staff can find it.
+    m = re.search(r"^content/midori/juki/2025-12-12\.changes\.toml:(\d+):1: error\[E701\]: "
+                  r"ページ「/midori/juki/changes/」のリンク「/midori/juki/2025-12-12/#item-I-1-3」"
+                  r"の「#item-I-1-3」がリンク先のページにありません$", proc.stderr, re.M)
+    assert m, proc.stderr
+    rows = (site / "content/midori/juki/2025-12-12.changes.toml").read_text(encoding="utf-8").split("\n")
+    row = rows[int(m[1]) - 1:]
+    assert row[0] == "[[changes]]"
+    assert 'field = "I-1-3"' in row[1:[*row[1:], "[[changes]]"].index("[[changes]]") + 1]
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+def test_dangling_link_in_body_text_names_the_version_file(site: Path, tmp_path: Path) -> None:
+    rev = site / "content/midori/juki/2025-12-12.md"
+    rev.write_text(rev.read_text(encoding="utf-8") + "\n[別の項目](#I-9-9) を参照。\n",
+                   encoding="utf-8")
+    proc = _build(site, tmp_path / "out")
+    assert proc.returncode == 1, proc.stderr
+    # Reported at the heading of the section the link was written in.
+    section = max(i for i, line in enumerate(rev.read_text(encoding="utf-8").split("\n"), 1)
+                  if line.startswith("## "))
+    assert (f"content/midori/juki/2025-12-12.md:{section}:1: error[E701]: ページ「/midori/juki/2025-12-12/」"
+            "のリンク「#I-9-9」の「#I-9-9」がリンク先のページにありません") in proc.stderr.splitlines()
+    assert not (tmp_path / "out").exists()
