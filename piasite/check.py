@@ -47,7 +47,7 @@ def check_values(site: Site) -> Iterator[Diagnostic]:
 def check_changes(site: Site) -> Iterator[Diagnostic]:
     """変更箇所 rows: real dates, known field ids, and the source's own inconsistencies."""
     for rev in site.revisions():
-        anchors = {i.anchor for i in rev.walk()}
+        anchors = rev.anchors or {i.anchor for i in rev.walk()}
         seen: dict[tuple, int] = {}
         last_after: dict[str, tuple] = {}
         for row in rev.changes:

@@ -480,23 +480,23 @@ def _load_revision(root: Path, muni: str, affair: str, rev_id: str, index: Path,
     binder = _Binder(form, data, span_of, bodies, labels, absent | unknown | set(lost), path,
                      diags)
     items = [_mark(i, unknown, lost) for i in binder.bind()]
-    for a in sorted(set(lost) - {i.anchor for it in items for i in it.walk()}):
+    by_anchor = {i.anchor: i for it in items for i in it.walk()}  # walked once, used below
+    for a in sorted(set(lost) - set(by_anchor)):
         diags.append(error("E101", f"「lost」の「{a}」は様式「{form.id}」の項目ではありません",
                            span_of(("lost", a))))
-    for a in sorted((absent | unknown) - {i.anchor for it in items for i in it.walk()}):
+    for a in sorted((absent | unknown) - set(by_anchor)):
         diags.append(error("E101", f"「reconstructed」の「{a}」は様式「{form.id}」の項目ではありません",
                            span_of(("reconstructed",))))
     for anchor, b in bodies.items():
         if anchor not in binder.used_bodies:
-            known = [i.anchor for it in items for i in it.walk()
-                     if i.node.kind == "text"]
+            known = [a for a, i in by_anchor.items() if i.node.kind == "text"]
             diags.append(error("E106", f"本文の項目「#{anchor}」は様式「{form.id}」にありません",
                                b.span, hint=suggest(anchor, known)))
-    for a in sorted(set(labels) - {i.anchor for it in items for i in it.walk()}):
+    for a in sorted(set(labels) - set(by_anchor)):
         diags.append(error("E101", f"「labels」の「{a}」は様式「{form.id}」の項目ではありません",
                            span_of(("labels", a))))
 
-    published_item = next((i for it in items for i in it.walk() if i.node.key == "published"), None)
+    published_item = next((i for i in by_anchor.values() if i.node.key == "published"), None)
     published = None
     if published_item is not None and isinstance(published_item.value, str) and published_item.value:
         published, _ = parse_date(published_item.value)
@@ -525,7 +525,7 @@ def _load_revision(root: Path, muni: str, affair: str, rev_id: str, index: Path,
                     form_tag=data["form_tag"] if isinstance(data.get("form_tag"), str) else None,
                     title=data["title"] if isinstance(data.get("title"), str) else "",
                     comment=_comment(data, span_of, diags),
-                    anchors=MappingProxyType({i.anchor: i for it in items for i in it.walk()}))
+                    anchors=MappingProxyType(by_anchor))
 
 
 def _mark(item: Item, unknown: set[str], lost: dict) -> Item:

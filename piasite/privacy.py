@@ -18,6 +18,7 @@ false positives are expected and the allow-list is the intended answer to them.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import unicodedata
@@ -74,6 +75,12 @@ class Finding:
 
 def find_numbers(text: str, path: PurePosixPath) -> list[Finding]:
     """Every 個人番号-shaped occurrence in `text`, with 1-based line and column."""
+    return [Finding(path, line, col, written) for line, col, written in _positions(text)]
+
+
+@functools.lru_cache(maxsize=1024)
+def _positions(text: str) -> tuple[tuple[int, int, str], ...]:
+    # Cached by content: the preview server scans every file on each save.
     hits: dict[int, str] = {}
     for rx in (_RUN, _GROUPED):
         for m in rx.finditer(text):
@@ -83,8 +90,8 @@ def find_numbers(text: str, path: PurePosixPath) -> list[Finding]:
     for start, written in sorted(hits.items()):
         line = text.count("\n", 0, start) + 1
         col = start - (text.rfind("\n", 0, start) + 1) + 1
-        out.append(Finding(path, line, col, written))
-    return out
+        out.append((line, col, written))
+    return tuple(out)
 
 
 def _text_files(root: Path) -> list[PurePosixPath]:
