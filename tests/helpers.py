@@ -47,3 +47,15 @@ def field(page, anchor: str):
     el = page.find(id=anchor)
     assert el is not None, anchor
     return el
+
+
+def selected(page, anchor: str) -> str:
+    """The chosen option of a selection item, as printed in its brackets."""
+    return text(field(page, anchor).select_one("p.selected"))
+
+
+def row(page, n: int) -> list[str]:
+    """The cells of 変更箇所 row `n` (its id is change-n), as text."""
+    tr = page.find(id=f"change-{n}")
+    assert tr is not None, n
+    return [text(c) for c in tr.find_all(["th", "td"])]

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
-from helpers import build_copy, field, soup, text
+from helpers import build_copy, field, row, selected, soup, text
 
 BASE = "okayama/kojin-juminzei"
 REV = f"{BASE}/2025-04-01/index.html"
@@ -48,15 +48,8 @@ def fold(s: str) -> str:
     return " ".join(s.split())
 
 
-def selected(page, anchor: str) -> str:
-    """The chosen option of a selection item, as printed in its brackets."""
-    return text(field(page, anchor).select_one("p.selected"))
 
 
-def row(page, n: int) -> list[str]:
-    tr = page.find(id=f"change-{n}")
-    assert tr is not None, n
-    return [text(c) for c in tr.find_all(["th", "td"])]
 
 
 def test_summary_printed_before_its_label_sits_under_it(page):

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
-from helpers import build_copy, field, soup, text
+from helpers import build_copy, field, row, selected, soup, text
 
 BASE = "toyonaka/juki"
 REV = f"{BASE}/2023-03-15/index.html"
@@ -38,14 +38,6 @@ def checked(page, anchor: str) -> list[str]:
             if li.select_one(".box")["aria-label"] == "チェックあり"]
 
 
-def selected(page, anchor: str) -> str:
-    return text(field(page, anchor).select_one("p.selected"))
-
-
-def row(page, n: int) -> list[str]:
-    tr = page.find(id=f"change-{n}")
-    assert tr is not None, n
-    return [text(c) for c in tr.find_all(["th", "td"])]
 
 
 def ids(page, pattern: str) -> set[str]:
