@@ -8,6 +8,7 @@ colours (1.4.1 / 1.4.11 without colour).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -207,6 +208,10 @@ def test_wide_tables_scroll_inside_a_region_at_320_px(open_page) -> None:
     region.focus()
     page.keyboard.press("ArrowRight")
     page.keyboard.press("ArrowRight")
+    # Keyboard scrolling may be animated: wait for it (up to 3 s) instead of reading at once.
+    with contextlib.suppress(Exception):
+        page.wait_for_function("(el) => el.scrollLeft > 0", arg=region.element_handle(),
+                               timeout=3000)
     assert region.evaluate("(el) => el.scrollLeft") > 0, "the region scrolls with the keyboard"
 
 
