@@ -301,6 +301,27 @@ def _load_affair(root: Path, muni: str, d: Path, forms: Mapping[str, Form],
                   span=Span(src.path), pages=pages)
 
 
+def _front_matter(src: SourceFile, what: str,
+                  diags: list[Diagnostic]) -> tuple[TomlDoc, str, int] | None:
+    """Split and parse a Markdown file's +++ front matter: (TOML, body, body's first line)."""
+    try:
+        fm, fm_line, body, body_line = split_front_matter(src.text)
+    except FrontMatterError as exc:
+        diags.append(error("E004", "フロントマター（+++ で囲んだ TOML）が閉じていません",
+                           Span(src.path, exc.line, 1)))
+        return None
+    if fm is None:
+        diags.append(error("E005", f"{what}のファイルは +++ で囲んだ TOML フロントマターで始めてください",
+                           Span(src.path, 1, 1)))
+        return None
+    doc, err = parse_toml(fm, line_offset=fm_line - 1)
+    if err is not None:
+        diags.append(error("E001", f"TOML の構文エラー: {err.message}",
+                           Span(src.path, err.line, err.col)))
+        return None
+    return doc, body, body_line
+
+
 _PAGE_RESERVED = {"changes", "diff", "comments"}
 
 
@@ -319,21 +340,10 @@ def _load_pages(root: Path, folder: Path, rev_ids: set[str],
             diags.append(error("E011", f"資料のファイル名「{p.stem}」は英小文字・数字・ハイフンで、"
                                "日付や changes / diff 以外にしてください", Span(src.path)))
             continue
-        try:
-            fm, fm_line, body, body_line = split_front_matter(src.text)
-        except FrontMatterError as exc:
-            diags.append(error("E004", "フロントマター（+++ で囲んだ TOML）が閉じていません",
-                               Span(src.path, exc.line, 1)))
+        parsed = _front_matter(src, "資料", diags)
+        if parsed is None:
             continue
-        if fm is None:
-            diags.append(error("E005", "資料のファイルは +++ で囲んだ TOML フロントマターで始めてください",
-                               Span(src.path)))
-            continue
-        doc, err = parse_toml(fm, line_offset=fm_line - 1)
-        if err is not None:
-            diags.append(error("E001", f"TOML の構文エラー: {err.message}",
-                               Span(src.path, err.line, err.col)))
-            continue
+        doc, body, body_line = parsed
         v = _check_keys(doc, src.path, {"title": str, "revision": str, "source": str}, {"title"},
                         diags)
         if "title" not in v:
@@ -402,22 +412,10 @@ def _load_revision(root: Path, muni: str, affair: str, rev_id: str, index: Path,
     diags.extend(ds)
     if src is None:
         return None
-    try:
-        fm, fm_line, body, body_line = split_front_matter(src.text)
-    except FrontMatterError as exc:
-        line = exc.line
-        diags.append(error("E004", "フロントマター（+++ で囲んだ TOML）が閉じていません",
-                           Span(src.path, line, 1)))
+    parsed = _front_matter(src, "版", diags)
+    if parsed is None:
         return None
-    if fm is None:
-        diags.append(error("E005", "版のファイルは +++ で囲んだ TOML フロントマターで始めてください",
-                           Span(src.path, 1, 1)))
-        return None
-    doc, err = parse_toml(fm, line_offset=fm_line - 1)
-    if err is not None:
-        diags.append(error("E001", f"TOML の構文エラー: {err.message}",
-                           Span(src.path, err.line, err.col)))
-        return None
+    doc, body, body_line = parsed
     data = doc.data
     path = src.path
 
