@@ -6,16 +6,21 @@ only on the current version and open drafts of each assessment; see docs/search.
 
 Two pitfalls of the Python API (shared/research/anchors.md §2.5) shape this module:
 `get_files()` can deadlock on a large index, so it is never called — the service writes the
-files itself; and a cold first run once left `pagefind-entry.json` empty, so the entry file
-is checked after every run and the run is repeated once.
+files itself; and the service is stopped as soon as it answers "written", which has left
+files empty (`pagefind-entry.json` on a cold first run) or short (a UI stylesheet on a busy CI
+machine). So the bundle is checked after every run — every compressed file must decompress
+whole — and the run is repeated once. Pagefind's own UI bundles are removed: the search page
+uses only the JavaScript API (themes/default/static/search.js), without a worker.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import shutil
 import subprocess
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -24,6 +29,10 @@ from .diagnostics import Diagnostic, Span, error
 
 BUNDLE = "pagefind"
 ENTRY = "pagefind-entry.json"
+UNUSED = ("pagefind-ui.js", "pagefind-ui.css", "pagefind-modular-ui.js", "pagefind-modular-ui.css",
+          "pagefind-component-ui.js", "pagefind-component-ui.css", "pagefind-highlight.js",
+          "pagefind-worker.js")
+"""Pagefind's ready-made interfaces and its worker: search.js uses none of them (noWorker)."""
 TIMEOUT_SECONDS = 180
 """Indexing the bundled site takes about 4 s; a service that stops answering is a failure."""
 _SPAN = Span(PurePosixPath(BUNDLE))
@@ -67,6 +76,27 @@ def entry_ok(bundle: Path) -> bool:
     return isinstance(data, dict) and bool(data.get("languages"))
 
 
+def bundle_problem(bundle: Path) -> str:
+    """Why the bundle is incomplete, or "" when every file the search page loads is whole."""
+    if not entry_ok(bundle):
+        return f"{ENTRY} が空か、JSON として読めません"
+    for name in ("pagefind.js", "wasm.unknown.pagefind"):
+        path = bundle / name
+        if not path.is_file() or path.stat().st_size == 0:
+            return f"{name} がないか空です"
+    for path in sorted([*bundle.rglob("*.pf_*"), *bundle.glob("wasm.*.pagefind")]):
+        try:
+            gzip.decompress(path.read_bytes())
+        except (OSError, EOFError, zlib.error):
+            return f"{path.relative_to(bundle).as_posix()} が途中で切れています"
+    return ""
+
+
+def _prune(bundle: Path) -> None:
+    for name in UNUSED:
+        (bundle / name).unlink(missing_ok=True)
+
+
 def _binary_problem() -> str:
     """Why the Pagefind binary cannot run, or "" when it answers `--version`.
 
@@ -104,9 +134,10 @@ def index_site(site_dir: Path) -> IndexResult:
         except Exception as exc:  # binary missing, service error, timeout
             last = f"{type(exc).__name__}: {exc}"
             continue
-        if entry_ok(bundle):
+        last = bundle_problem(bundle)
+        if not last:
+            _prune(bundle)
             return IndexResult(pages, [])
-        last = f"{ENTRY} が空か、JSON として読めません"
     return IndexResult(pages, [error(
         "E901", f"検索用の索引（Pagefind）を作れませんでした（{last}）。", _SPAN,
         hint="pip install 'pagefind[extended]' で Pagefind を入れ直し、もう一度ビルドしてください。"

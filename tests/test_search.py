@@ -294,3 +294,26 @@ def test_search_page_with_results_is_valid_html(page: Any, site_url: str, tmp_pa
     assert not errors, format_nu(errors, root=tmp_path)
     violations = axe_violations(page, None)
     assert not violations, format_violations({page.url: violations})
+
+
+def test_a_cut_off_index_file_is_detected(tmp_path: Path) -> None:
+    # The service can stop before a file is whole; such a bundle is rebuilt, never published.
+    from piasite.index import bundle_problem
+
+    (tmp_path / "pagefind-entry.json").write_text('{"languages": {"ja": {}}}', encoding="utf-8")
+    (tmp_path / "pagefind.js").write_text("export {}", encoding="utf-8")
+    (tmp_path / "wasm.unknown.pagefind").write_bytes(gzip.compress(b"pagefind_dcd" + b"\0" * 64))
+    (tmp_path / "index").mkdir()
+    chunk = gzip.compress(b"pagefind_dcd" + bytes(range(256)) * 8)
+    (tmp_path / "index" / "ja_1.pf_index").write_bytes(chunk)
+    assert bundle_problem(tmp_path) == ""
+    (tmp_path / "index" / "ja_1.pf_index").write_bytes(chunk[: len(chunk) // 2])
+    assert "index/ja_1.pf_index" in bundle_problem(tmp_path)
+
+
+def test_built_bundle_has_only_what_the_search_page_loads(built_site: Path) -> None:
+    bundle = built_site / "pagefind"
+    assert (bundle / "pagefind.js").is_file()
+    leftovers = sorted(p.name for p in bundle.glob("pagefind-*ui*")) + sorted(
+        p.name for p in bundle.glob("pagefind-[hw]*.js"))
+    assert leftovers == []
