@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import re
 import shutil
 import subprocess
 import zlib
@@ -33,6 +34,7 @@ UNUSED = ("pagefind-ui.js", "pagefind-ui.css", "pagefind-modular-ui.js", "pagefi
           "pagefind-component-ui.js", "pagefind-component-ui.css", "pagefind-highlight.js",
           "pagefind-worker.js")
 """Pagefind's ready-made interfaces and its worker: search.js uses none of them (noWorker)."""
+EXPORTS_AT_END = re.compile(r"export\s*\{[^{}]*\}\s*;?\s*$")
 TIMEOUT_SECONDS = 180
 """Indexing the bundled site takes about 4 s; a service that stops answering is a failure."""
 _SPAN = Span(PurePosixPath(BUNDLE))
@@ -84,6 +86,9 @@ def bundle_problem(bundle: Path) -> str:
         path = bundle / name
         if not path.is_file() or path.stat().st_size == 0:
             return f"{name} がないか空です"
+    # The module's last statement is its export list: a cut-off file lacks it.
+    if not EXPORTS_AT_END.search((bundle / "pagefind.js").read_text(encoding="utf-8", errors="replace")):
+        return "pagefind.js が途中で切れています"
     for path in sorted([*bundle.rglob("*.pf_*"), *bundle.glob("wasm.*.pagefind")]):
         try:
             gzip.decompress(path.read_bytes())

@@ -301,7 +301,7 @@ def test_a_cut_off_index_file_is_detected(tmp_path: Path) -> None:
     from piasite.index import bundle_problem
 
     (tmp_path / "pagefind-entry.json").write_text('{"languages": {"ja": {}}}', encoding="utf-8")
-    (tmp_path / "pagefind.js").write_text("export {}", encoding="utf-8")
+    (tmp_path / "pagefind.js").write_text("const a=1;export{a};\n", encoding="utf-8")
     (tmp_path / "wasm.unknown.pagefind").write_bytes(gzip.compress(b"pagefind_dcd" + b"\0" * 64))
     (tmp_path / "index").mkdir()
     chunk = gzip.compress(b"pagefind_dcd" + bytes(range(256)) * 8)
@@ -309,6 +309,9 @@ def test_a_cut_off_index_file_is_detected(tmp_path: Path) -> None:
     assert bundle_problem(tmp_path) == ""
     (tmp_path / "index" / "ja_1.pf_index").write_bytes(chunk[: len(chunk) // 2])
     assert "index/ja_1.pf_index" in bundle_problem(tmp_path)
+    (tmp_path / "index" / "ja_1.pf_index").write_bytes(chunk)
+    (tmp_path / "pagefind.js").write_text("const a=1;expo", encoding="utf-8")
+    assert "pagefind.js" in bundle_problem(tmp_path)
 
 
 def test_built_bundle_has_only_what_the_search_page_loads(built_site: Path) -> None:
