@@ -93,8 +93,28 @@ def render_document(text: str) -> str:
     return re.sub(r'(<span class="marker">[^<]*</span>) <p>', r"<p>\1 ", out.replace("</table>", "</table></div>"))
 
 
+# One line with no character Markdown gives a meaning to, no leading marker (list, heading,
+# quote, setext underline, numbered item) and no surrounding whitespace renders as one
+# escaped paragraph; most field values are such lines (tests/test_markdown.py compares).
+_PLAIN = re.compile(r"[^\\`*_\[\]<>!&#~|\n\r\t\x00-\x08\x0b\x0c\x0e-\x1f=+-]+")
+_MARKER_START = re.compile(r"\d{1,9}[.)]")
+
+
+def _plain(text: str) -> str | None:
+    if not _PLAIN.fullmatch(text) or text != text.strip() or _MARKER_START.match(text):
+        return None
+    return "<p>" + text.replace('"', "&quot;") + "</p>\n"
+
+
+@functools.lru_cache(maxsize=32768)
 def render(text: str) -> str:
-    """Render field text (Markdown) to HTML. The result is safe to mark as Markup."""
+    """Render field text (Markdown) to HTML. The result is safe to mark as Markup.
+
+    Cached: the same values recur across versions, the 新旧対照表 and the changes page.
+    """
+    fast = _plain(text)
+    if fast is not None:
+        return fast
     out = _parser().render(text)
     # A tight list item holds its text without <p>; loose items keep the marker outside
     # their first paragraph, which we fold back in so the marker reads with its text.

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from piasite.markdown import render, render_document
 
@@ -44,3 +46,25 @@ def test_items_with_their_own_bullet_get_no_second_one():
 def test_document_headings_start_below_the_page_title_and_tables_have_scope():
     out = render_document("# 見出し\n\n| 方法 | 宛先 |\n|---|---|\n| 郵送 | 市役所 |")
     assert "<h2>見出し</h2>" in out and '<th scope="col">方法</th>' in out
+
+
+_ALPHABET = "住民基本台帳ネットワークシステム　・、。（）()「」-*_[]<>!&#~|=+.:;\"' \t\n0123456789aZ"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=_ALPHABET, max_size=24) | st.text(max_size=12))
+def test_plain_line_shortcut_renders_exactly_as_the_parser(text):
+    # Most values skip the parser; whatever it skips must come out byte for byte the same.
+    from piasite.markdown import _parser, _plain
+
+    fast = _plain(text)
+    if fast is not None:
+        assert fast == _parser().render(text)
+
+
+def test_plain_lines_take_the_shortcut_and_markup_does_not():
+    from piasite.markdown import _plain
+
+    assert _plain("住民基本台帳ネットワークシステム（住基ネット）") is not None
+    for text in ("1. 項目", "# 見出し", "a *b*", "- 点", "　全角空白で始まる", "a\nb", "x &amp; y"):
+        assert _plain(text) is None, text

@@ -67,7 +67,49 @@ export async function find(pf, q, options = {}) {
     const results = plain.results.filter((r) => keep.has(r.id));
     return results.length ? { results } : search;
   }
-  return { results: [] };
+  // Last: the words cut where the index cut them (ガバメントクラウド → ガバメント クラウド), for
+  // the compounds the browser's segmenter splits elsewhere (#1237; docs/search.md).
+  const spaced = segment(q, await vocabulary());
+  return spaced !== q ? pf.search(spaced, options) : { results: [] };
+}
+
+// The index's own words (written by piasite's index stage from Pagefind's fragments), loaded
+// only when a query finds nothing as typed.
+let words = null;
+async function vocabulary() {
+  if (!words) {
+    try {
+      const list = await (await fetch("/pagefind/piasite-words.json")).json();
+      words = { all: new Set(list), prefixes: new Set(list.flatMap((w) => [...w].map((_, i) => [...w].slice(0, i + 1).join("")))) };
+    } catch {
+      words = { all: new Set(), prefixes: new Set() };
+    }
+  }
+  return words;
+}
+
+// Split each Japanese run of the query into the fewest index words (the last may be the start
+// of one, as Pagefind matches prefixes); a character in no word stands alone.
+const RUN = /[\u3040-\u30ff\u3400-\u9fff々]+|[^\u3040-\u30ff\u3400-\u9fff々\s]+/gu;
+export function segment(q, vocab) {
+  return q.split(" ").flatMap((word) => (word.match(RUN) || []).map((run) => {
+    if (!JAPANESE.test(run)) return run;
+    const chars = [...run];
+    const n = chars.length;
+    const best = Array(n + 1).fill(null);
+    best[0] = { cost: 0, cuts: [] };
+    for (let i = 0; i < n; i++) {
+      if (!best[i]) continue;
+      for (let j = n; j > i; j--) {
+        const piece = chars.slice(i, j).join("");
+        const known = vocab.all.has(piece) || (j === n && vocab.prefixes.has(piece));
+        if (!known && j > i + 1) continue;
+        const cost = best[i].cost + (known ? 1 : 10);
+        if (!best[j] || cost < best[j].cost) best[j] = { cost, cuts: [...best[i].cuts, piece] };
+      }
+    }
+    return best[n].cuts.join(" ");
+  })).join(" ");
 }
 
 let pagefind = null;
