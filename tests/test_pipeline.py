@@ -20,8 +20,8 @@ def test_stage_order_is_load_check_link_diff_render_write():
     assert pipeline.STAGES == ("load", "check", "link", "diff", "render", "write")
     assert _order(pipeline.check, "load(root)", "check_site(site)", "link(site)") == sorted(
         _order(pipeline.check, "load(root)", "check_site(site)", "link(site)"))
-    build = _order(pipeline.build, "check(root)", "render_site(", "stage(rendered",
-                   "index_site(staged)", "commit(staged")
+    build = _order(pipeline._build, "check(root)", "render_site(", "stage(rendered",
+                   "index_site(staged", "commit(staged")
     assert build == sorted(build)
     stages = _order(pipeline.render_site, "diff_site(site", "render(site")
     assert stages == sorted(stages)

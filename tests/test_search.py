@@ -72,7 +72,7 @@ def test_failed_index_leaves_output_untouched(tmp_path: Path, monkeypatch) -> No
 
     from piasite import index
 
-    def broken(staged: Path) -> index.IndexResult:
+    def broken(staged: Path, indexer: object = None) -> index.IndexResult:
         (staged / "pagefind").mkdir()
         (staged / "pagefind" / "pagefind-entry.json").write_text("", encoding="utf-8")
         return index.IndexResult(0, [pipeline.diagnostics.error(
