@@ -18,7 +18,7 @@ FORMS_DIR = Path(__file__).parent / "forms"
 _NODE_KEYS = {
     "id", "kind", "label", "no", "key", "choices", "options", "suffix", "note_key",
     "heading", "hide_label", "show_number", "required", "item_label", "numbered", "columns",
-    "systems", "counts",
+    "systems", "counts", "detail_unit",
 }
 
 
@@ -93,6 +93,7 @@ def parse_form(data: dict, path: str = "") -> Form:
             numbered=bool(raw.get("numbered", True)),
             systems=bool(raw.get("systems", False)),
             counts=raw.get("counts", ""),
+            detail_unit=raw.get("detail_unit", ""),
             columns=tuple(raw.get("columns", ())),
             children=tuple(build(c) for c in children.get(nid, ())),
         )

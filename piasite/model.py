@@ -62,6 +62,8 @@ class FormNode:
     """The items (a list) or instances (a repeat) are systems: link them to the registry."""
     counts: str = ""
     """For `number`: the id of the repeated group whose entries this declared count counts."""
+    detail_unit: str = ""
+    """For `checks`: printed after a box's parenthesised detail, as in 提供を行っている（57）件."""
     columns: tuple[str, ...] = ()
     """For `table`: default column headings when the content gives none."""
     children: tuple[FormNode, ...] = ()

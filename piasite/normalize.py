@@ -42,9 +42,17 @@ def item_text(item: Item) -> str:
     if node.kind == "check":
         return ("[○]" if v else "[ ]") + node.label
     if node.kind in ("list", "checks"):
-        labels = [el["label"] if isinstance(el, dict) else str(el) for el in v]  # type: ignore[union-attr]
         if node.kind == "list":
+            labels = [el["label"] if isinstance(el, dict) else str(el) for el in v]  # type: ignore[union-attr]
             text = " ".join(f"{i}. {s}" for i, s in enumerate(labels, 1))
             return f"{text}\n\n{item.note}" if item.note else text
-        return "、".join(labels)
+        return "、".join(check_text(el, node.detail_unit) for el in v)  # type: ignore[union-attr]
     return str(v)
+
+
+def check_text(el: object, unit: str = "") -> str:
+    """One ticked box as printed: its label, and what was written in its parentheses."""
+    if not isinstance(el, dict):
+        return str(el)
+    detail = el.get("detail", "")
+    return f"{el['label']}（{detail}）{unit}" if detail else el["label"]

@@ -43,6 +43,8 @@ class Check:
     label: str
     checked: bool
     detail: str = ""
+    unit: str = ""
+    """Printed after the parenthesised detail (件 for the 提供・移転 counts)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,8 +184,9 @@ def _field(item: Item, level: int, ctx: Context = Context()) -> FieldView:
                 chosen[el] = ""
         labels = list(node.options) + [k for k in chosen if k not in node.options]
         # An empty list is a real answer (nothing ticked); only a missing value is "empty".
-        return FieldView(**base, checks=tuple(Check(lb, lb in chosen, chosen.get(lb, ""))
-                                              for lb in labels), empty=v is None)
+        return FieldView(**base, checks=tuple(
+            Check(lb, lb in chosen, chosen.get(lb, ""), node.detail_unit if chosen.get(lb) else "")
+            for lb in labels), empty=v is None)
     if node.kind == "list":
         labels = [el["label"] if isinstance(el, dict) else str(el) for el in v or ()]
         items = []

@@ -136,3 +136,9 @@ def test_items_pointing_into_missing_attachments_say_so(page):
     for anchor in ("II-juki-5-teikyo-joho-shokaisha-2", "II-juki-5-iten-shinai-soshiki-0"):
         assert "別紙" in text(field(page, anchor)) and "含まれていません" in text(field(page, anchor))
     assert text(field(page, "II-juki-5-teikyo-gakko-kyoiku-0").select_one("dd")) == "八代市教育委員会学校教育課"
+
+
+def test_provision_and_transfer_counts_read_as_the_form_prints_them(page):
+    # 「提供を行っている（ 57 ）件」: the count sits in the box's parentheses, then 件.
+    assert checked(page, "II-juki-5-1") == ["提供を行っている（57）件", "移転を行っている（16）件"]
+    assert checked(page, "II-honnin-5-1") == ["提供を行っている（2）件"]

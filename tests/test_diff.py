@@ -136,9 +136,18 @@ def test_unchanged_pairs_are_not_recomputed(tmp_path):
 
 def test_asahikawa_system_rename_is_marked_as_one_word(tmp_path):
     site = copy_site(tmp_path / "site", ("asahikawa",))
+    # A count written inside a ticked box is part of the item: 59 → 60 must show in the diff.
+    draft = site / "content/asahikawa/juki/2025-07-01/index.md"
+    before = 'provision_status = [{ label = "提供を行っている", detail = "59" }'
+    draft.write_text(draft.read_text(encoding="utf-8").replace(
+        before, before.replace("59", "60")), encoding="utf-8")
     assert pipeline.build(site, site / "output").wrote
     page = soup(site / "output/asahikawa/juki/diff/2023-12-29..2025-07-01/index.html")
     new, old = page.find(id="d-I-2-sys-chukan-server-1").find_all("td")
     assert [text(i) for i in new.find_all("ins")] == ["追加： サーバー"]
     assert [text(d) for d in old.find_all("del")] == ["削除： サーバ"]
     assert "変更された項目は" in text(page.select_one(".diff-summary"))
+    new, old = page.find(id="d-II-juki-5-has").find_all("td")
+    assert text(new).startswith("提供を行っている（") and text(new).endswith("）件、移転を行っている（61）件")
+    assert [text(i) for i in new.find_all("ins")] == ["追加： 60"]
+    assert [text(d) for d in old.find_all("del")] == ["削除： 59"]
