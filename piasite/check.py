@@ -7,13 +7,14 @@ changing the content (the site publishes what the municipality declared).
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterator
 
 from .consultation import MIN_DAYS, length_days
 from .diagnostics import Diagnostic, Span, error, warning
 from .model import Revision, Site
-from .normalize import item_text, match_key
+from .normalize import PLACEHOLDERS, item_text, match_key
 from .wareki import parse_date
 
 
@@ -68,11 +69,11 @@ def check_changes(site: Site) -> Iterator[Diagnostic]:
             if row.date and rev.published and row.date.iso() > rev.published.iso():
                 yield warning("W403", f"変更箇所 {row.index} 行目の変更日「{row.date_text}」は公表日より後です",
                               row.span)
-            if row.field and row.field in last_after and row.before and match_key(row.before) not in (
-                "—", "-", "ー"
-            ):
+            if (row.field and row.field in last_after and row.before
+                    and row.before.strip() not in PLACEHOLDERS
+                    and last_after[row.field][1].strip() not in PLACEHOLDERS):
                 prev_index, prev_after = last_after[row.field]
-                if match_key(prev_after) != match_key(row.before):
+                if not (_consistent(row.before, prev_after) or _consistent(prev_after, row.before)):
                     yield warning(
                         "W404", f"変更箇所 {row.index} 行目の変更前が、同じ項目の {prev_index} 行目の変更後と一致しません",
                         row.span)
@@ -91,10 +92,30 @@ def _last_after_matches_body(rev: Revision, last_after: dict[str, tuple]) -> Ite
         if (item is None or item.node.kind not in ("text", "date", "list") or not item.present
                 or "≪省略≫" in after or item.lost):
             continue
-        if match_key(after) != match_key(item_text(item)):
+        if not _consistent(after, item_text(item)):
             yield warning(
                 "W405", f"変更箇所 {index} 行目の変更後の記載が、本文の「{item.label}」と一致しません",
                 by_index[index].span, related=(item.span,) if item.span else ())
+
+
+_PRINTED_NO = re.compile(r"^(?:【[^】]*】\s*)?(?:[①-⑳]|\(?[0-9０-９]{1,2}[).．）])?")
+_GAP = re.compile(r"[（(]?(?:≪省略≫|以下略|中略|略)[）)]?")
+
+
+def _consistent(after: str, body: str) -> bool:
+    """A 変更箇所 cell agrees with the body when one holds the other: cells quote an excerpt
+    of the item (with 略 where they leave text out), or the item with its printed number
+    (①) or heading in front. Commas are compared without their style (，/、)."""
+    b = _commas(match_key(body))
+    pieces = [_commas(match_key(_PRINTED_NO.sub("", p.strip()))) for p in _GAP.split(after)]
+    pieces = [p for p in pieces if p]
+    if not pieces or not b:
+        return False
+    return all(p in b for p in pieces) or (len(pieces) == 1 and b in pieces[0])
+
+
+def _commas(text: str) -> str:
+    return text.replace(",", "、")
 
 
 def check_reconstructions(site: Site) -> Iterator[Diagnostic]:

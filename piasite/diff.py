@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .model import Affair, Item, Revision, Site
-from .normalize import item_text
+from .normalize import PLACEHOLDERS, item_text
 
 # A 和暦/西暦 date, a number with its unit-less digits, or a run of spaces: kept whole.
 _ATOM = re.compile(
@@ -30,7 +30,8 @@ _ATOM = re.compile(
 )
 # Below this similarity a changed text is shown as replaced whole, not as confetti.
 _MIN_RATIO = 0.3
-PLACEHOLDERS = {"—", "-", "―", "ー", "≪追加≫", "なし", "一"}
+# Part of every cache key: a change to how texts are compared must not reuse old results.
+ALGORITHM = "2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +186,7 @@ class DiffCache:
         mem = self.mem.get((old, new))
         if mem is not None:
             return mem
-        key = hashlib.sha256(f"{old}\0{new}".encode()).hexdigest()
+        key = hashlib.sha256(f"{ALGORITHM}\0{old}\0{new}".encode()).hexdigest()
         hit = self.data.get(key)
         if hit is not None:
             result = tuple(Segment(*s) for s in hit[0]), tuple(Segment(*s) for s in hit[1])

@@ -17,6 +17,11 @@ _TAG = re.compile(r"</?[A-Za-z][^<>]*>")
 _BULLET_MARK = re.compile(r"^\s*[-*+]\s+", re.M)
 
 
+PLACEHOLDERS = frozenset({"—", "-", "―", "ー", "－", "一", "なし", "≪追加≫", "追加", "（追加）", "新規", "（新規）",
+                          "新設", "（新設）", "削除", "（削除）"})
+"""What a 変更箇所 cell says instead of text: nothing was there before, or nothing is after."""
+
+
 @functools.lru_cache(maxsize=65536)
 def match_key(text: str) -> str:
     """Fold width, spaces, markup and look-alike marks so equal wording compares equal."""
@@ -44,7 +49,8 @@ def item_text(item: Item) -> str:
     if node.kind in ("list", "checks"):
         if node.kind == "list":
             labels = [el["label"] if isinstance(el, dict) else str(el) for el in v]  # type: ignore[union-attr]
-            text = " ".join(f"{i}. {s}" for i, s in enumerate(labels, 1))
+            # Numbered as printed: items that carry their own numbers get no second one.
+            text = " ".join(f"{i}. {s}" if node.numbered else s for i, s in enumerate(labels, 1))
             return f"{text}\n\n{item.note}" if item.note else text
         return "、".join(check_text(el, node.detail_unit) for el in v)  # type: ignore[union-attr]
     return str(v)

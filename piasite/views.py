@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from markupsafe import Markup
 
 from . import markdown
-from .diff import PLACEHOLDERS, RevisionDiff, Segment
+from .diff import RevisionDiff, Segment
 from .link import LinkIndex
 from .model import LOST_REASONS, Affair, ChangeRow, Item, Municipality, Revision, Site
+from .normalize import PLACEHOLDERS
 from .wareki import parse_date, to_wareki
 
 _EMPTY = Markup("")

@@ -80,7 +80,7 @@ def test_interleaved_provision_blocks_are_reassembled(page):
     assert "他の市町村に特例転入届を行う時" in text(field(page, f"{p}7"))
     assert "転出届を行う時" in text(field(page, "II-juki-5-teikyo-tenshutsu-todokede-7"))
     assert checked(page, "II-juki-5-teikyo-kyoiku-iinkai-6") == ["その他（庁内連携システム）"]
-    assert checked(page, "II-juki-5-has") == ["提供を行っている（65 件）", "移転を行っている（45 件）"]
+    assert checked(page, "II-juki-5-has") == ["提供を行っている（65）件", "移転を行っている（45）件"]
 
 
 def test_scattered_checkbox_grid_of_acquisition_methods(page):
