@@ -91,6 +91,7 @@ def _change(row) -> dict:
         "reason": row.reason,
         "source_lines": list(row.source_lines),
         "layout": row.layout or None,
+        "clipped": list(row.clipped),
         "source": _span(row.span),
     }
 

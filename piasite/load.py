@@ -27,6 +27,7 @@ from .config import load_config, suggest
 from .diagnostics import Diagnostic, Span, error, warning
 from .forms import FormError, parse_form, shipped_forms
 from .model import (
+    CLIPPABLE_CELLS,
     CONTAINER_KINDS,
     FORM_KINDS,
     LOST_REASONS,
@@ -67,7 +68,7 @@ _REVISION_META = {"form", "status", "source", "form_tag", "labels", "reconstruct
                   "unpublished", "title", "comment"}
 _STATUSES = {"published": "公表", "draft": "案"}
 _CHANGE_KEYS = {"date", "item", "before", "after", "timing", "reason", "field", "source_lines",
-                "layout"}
+                "layout", "clipped"}
 
 
 def load(root: Path) -> tuple[Site, list[Diagnostic]]:
@@ -893,6 +894,11 @@ def _load_changes(root: Path, path: Path,
                                                     for x in v)):
                     diags.append(error("E102", "「source_lines」は行番号（整数）の配列です", kspan))
                     ok = False
+            elif k == "clipped":
+                if not (isinstance(v, list) and all(x in CLIPPABLE_CELLS for x in v)):
+                    diags.append(error("E102", "「clipped」は原本で切れている列名の配列です",
+                                       kspan, hint="使える列名: " + " / ".join(CLIPPABLE_CELLS)))
+                    ok = False
             elif not isinstance(v, str):
                 diags.append(error("E102", f"「{k}」は文字列でなければなりません", kspan))
                 ok = False
@@ -908,6 +914,7 @@ def _load_changes(root: Path, path: Path,
             index=i + 1, date_text=vals["date"], date=jd, item=vals["item"], before=vals["before"],
             after=vals["after"], timing=vals["timing"], reason=vals["reason"], span=span,
             field=vals["field"], source_lines=tuple(raw.get("source_lines", ())),
-            layout=vals["layout"], key_spans=MappingProxyType(key_spans),
+            layout=vals["layout"], clipped=tuple(raw.get("clipped", ())),
+            key_spans=MappingProxyType(key_spans),
         ))
     return tuple(rows), Span(src.path)

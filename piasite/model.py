@@ -27,6 +27,9 @@ LOST_REASONS = {
     "illegible": "原本の抽出結果が崩れており、この値は読み取れません。",
 }
 
+CLIPPABLE_CELLS = ("item", "before", "after", "timing", "reason")
+"""The 変更箇所 cells a row's `clipped` may name."""
+
 FORM_KINDS = {"kiso": "基礎項目評価書", "juten": "重点項目評価書", "zenkoumoku": "全項目評価書"}
 
 
@@ -151,6 +154,8 @@ class ChangeRow:
     source_lines: tuple[int, ...] = ()
     layout: str = ""
     """How the source printed the row when that differs from the six columns: ``shifted``."""
+    clipped: tuple[str, ...] = ()
+    """Cells the source cut off at the table's edge (``after``): the page says the rest is lost."""
     # dataclasses.field, spelled out: this class has its own attribute named `field`
     key_spans: Mapping[str, Span] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
     """Where each key of the row is written, for diagnostics on one cell."""

@@ -221,6 +221,7 @@ class RowView:
     before_text: str
     after_text: str
     source_lines: tuple[int, ...]
+    clipped: tuple[str, ...] = ()
 
 
 def row_view(row: ChangeRow) -> RowView:
@@ -228,7 +229,8 @@ def row_view(row: ChangeRow) -> RowView:
                    date_iso=row.date.iso() if row.date else "", item=row.item,
                    before=md(row.before), after=md(row.after), timing=row.timing,
                    reason=row.reason, field=row.field, layout=row.layout,
-                   before_text=row.before, after_text=row.after, source_lines=row.source_lines)
+                   before_text=row.before, after_text=row.after, source_lines=row.source_lines,
+                   clipped=row.clipped)
 
 
 @dataclass(frozen=True, slots=True)

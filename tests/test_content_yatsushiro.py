@@ -142,3 +142,18 @@ def test_provision_and_transfer_counts_read_as_the_form_prints_them(page):
     # 「提供を行っている（ 57 ）件」: the count sits in the box's parentheses, then 件.
     assert checked(page, "II-juki-5-1") == ["提供を行っている（57）件", "移転を行っている（16）件"]
     assert checked(page, "II-honnin-5-1") == ["提供を行っている（2）件"]
+
+
+def test_text_cut_off_at_the_cell_edge_says_so(page):
+    item = field(page, "I-1-2")
+    assert "事務を委任する機構に対する情報の提供を含めて特定個人情報" in text(item)
+    assert "原本の表の枠で文字が切れており" in text(item.select_one(".absent"))
+
+
+def test_change_rows_cut_off_in_the_source_say_so(page):
+    notes = [tr for tr in page.select("table.changes tr[id^=change-]")
+             if "原本の表の枠で文字が切れており" in text(tr)]
+    assert len(notes) == 8
+    clipped_after = [tr for tr in notes if text(tr.find_all("td")[2]).find("個人番") >= 0
+                     and "切れており" in text(tr.find_all("td")[2])]
+    assert clipped_after, "the 変更後 cut off after 個人番 carries the note in its own cell"
