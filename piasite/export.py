@@ -19,7 +19,9 @@ SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "revision.sche
 FORMAT_VERSION = 1
 
 CSV_COLUMNS = ("変更日", "変更日(ISO)", "項目", "変更前の記載", "変更後の記載", "提出時期",
-               "提出時期に係る説明", "項目ID", "原本の行")
+               "提出時期に係る説明", "項目ID", "原本の行", "原本で切れている列")
+_CELL_NAMES = {"item": "項目", "before": "変更前の記載", "after": "変更後の記載", "timing": "提出時期",
+               "reason": "提出時期に係る説明"}
 
 
 def json_url(rev: Revision) -> str:
@@ -159,7 +161,8 @@ def changes_csv(rev: Revision) -> bytes:
     w.writerow(CSV_COLUMNS)
     for r in rev.changes:
         w.writerow((r.date_text, r.date.iso() if r.date else "", r.item, r.before,
-                    r.after, r.timing, r.reason, r.field, " ".join(map(str, r.source_lines))))
+                    r.after, r.timing, r.reason, r.field, " ".join(map(str, r.source_lines)),
+                    "・".join(_CELL_NAMES[c] for c in r.clipped)))
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 

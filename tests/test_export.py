@@ -19,7 +19,7 @@ from helpers import REPO_ROOT, soup, text
 
 SCHEMA_FILE = REPO_ROOT / "schema" / "revision.schema.json"
 CSV_HEADER = ["変更日", "変更日(ISO)", "項目", "変更前の記載", "変更後の記載", "提出時期",
-              "提出時期に係る説明", "項目ID", "原本の行"]
+              "提出時期に係る説明", "項目ID", "原本の行", "原本で切れている列"]
 REV_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -156,7 +156,7 @@ def _csv_rows(path: Path) -> list[list[str]]:
     return list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
 
 
-@pytest.mark.parametrize(("muni", "n"), [("midori", 26), ("asahikawa", 159)])
+@pytest.mark.parametrize(("muni", "n"), [("midori", 26), ("asahikawa", 159), ("yatsushiro", 85)])
 def test_csv_has_every_row_of_the_changes_table(built_site: Path, muni: str, n: int) -> None:
     rows = _csv_rows(built_site / muni / "juki" / "changes.csv")
     assert rows[0] == CSV_HEADER
@@ -175,6 +175,7 @@ def test_csv_has_every_row_of_the_changes_table(built_site: Path, muni: str, n: 
         assert row[3] == change["before"] and row[4] == change["after"]
         assert text(tr.th).startswith(" ".join(change["item"].split())), change["row"]
         assert row[7] == (change["field"] or "")
+        assert bool(row[9]) == bool(change["clipped"]) == ("切れており" in text(tr))
         if change["date_iso"]:
             assert row[1] == change["date_iso"]
 
