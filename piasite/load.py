@@ -293,7 +293,8 @@ def _load_affair(root: Path, muni: str, d: Path, forms: Mapping[str, Form],
             diags.append(error("E010", f"{rel_index} がありません", Span(rel_index)))
             continue
         seen[rev_id] = rel_index
-        rev = _load_revision(root, muni, d.name, rev_id, index, folder, v["kind"], forms, diags)
+        rev = _load_revision_cached(root, muni, d.name, rev_id, index, folder, v["kind"], forms,
+                                    diags)
         if rev is not None:
             revisions.append(rev)
     pages = _load_pages(root, d / "_pages", set(seen), diags)
@@ -404,6 +405,37 @@ def _split_body(src: SourceFile, body: str, body_line: int,
     flush()
     sections.pop("\0stray", None)
     return sections
+
+
+_REVISIONS: dict[tuple, tuple[Revision | None, tuple[Diagnostic, ...]]] = {}
+"""Versions loaded before, by the bytes of their files: the preview reloads the whole site on
+every save, and binding a long 全項目 version to its form is most of that time."""
+_REVISIONS_KEPT = 64
+
+
+def _load_revision_cached(root: Path, muni: str, affair: str, rev_id: str, index: Path,
+                          folder: Path | None, kind: str, forms: Mapping[str, Form],
+                          diags: list[Diagnostic]) -> Revision | None:
+    """`_load_revision`, reused while none of the files it reads has changed."""
+    files = [index, *(sorted(folder.glob("*.md")) if folder else ()),
+             (folder / "changes.toml") if folder else index.with_name(f"{rev_id}.changes.toml")]
+    digest = hashlib.blake2b()
+    for f in files:
+        if f.is_symlink():  # where a link points can change without its bytes: never cached
+            return _load_revision(root, muni, affair, rev_id, index, folder, kind, forms, diags)
+        digest.update(f.name.encode() + b"\0" + (f.read_bytes() if f.is_file() else b"\1missing"))
+    key = (str(root), muni, affair, rev_id, kind, str(index), str(folder), tuple(sorted(forms)),
+           digest.hexdigest())
+    hit = _REVISIONS.get(key)
+    if hit is None:
+        own: list[Diagnostic] = []
+        hit = (_load_revision(root, muni, affair, rev_id, index, folder, kind, forms, own),
+               tuple(own))
+        _REVISIONS[key] = hit
+        while len(_REVISIONS) > _REVISIONS_KEPT:
+            del _REVISIONS[next(iter(_REVISIONS))]
+    diags.extend(hit[1])
+    return hit[0]
 
 
 def _load_revision(root: Path, muni: str, affair: str, rev_id: str, index: Path,

@@ -39,3 +39,34 @@ def test_no_stage_reaches_back():
     assert not _imports("check") & {"load", "render", "write"}
     assert not _imports("views") & {"load", "write", "check"}
     assert not _imports("diff") & {"load", "render", "write", "views"}
+
+
+def test_reload_reuses_untouched_versions_and_sees_every_edit(tmp_path):
+    # The preview reloads the whole site on each save; unchanged versions come from a cache
+    # keyed by their files' bytes, so an edit to any file of a version must still show.
+    from helpers import copy_site
+
+    from piasite.load import load
+
+    site = copy_site(tmp_path / "site", ("midori", "asahikawa"))
+    first, _ = load(site)
+    second, _ = load(site)
+    old = {r.id: r for r in first.revisions()}
+    again = {r.id: r for r in second.revisions()}
+    assert again["2025-12-12"] is old["2025-12-12"]
+
+    changes = site / "content/asahikawa/juki/2025-07-01/changes.toml"
+    changes.write_text(changes.read_text(encoding="utf-8").replace('timing = "事前"', 'timing = "事後"', 1),
+                       encoding="utf-8")
+    third, _ = load(site)
+    draft = {r.id: r for r in third.revisions()}["2025-07-01"]
+    assert draft is not old["2025-07-01"]
+    assert [r.timing for r in draft.changes] != [r.timing for r in old["2025-07-01"].changes]
+
+    rev = site / "content/midori/juki/2025-12-12.md"
+    rev.write_text(rev.read_text(encoding="utf-8").replace('form = "kiso-r7-05"', 'form = "kiso-r9"', 1),
+                   encoding="utf-8")
+    for _ in range(2):  # a cached failure reports its diagnostics every time
+        broken, diags = load(site)
+        assert "E105" in {d.code for d in diags}
+        assert "2025-12-12" not in {r.id for r in broken.revisions() if r.muni == "midori"}
