@@ -7,6 +7,7 @@ import datetime
 import os
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 from .diagnostics import Severity
@@ -19,6 +20,11 @@ def _print_report(result, stream=sys.stderr) -> None:
     n_warn = sum(d.severity is Severity.WARNING for d in result.diagnostics)
     if n_err or n_warn:
         print(f"エラー {n_err} 件、警告 {n_warn} 件", file=stream)
+    if len(result.diagnostics) > 10:
+        # A long list is read by its kinds first: which mistakes, how many of each.
+        counts = Counter(d.code for d in result.diagnostics)
+        print("内訳: " + "、".join(f"{code} {n} 件" for code, n in sorted(counts.items()))
+              + "（各コードの意味は docs/diagnostics.md）", file=stream)
 
 
 def _valid_date(s: str) -> str:

@@ -6,6 +6,7 @@ make the mistake, and asserts the code, the file and the line of the first diagn
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -178,3 +179,17 @@ def test_check_command_exit_status(tmp_path):
     edit(site, MUNI, 'code = "102121"', 'code = "10212"')
     bad = _run("check", "--site", ".", cwd=site)
     assert bad.returncode == 1 and "error[E203]" in bad.stderr
+
+
+def test_a_long_report_ends_with_the_count_of_each_code():
+    from helpers import REPO_ROOT
+
+    proc = _run("check", cwd=REPO_ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stderr.strip().splitlines()
+    assert lines[-2].startswith("エラー 0 件、警告 ")
+    warned = sum(1 for line in lines if ": warning[" in line)
+    breakdown = lines[-1]
+    assert breakdown.startswith("内訳: ") and "W405 " in breakdown
+    counts = [int(n) for n in re.findall(r"W\d{3} (\d+) 件", breakdown)]
+    assert sum(counts) == warned
