@@ -100,7 +100,8 @@ def _last_after_matches_body(rev: Revision, last_after: dict[str, tuple]) -> Ite
 
 
 _PRINTED_NO = re.compile(r"^(?:【[^】]*】\s*)?(?:[①-⑳]|\(?[0-9０-９]{1,2}[).．）])?")
-_GAP = re.compile(r"[（(]?(?:≪省略≫|以下略|中略|略)[）)]?")
+# 略 as a mark of its own (（略）, a line 略, ≪省略≫), not inside a word such as 戦略.
+_GAP = re.compile(r"[（(](?:以下略|中略|略)[）)]|≪省略≫|(?<!\S)(?:以下略|中略|略)(?!\S)")
 
 
 def _consistent(after: str, body: str) -> bool:

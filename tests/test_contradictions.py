@@ -73,3 +73,10 @@ def test_items_a_reconstruction_cannot_know_are_not_compared():
     assert 53 not in reconstructed
     # Row 34 (住民記録システム vs 既存住基システム) is a known item that really differs.
     assert 34 in reconstructed
+
+
+def test_ryaku_inside_a_word_is_not_a_gap():
+    from piasite.check import _consistent
+
+    assert not _consistent("事業戦略を見直す", "事業戦を見直す")
+    assert _consistent("事業戦略を見直す\n略\n年1回", "事業戦略を見直す。点検は年1回")
