@@ -75,17 +75,18 @@ export async function find(pf, q, options = {}) {
 
 // The index's own words (written by piasite's index stage from Pagefind's fragments), loaded
 // only when a query finds nothing as typed.
-let words = null;
+let indexWords = null;
 async function vocabulary() {
-  if (!words) {
+  if (!indexWords) {
     try {
       const list = await (await fetch("/pagefind/piasite-words.json")).json();
-      words = { all: new Set(list), prefixes: new Set(list.flatMap((w) => [...w].map((_, i) => [...w].slice(0, i + 1).join("")))) };
+      const starts = (w) => [...w].map((_, i) => [...w].slice(0, i + 1).join(""));
+      indexWords = { all: new Set(list), prefixes: new Set(list.flatMap(starts)) };
     } catch {
-      words = { all: new Set(), prefixes: new Set() };
+      indexWords = { all: new Set(), prefixes: new Set() };
     }
   }
-  return words;
+  return indexWords;
 }
 
 // Split each Japanese run of the query into the fewest index words (the last may be the start
