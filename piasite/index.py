@@ -90,7 +90,7 @@ class Indexer:
         await warm.add_html_file(content=WARM_UP, url="/")
         return service
 
-    async def _index(self, site_dir: Path, bundle: Path) -> int:
+    async def _index(self, site_dir: Path, bundle: Path) -> tuple[int, str]:
         from pagefind.index import IndexConfig
 
         service = await asyncio.wrap_future(self._service)
@@ -101,11 +101,12 @@ class Indexer:
         # The answer to WriteFiles can come before the last file is whole: give the service
         # a moment to finish before it is stopped (the bundle is checked after in any case).
         for _ in range(40):
-            if not bundle_problem(bundle):
+            problem = bundle_problem(bundle)
+            if not problem:
                 break
             await asyncio.sleep(0.05)
         await self._stop()
-        return int(res.get("page_count", 0))
+        return int(res.get("page_count", 0)), problem
 
     async def _stop(self) -> None:
         if self._stopped:
@@ -117,8 +118,9 @@ class Indexer:
             return
         await service.close()
 
-    def index(self, site_dir: Path, bundle: Path) -> int:
-        """Index the pages under `site_dir` into `bundle`; returns the number of pages read."""
+    def index(self, site_dir: Path, bundle: Path) -> tuple[int, str]:
+        """Index the pages under `site_dir` into `bundle`: the number of pages read, and why
+        the bundle is incomplete ("" when it is whole; see `bundle_problem`)."""
         future = asyncio.run_coroutine_threadsafe(self._index(site_dir, bundle), self._loop)
         return future.result(TIMEOUT_SECONDS)
 
@@ -219,8 +221,7 @@ def index_site(site_dir: Path, indexer: Indexer | None = None) -> IndexResult:
         service = indexer if indexer is not None and attempt == 0 else Indexer()
         shutil.rmtree(bundle, ignore_errors=True)
         try:
-            pages = service.index(site_dir, bundle)
-            last = bundle_problem(bundle)
+            pages, last = service.index(site_dir, bundle)
         except Exception as exc:  # binary missing or broken, service error, timeout
             last = str(exc) if isinstance(exc, RuntimeError) else f"{type(exc).__name__}: {exc}"
         finally:
