@@ -413,24 +413,38 @@ every save, and binding a long 全項目 version to its form is most of that tim
 _REVISIONS_KEPT = 64
 
 
+def _version_files(rev_id: str, index: Path, folder: Path | None) -> list[Path]:
+    """Every file a version is read from; the last is its 変更箇所 file (which may not exist)."""
+    if folder is not None:
+        return [index, *sorted(p for p in folder.glob("*.md") if p.name != "index.md"),
+                folder / "changes.toml"]
+    return [index, index.with_name(f"{rev_id}.changes.toml")]
+
+
+def _version_digest(root: Path, files: list[Path]) -> str:
+    """Hash of a version's files: equal digests render equal pages (and reuse a loaded version)."""
+    digest = hashlib.sha256()
+    for p in files:
+        if p.is_file() and not escapes(root, _rel(root, p)):
+            digest.update(p.name.encode() + b"\0" + p.read_bytes())
+    return digest.hexdigest()
+
+
 def _load_revision_cached(root: Path, muni: str, affair: str, rev_id: str, index: Path,
                           folder: Path | None, kind: str, forms: Mapping[str, Form],
                           diags: list[Diagnostic]) -> Revision | None:
     """`_load_revision`, reused while none of the files it reads has changed."""
-    files = [index, *(sorted(folder.glob("*.md")) if folder else ()),
-             (folder / "changes.toml") if folder else index.with_name(f"{rev_id}.changes.toml")]
-    digest = hashlib.blake2b()
-    for f in files:
-        if f.is_symlink():  # where a link points can change without its bytes: never cached
-            return _load_revision(root, muni, affair, rev_id, index, folder, kind, forms, diags)
-        digest.update(f.name.encode() + b"\0" + (f.read_bytes() if f.is_file() else b"\1missing"))
+    files = _version_files(rev_id, index, folder)
+    digest = _version_digest(root, files)
+    args = (root, muni, affair, rev_id, index, folder, kind, forms)
+    if any(f.is_symlink() for f in files):  # a link's target can change without its bytes
+        return _load_revision(*args, files, digest, diags)
     key = (str(root), muni, affair, rev_id, kind, str(index), str(folder), tuple(sorted(forms)),
-           digest.hexdigest())
+           digest)
     hit = _REVISIONS.get(key)
     if hit is None:
         own: list[Diagnostic] = []
-        hit = (_load_revision(root, muni, affair, rev_id, index, folder, kind, forms, own),
-               tuple(own))
+        hit = (_load_revision(*args, files, digest, own), tuple(own))
         _REVISIONS[key] = hit
         while len(_REVISIONS) > _REVISIONS_KEPT:
             del _REVISIONS[next(iter(_REVISIONS))]
@@ -440,7 +454,8 @@ def _load_revision_cached(root: Path, muni: str, affair: str, rev_id: str, index
 
 def _load_revision(root: Path, muni: str, affair: str, rev_id: str, index: Path,
                    folder: Path | None, kind: str, forms: Mapping[str, Form],
-                   diags: list[Diagnostic]) -> Revision | None:
+                   files: list[Path], digest: str, diags: list[Diagnostic]) -> Revision | None:
+    """One version from its `files` (see `_version_files`); `digest` is their hash."""
     src, ds = read_source(root, _rel(root, index))
     diags.extend(ds)
     if src is None:
@@ -483,9 +498,7 @@ def _load_revision(root: Path, muni: str, affair: str, rev_id: str, index: Path,
     # Body: the main file's sections plus any parts in the revision folder.
     bodies = _split_body(src, body, body_line, diags)
     if folder is not None:
-        for part in sorted(folder.glob("*.md")):
-            if part.name == "index.md":
-                continue
+        for part in files[1:-1]:
             psrc, pds = read_source(root, _rel(root, part))
             diags.extend(pds)
             if psrc is None:
@@ -535,12 +548,7 @@ def _load_revision(root: Path, muni: str, affair: str, rev_id: str, index: Path,
             diags.append(warning("W204", f"公表日「{published_item.value}」がファイル名の版「{rev_id}」と一致しません",
                                  published_item.span or Span(path)))
 
-    changes_path = (folder / "changes.toml") if folder else index.with_name(f"{rev_id}.changes.toml")
-    changes, changes_span = _load_changes(root, changes_path, diags)
-    digest = hashlib.sha256()
-    for p in [index, *(sorted(folder.glob("*.md")) if folder else ()), changes_path]:
-        if p.is_file() and not escapes(root, _rel(root, p)):
-            digest.update(p.name.encode() + b"\0" + p.read_bytes())
+    changes, changes_span = _load_changes(root, files[-1], diags)
     unpublished = data.get("unpublished", False)
     if not isinstance(unpublished, bool):
         diags.append(error("E102", "「unpublished」は true か false です", span_of(("unpublished",))))
@@ -552,7 +560,7 @@ def _load_revision(root: Path, muni: str, affair: str, rev_id: str, index: Path,
                     published=published, items=tuple(items), changes=changes,
                     span=Span(path), source=str(data.get("source", "")),
                     reconstructed=reconstruction, changes_span=changes_span,
-                    digest=digest.hexdigest(), unpublished=unpublished,
+                    digest=digest, unpublished=unpublished,
                     form_tag=data["form_tag"] if isinstance(data.get("form_tag"), str) else None,
                     title=data["title"] if isinstance(data.get("title"), str) else "",
                     comment=_comment(data, span_of, diags),
@@ -581,24 +589,35 @@ _COMMENT_KEYS = {"start": str, "end": str, "period": str, "theme": str, "contact
 _CHANNEL_KINDS = {"post", "fax", "email", "online", "box", "other"}
 
 
+def _subtable(data: dict, name: str, schema: Mapping[str, type | tuple], span_of,
+              diags: list[Diagnostic]) -> tuple[dict | None, bool]:
+    """A version's [name] table checked against {key: type}: (the table, or None when it is
+    absent or not a table; whether every value has its type). Each unknown key (E101) and
+    wrong type (E102) is reported at the key itself, named name.key."""
+    raw = data.get(name)
+    if raw is None:
+        return None, True
+    if not isinstance(raw, dict):
+        diags.append(error("E102", f"「{name}」は表（テーブル）でなければなりません", span_of((name,))))
+        return None, False
+    ok = True
+    for k, v in raw.items():
+        if k not in schema:
+            diags.append(error("E101", f"不明なキー「{name}.{k}」です", span_of((name, k)),
+                               hint=suggest(k, schema)))
+        elif not isinstance(v, schema[k]) or (isinstance(v, bool) and schema[k] is int):
+            diags.append(error("E102", f"「{name}.{k}」の型が違います（{_type_name(schema[k])}が必要です）",
+                               span_of((name, k))))
+            ok = False
+    return raw, ok
+
+
 def _comment(data: dict, span_of, diags: list[Diagnostic]) -> CommentPeriod | None:
     """A draft's [comment] table: the パブリックコメント period and how to take part."""
-    raw = data.get("comment")
+    raw, ok = _subtable(data, "comment", _COMMENT_KEYS, span_of, diags)
     if raw is None:
         return None
     span = span_of(("comment",))
-    if not isinstance(raw, dict):
-        diags.append(error("E102", "「comment」は表（テーブル）でなければなりません", span))
-        return None
-    ok = True
-    for k, v in raw.items():
-        if k not in _COMMENT_KEYS:
-            diags.append(error("E101", f"不明なキー「comment.{k}」です", span_of(("comment", k)),
-                               hint=suggest(k, _COMMENT_KEYS)))
-        elif not isinstance(v, _COMMENT_KEYS[k]):
-            diags.append(error("E102", f"「comment.{k}」の型が違います（{_type_name(_COMMENT_KEYS[k])}が必要です）",
-                               span_of(("comment", k))))
-            ok = False
     dates = {}
     for k in ("start", "end"):
         if k not in raw:
@@ -663,23 +682,12 @@ def _comment(data: dict, span_of, diags: list[Diagnostic]) -> CommentPeriod | No
 
 
 def _reconstruction(data: dict, span_of, diags: list[Diagnostic]):
-    raw = data.get("reconstructed")
-    if raw is None:
-        return None
-    span = span_of(("reconstructed",))
-    if not isinstance(raw, dict):
-        diags.append(error("E102", "「reconstructed」は表（テーブル）でなければなりません", span))
-        return None
     schema = {"basis": str, "applied": list, "not_applied": list, "absent": list,
               "unknown": list}
-    for k, v in raw.items():
-        if k not in schema:
-            diags.append(error("E101", f"不明なキー「reconstructed.{k}」です",
-                               span_of(("reconstructed", k)), hint=suggest(k, schema)))
-        elif not isinstance(v, schema[k]):
-            diags.append(error("E102", f"「reconstructed.{k}」の型が違います",
-                               span_of(("reconstructed", k))))
-            return None
+    raw, ok = _subtable(data, "reconstructed", schema, span_of, diags)
+    if raw is None or not ok:
+        return None
+    span = span_of(("reconstructed",))
     if not isinstance(raw.get("basis"), str):
         diags.append(error("E103", "必須のキー「reconstructed.basis」がありません", span))
         return None
