@@ -1,16 +1,21 @@
-"""Command line: piasite build | check | serve. Parses arguments, prints, sets exit codes."""
+"""Command line: piasite build | check | serve | new | init. Parses arguments, prints, sets exit codes."""
 
 from __future__ import annotations
 
 import argparse
 import datetime
 import os
+import shlex
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 
+from . import __version__
 from .diagnostics import Severity
+
+_INIT_HINT = ("新しいサイトは「piasite init <フォルダ>」で作ります。"
+              "作ってあるサイトなら、そのフォルダで実行するか --site で指定します。")
 
 
 def _print_report(result, stream=sys.stderr) -> None:
@@ -35,10 +40,75 @@ def _valid_date(s: str) -> str:
     return s
 
 
+def _print_theme(root: Path) -> None:
+    """Say which files of the default theme the site's own theme folders replace."""
+    from .config import load_config
+    from .render import find_theme
+
+    name = load_config(root)[0].theme
+    if name != "default" and not (root / "themes" / name).is_dir():
+        print(f"テーマ: site.toml の theme = \"{name}\" のフォルダ themes/{name}/ がないため、"
+              "既定のテーマで作ります。", file=sys.stderr)
+    folders: dict[str, tuple[list[str], list[str]]] = {}
+    for f in find_theme(root, name).overrides:
+        folders.setdefault(f.folder, ([], []))[0 if f.replaces else 1].append(f.path)
+    for folder, (replaced, added) in folders.items():
+        parts = []
+        if replaced:
+            parts.append(f"既定のテーマの {len(replaced)} ファイルを置き換えています: "
+                         + "、".join(replaced))
+        if added:
+            parts.append(f"既定のテーマにない {len(added)} ファイルを加えています: " + "、".join(added))
+        print(f"テーマ: {folder}/ が" + "。".join(parts), file=sys.stderr)
+
+
+def _init(args) -> int:
+    from .init import create, existing, requirement
+
+    root: Path = args.dir
+    if root.exists() and not root.is_dir():
+        print(f"{root} はフォルダではありません", file=sys.stderr)
+        return 1
+    if there := existing(root):
+        print(f"{root} にはすでにサイトのファイルがあります: " + "、".join(map(str, there)),
+              file=sys.stderr)
+        print("上書きしないため、何も書きませんでした。新しいサイトは、空のフォルダか"
+              "まだないフォルダを指定して作ります（piasite init <フォルダ>）。", file=sys.stderr)
+        return 1
+    for rel in create(root):
+        print(f"作成しました: {root / rel}", file=sys.stderr)
+    here = root.resolve() == Path.cwd().resolve()
+    where = "" if here else f"（先に cd {shlex.quote(str(root))} でサイトのフォルダに移ります）"
+    print(f"\n新しいサイトを作りました。次の3つのコマンドで評価書を書き始めます{where}:\n"
+          "  1. piasite new <団体> <事務> --form kiso\n"
+          "     版のひな形を作ります。<団体> と <事務> は英小文字のフォルダ名（例: midori juki）、\n"
+          "     --form は評価書の種類: kiso（基礎項目）/ juten（重点項目）/ zenkoumoku（全項目）\n"
+          "  2. piasite check\n"
+          "     まだ書いていない項目と誤りを、ファイルと行の位置付きで一覧にします\n"
+          "  3. piasite serve\n"
+          "     http://127.0.0.1:8000/ でプレビューします（保存するたびにページが更新されます）\n"
+          "書き方は content/README.md にあります。", file=sys.stderr)
+    if not requirement()[1]:
+        print("公開する前に、requirements.txt に piasite の入手元を書いてください"
+              "（Netlify と GitHub Pages のビルドが、それを使って piasite をインストールします）。",
+              file=sys.stderr)
+    return 0
+
+
+def _no_site(root: Path) -> bool:
+    """True (after saying so) when `root` is not a site: there is no site.toml to read."""
+    if (root / "site.toml").is_file():
+        return False
+    print(f"{root / 'site.toml'} がありません。{_INIT_HINT}", file=sys.stderr)
+    return True
+
+
 def _new(args) -> int:
     from .load import SLUG, _load_forms
     from .scaffold import create
 
+    if _no_site(args.site):
+        return 1
     for what, slug in (("団体", args.muni), ("事務", args.affair)):
         if not SLUG.match(slug):
             print(f"{what}のスラッグ「{slug}」は英小文字・数字・ハイフンで書いてください", file=sys.stderr)
@@ -58,6 +128,7 @@ def _new(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="piasite", description="特定個人情報保護評価書の静的サイトを作ります")
+    ap.add_argument("--version", action="version", version=f"piasite {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="サイトを output/ に書き出す")
     b.add_argument("--site", type=Path, default=Path("."), help="サイトのフォルダ（site.toml のある場所）")
@@ -79,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="評価書の種類: kiso（基礎）/ juten（重点）/ zenkoumoku（全項目）")
     n.add_argument("--site", type=Path, default=Path("."))
     n.add_argument("--now", type=_valid_date, default=None, help="版の日付（既定: 今日）")
+    i = sub.add_parser("init", help="新しいサイト（site.toml、content/、公開用の設定）を作る")
+    i.add_argument("dir", nargs="?", type=Path, default=Path("."),
+                   help="サイトを作るフォルダ（既定: 今のフォルダ。なければ作ります）")
     args = ap.parse_args(argv)
 
     from . import pipeline
@@ -87,21 +161,32 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "check":
             result = pipeline.check(args.site)
             _print_report(result)
+            _print_theme(args.site)
+            if any(d.code == "E010" for d in result.diagnostics):
+                print(_INIT_HINT, file=sys.stderr)
             strict_fail = args.strict and result.diagnostics
             return 1 if (not result.ok or strict_fail) else 0
         if args.command == "build":
             t0 = time.perf_counter()
             result = pipeline.build(args.site, args.out, args.now, strict=args.strict)
             _print_report(result)
+            if any(d.code == "E010" for d in result.diagnostics):
+                print(_INIT_HINT, file=sys.stderr)
             if not result.wrote:
                 print("ビルドを中止しました。output/ は変更していません。", file=sys.stderr)
                 return 1
+            _print_theme(args.site)
             out = args.out or args.site / "output"
             print(f"{len(result.files)} ファイルを {out} に書き出しました"
                   f"（{time.perf_counter() - t0:.2f} 秒）", file=sys.stderr)
             return 0
         if args.command == "new":
             return _new(args)
+        if args.command == "init":
+            return _init(args)
+        if _no_site(args.site):
+            return 1
+        _print_theme(args.site)
         from .serve import serve
 
         return serve(args.site, args.host, args.port, args.now)

@@ -7,15 +7,17 @@ content (never the normalised forms used for search and diff alignment).
 from __future__ import annotations
 
 import csv
+import importlib.resources
 import io
 import json
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from .model import LOST_REASONS, Affair, Item, Municipality, Revision, SiteConfig
 from .views import revision_label
 
 SCHEMA_URL = "/schema/revision.schema.json"
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "revision.schema.json"
+# schema/revision.schema.json in this repository, installed as the package piasite.schema.
+SCHEMA_PATH = importlib.resources.files("piasite.schema") / "revision.schema.json"
 FORMAT_VERSION = 1
 
 CSV_COLUMNS = ("変更日", "変更日(ISO)", "項目", "変更前の記載", "変更後の記載", "提出時期",
@@ -166,16 +168,18 @@ def changes_csv(rev: Revision) -> bytes:
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
-# The latest automated accessibility results, written by the test suite
-# (tests/test_accessibility_results.py) and committed: the アクセシビリティ page states them.
-A11Y_RESULTS_PATH = Path(__file__).resolve().parent.parent / "docs" / "accessibility-results.json"
+# The latest automated accessibility results of a site, measured on that site and committed
+# beside it: the bundled site's are written by its test suite (tests/test_accessibility_results.py).
+# They describe the pages they were measured on, so they are read from the site being built and
+# never shipped with piasite: a site without a record of its own says that none was recorded.
+A11Y_RESULTS_FILE = PurePosixPath("docs/accessibility-results.json")
 A11Y_RESULTS_URL = "/accessibility/results.json"
 
 
-def accessibility_results() -> tuple[dict | None, bytes]:
-    """(results, raw bytes) of the recorded run; (None, b"") when none was recorded."""
+def accessibility_results(root: Path) -> tuple[dict | None, bytes]:
+    """(results, raw bytes) of the run recorded in the site `root`; (None, b"") when none was."""
     try:
-        raw = A11Y_RESULTS_PATH.read_bytes()
+        raw = (root / A11Y_RESULTS_FILE).read_bytes()
         data = json.loads(raw.decode("utf-8"))
     except (OSError, ValueError):
         return None, b""

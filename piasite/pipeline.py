@@ -6,7 +6,7 @@ import datetime
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from . import diagnostics, linkcheck, privacy
+from . import diagnostics, export, linkcheck, privacy
 from .check import check as check_site
 from .diagnostics import Diagnostic
 from .diff import DiffCache
@@ -99,4 +99,4 @@ def render_site(root: Path, site: Site, now: str | None, cache: DiffCache, links
     diffs = diff_site(site, cache)
     cache.save()
     return render(site, theme, today_for(site, now), diffs, links, previous=previous,
-                  preview=preview)
+                  preview=preview, a11y=export.accessibility_results(root))

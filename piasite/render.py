@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import functools
 import hashlib
+import importlib.resources
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -35,23 +36,66 @@ class Theme:
     static: tuple[Path, ...]
     digest: str = ""
     """Hash of every template and asset: a theme edit re-renders every page."""
+    overrides: tuple[ThemeFile, ...] = ()
+    """Files of the site's own theme folders that change what the default theme gives."""
+
+
+@dataclass(frozen=True, slots=True)
+class ThemeFile:
+    folder: str
+    """The site's theme folder holding it, relative to the site: "themes/civic"."""
+    path: str
+    """Relative to that folder: "templates/base.html", "static/style.css"."""
+    replaces: bool
+    """True when the default theme has a file of that name; False for a file it adds."""
+
+
+def default_theme_dir() -> Path:
+    """The default theme shipped in the package (themes/default/ in this repository).
+
+    A wheel installs it as piasite/themes/default/; the editable install maps the package
+    piasite.themes onto the repository's themes/ folder (pyproject.toml).
+    """
+    # Path(): Jinja's FileSystemLoader needs a real folder, which an unzipped install gives.
+    return Path(importlib.resources.files("piasite.themes")) / "default"
 
 
 def find_theme(root: Path, name: str) -> Theme:
-    base = Path(__file__).resolve().parent.parent / "themes" / "default"
-    site_default = root / "themes" / "default"
-    chosen = root / "themes" / name
+    """The site's theme `name` and its own themes/default/ (if any) over the shipped default."""
+    base = default_theme_dir()
     dirs = []
-    for d in (chosen, site_default, base):
+    # The repository's own site has themes/default/, which is the shipped default theme
+    # itself: resolve() keeps it from being layered twice.
+    for d in (root / "themes" / name, root / "themes" / "default", base):
         if d.is_dir() and d.resolve() not in [x.resolve() for x in dirs]:
             dirs.append(d)
     h = hashlib.sha256()
+    files: dict[Path, list[Path]] = {}
     for d in dirs:
-        for p in sorted(d.rglob("*")):
-            if p.is_file():
-                h.update(p.as_posix().encode() + b"\0" + p.read_bytes())
+        files[d] = [p for p in sorted(d.rglob("*")) if p.is_file()]
+        for p in files[d]:
+            h.update(p.as_posix().encode() + b"\0" + p.read_bytes())
     return Theme(tuple(d / "templates" for d in dirs), tuple(d / "static" for d in dirs),
-                 h.hexdigest())
+                 h.hexdigest(), _overrides(root, dirs[:-1], base, files))
+
+
+def _overrides(root: Path, own: list[Path], base: Path,
+               files: Mapping[Path, list[Path]]) -> tuple[ThemeFile, ...]:
+    """The site's theme files that change the output: a copy identical to the default is none."""
+    out = []
+    shadowed: set[str] = set()
+    for d in own:
+        for p in files[d]:
+            rel = p.relative_to(d).as_posix()
+            if not rel.startswith(("templates/", "static/")) or rel in shadowed:
+                continue
+            shadowed.add(rel)
+            default = base / rel
+            if default.is_file() and default.read_bytes() == p.read_bytes():
+                continue
+            folder = d.relative_to(root).as_posix() if d.is_relative_to(root) else str(d)
+            out.append(ThemeFile(folder, rel, default.is_file()))
+    return tuple(out)
 
 
 @functools.lru_cache(maxsize=4)
@@ -120,8 +164,12 @@ def _fp(*parts: object) -> str:
 
 
 def jobs(site: Site, theme: Theme, today: datetime.date, diffs: Diffs | None = None,
-         links: LinkIndex | None = None, preview: bool = False) -> list[Job]:
-    """Every page of the site as a job, so a rebuild can re-render only what changed."""
+         links: LinkIndex | None = None, preview: bool = False,
+         a11y: tuple[dict | None, bytes] = (None, b"")) -> list[Job]:
+    """Every page of the site as a job, so a rebuild can re-render only what changed.
+
+    `a11y` is the site's recorded accessibility results (export.accessibility_results).
+    """
     diffs = diffs or Diffs({}, {})
     links = links or LinkIndex({}, {}, {}, ())
     r = Renderer(site, theme, today, preview)
@@ -148,7 +196,7 @@ def jobs(site: Site, theme: Theme, today: datetime.date, diffs: Diffs | None = N
     out.extend(_comment_list_jobs(r, base, site, home))
     schema = export.schema_bytes()
     add(export.SCHEMA_URL, _fp(schema.decode("utf-8")), lambda: schema)
-    a11y, a11y_raw = export.accessibility_results()
+    a11y, a11y_raw = a11y
     add("/accessibility/", _fp(base, a11y), functools.partial(
         r.page, "accessibility.html", "/accessibility/", "アクセシビリティ", [home],
         results=a11y, results_url=export.A11Y_RESULTS_URL if a11y else ""))
@@ -321,12 +369,12 @@ def _graph_view(g, a, m) -> dict:
 
 def render(site: Site, theme: Theme, today: datetime.date, diffs: Diffs | None = None,
            links: LinkIndex | None = None, previous: Rendered | None = None,
-           preview: bool = False) -> Rendered:
+           preview: bool = False, a11y: tuple[dict | None, bytes] = (None, b"")) -> Rendered:
     """Render every page; with `previous`, reuse pages whose fingerprint did not change."""
     files: dict[PurePosixPath, bytes] = {}
     fps: dict[PurePosixPath, str] = {}
     rendered: list[PurePosixPath] = []
-    for job in jobs(site, theme, today, diffs, links, preview):
+    for job in jobs(site, theme, today, diffs, links, preview, a11y):
         path = _out_path(job.url)
         if path in files:  # two pages claiming one URL is a piasite bug, caught by tests
             raise RuntimeError(f"two pages render to {path}")

@@ -1,0 +1,130 @@
+"""A site's own theme replaces single files of the default theme (which ships inside piasite);
+`{% extends "!base/…" %}` reaches the default's version; `piasite` says what a site replaces."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import REPO_ROOT, copy_site
+
+from piasite import pipeline
+from piasite.render import default_theme_dir, find_theme
+
+NOW = "2025-11-22"
+DEFAULT = REPO_ROOT / "themes" / "default"
+NOTICE = '<p class="civic-notice">この市の独自のお知らせです。</p>'
+
+
+def _site(dest: Path) -> Path:
+    """みどり市 as a site of its own: no themes/ folder, like one made by `piasite init`."""
+    site = copy_site(dest)
+    shutil.rmtree(site / "themes")
+    return site
+
+
+def _civic(site: Path) -> Path:
+    """Theme "civic": a whole 404.html, a home.html built on the default's, its own style.css."""
+    (site / "site.toml").write_text((site / "site.toml").read_text(encoding="utf-8")
+                                    .replace('theme = "default"', 'theme = "civic"'),
+                                    encoding="utf-8")
+    tpl = site / "themes/civic/templates"
+    tpl.mkdir(parents=True)
+    (tpl / "404.html").write_text('{% extends "base.html" %}\n{% block main %}\n'
+                                  "<h1>ページがありません（市の案内）</h1>\n{% endblock %}\n",
+                                  encoding="utf-8")
+    (tpl / "home.html").write_text('{% extends "!base/home.html" %}\n{% block main %}\n'
+                                   '{% include "_notice.html" %}\n{{ super() }}\n{% endblock %}\n',
+                                   encoding="utf-8")
+    (tpl / "_notice.html").write_text(NOTICE + "\n", encoding="utf-8")
+    static = site / "themes/civic/static"
+    static.mkdir()
+    (static / "style.css").write_text("body { color: #000; }\n", encoding="utf-8")
+    return site
+
+
+def _build(site: Path, out: Path) -> Path:
+    result = pipeline.build(site, out, now=NOW)
+    assert result.wrote, [d.format() for d in result.diagnostics]
+    return out
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    tmp = tmp_path_factory.mktemp("theme")
+    plain = _build(_site(tmp / "plain"), tmp / "plain-out")
+    civic = _civic(_site(tmp / "civic"))
+    return plain, _build(civic, tmp / "civic-out"), civic
+
+
+def test_a_site_template_replaces_the_default_one(builds) -> None:
+    plain, civic, _ = builds
+    page = (civic / "404.html").read_text(encoding="utf-8")
+    assert "<h1>ページがありません（市の案内）</h1>" in page
+    assert "<h1>ページが見つかりません</h1>" in (plain / "404.html").read_text(encoding="utf-8")
+    assert "お探しのページは" not in page
+    assert 'href="/static/style.css"' in page  # base.html still comes from the default theme
+
+
+def test_extends_base_reaches_the_default_template(builds) -> None:
+    _, civic, _ = builds
+    home = (civic / "index.html").read_text(encoding="utf-8")
+    assert NOTICE in home
+    assert '<a href="/midori/">群馬県みどり市</a>' in home  # the default home.html's list
+
+
+def test_everything_the_site_does_not_replace_comes_from_the_default_theme(builds) -> None:
+    plain, civic, site = builds
+    for page in ("midori/juki/2025-12-12/index.html", "midori/juki/changes/index.html",
+                 "systems/index.html", "accessibility/index.html"):
+        assert (civic / page).read_bytes() == (plain / page).read_bytes(), page
+    assert (civic / "static/style.css").read_bytes() == \
+        (site / "themes/civic/static/style.css").read_bytes()
+    assert (civic / "static/search.js").read_bytes() == (DEFAULT / "static/search.js").read_bytes()
+
+
+def _piasite(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "piasite", *args], capture_output=True, text=True,
+                          encoding="utf-8")
+
+
+def test_check_names_the_files_the_site_replaces_and_adds(builds) -> None:
+    *_, site = builds
+    proc = _piasite("check", "--site", str(site))
+    assert proc.returncode == 0, proc.stderr
+    [line] = [ln for ln in proc.stderr.splitlines() if ln.startswith("テーマ:")]
+    assert line == ("テーマ: themes/civic/ が既定のテーマの 3 ファイルを置き換えています: "
+                    "static/style.css、templates/404.html、templates/home.html。"
+                    "既定のテーマにない 1 ファイルを加えています: templates/_notice.html")
+    overrides = {(f.path, f.replaces) for f in find_theme(site, "civic").overrides}
+    assert overrides == {("templates/404.html", True), ("templates/home.html", True),
+                         ("static/style.css", True), ("templates/_notice.html", False)}
+
+
+def test_a_copy_identical_to_the_default_replaces_nothing(tmp_path: Path) -> None:
+    site = copy_site(tmp_path / "site")  # themes/default/ copied byte for byte
+    assert find_theme(site, "default").overrides == ()
+    (site / "themes/default/static/style.css").write_text("body{}\n", encoding="utf-8")
+    assert [(f.folder, f.path) for f in find_theme(site, "default").overrides] == \
+        [("themes/default", "static/style.css")]
+
+
+def test_a_missing_theme_folder_is_named(tmp_path: Path) -> None:
+    site = _site(tmp_path / "site")
+    toml = site / "site.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace('theme = "default"', 'theme = "kumo"'),
+                    encoding="utf-8")
+    proc = _piasite("check", "--site", str(site))
+    assert "themes/kumo/ がないため、既定のテーマで作ります" in proc.stderr
+
+
+def test_the_bundled_site_uses_the_default_theme_once() -> None:
+    theme = find_theme(REPO_ROOT, "default")
+    assert [t.resolve() for t in theme.templates] == [(DEFAULT / "templates").resolve()]
+    assert default_theme_dir().resolve() == DEFAULT.resolve()
+    assert theme.overrides == ()
+    proc = _piasite("check", "--site", str(REPO_ROOT))
+    assert proc.returncode == 0 and "テーマ:" not in proc.stderr
