@@ -17,7 +17,7 @@ FILES = {
     "site.toml": PurePosixPath("site.toml"),
     "content-README.md": PurePosixPath("content/README.md"),
     "gitignore": PurePosixPath(".gitignore"),
-    "requirements.txt": PurePosixPath("requirements.txt"),
+    "requirements": PurePosixPath("requirements.txt"),
     "netlify.toml": PurePosixPath("netlify.toml"),
     "github-pages.yml": PurePosixPath(".github/workflows/pages.yml"),
 }

@@ -112,3 +112,21 @@ def test_the_piasite_command_and_python_m_piasite_behave_the_same(tmp_path: Path
     assert script.returncode == 0
     if args == ["--version"]:
         assert script.stdout == f"piasite {piasite.__version__}\n"
+
+
+def test_a_piasite_installed_from_git_is_pinned_to_its_commit(monkeypatch, tmp_path) -> None:
+    import importlib.metadata
+    import json
+
+    from piasite import init
+
+    class Dist:
+        def read_text(self, name: str) -> str | None:
+            assert name == "direct_url.json"
+            return json.dumps({"url": "https://example.org/city/piasite.git",
+                               "vcs_info": {"vcs": "git", "commit_id": "0123abcd"}})
+
+    monkeypatch.setattr(importlib.metadata, "distribution", lambda name: Dist())
+    init.create(tmp_path)
+    lines = (tmp_path / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    assert lines[-1] == "piasite @ git+https://example.org/city/piasite.git@0123abcd"
