@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 from . import __version__
-from .diagnostics import Severity
+from .diagnostics import Severity, has_warnings
 
 _INIT_HINT = ("新しいサイトは「piasite init <フォルダ>」で作ります。"
               "作ってあるサイトなら、そのフォルダで実行するか --site で指定します。")
@@ -23,8 +23,12 @@ def _print_report(result, stream=sys.stderr) -> None:
         print(d.format(), file=stream)
     n_err = sum(d.severity is Severity.ERROR for d in result.diagnostics)
     n_warn = sum(d.severity is Severity.WARNING for d in result.diagnostics)
-    if n_err or n_warn:
-        print(f"エラー {n_err} 件、警告 {n_warn} 件", file=stream)
+    n_note = sum(d.severity is Severity.NOTE for d in result.diagnostics)
+    if n_err or n_warn or n_note:
+        # Notes (I101: a value the page shows as a reading) are counted apart: they are for a
+        # reviewer to confirm, not mistakes.
+        reading = f"、読み取り {n_note} 件" if n_note else ""
+        print(f"エラー {n_err} 件、警告 {n_warn} 件{reading}", file=stream)
     if len(result.diagnostics) > 10:
         # A long list is read by its kinds first: which mistakes, how many of each.
         counts = Counter(d.code for d in result.diagnostics)
@@ -164,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             _print_theme(args.site)
             if any(d.code == "E010" for d in result.diagnostics):
                 print(_INIT_HINT, file=sys.stderr)
-            strict_fail = args.strict and result.diagnostics
+            strict_fail = args.strict and has_warnings(result.diagnostics)
             return 1 if (not result.ok or strict_fail) else 0
         if args.command == "build":
             t0 = time.perf_counter()

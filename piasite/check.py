@@ -12,8 +12,8 @@ import unicodedata
 from collections.abc import Iterator
 
 from .consultation import MIN_DAYS, length_days
-from .diagnostics import Diagnostic, Span, error, warning
-from .model import Revision, Site
+from .diagnostics import Diagnostic, Span, error, note, warning
+from .model import VERSION_READINGS, Reading, Revision, Site
 from .normalize import PLACEHOLDERS, item_text, match_key
 from .wareki import parse_date
 
@@ -193,8 +193,31 @@ def check_comment_periods(site: Site) -> Iterator[Diagnostic]:
                           "comment.short_reason に書いてください", period.span)
 
 
+def _reading_note(what: str, reading: Reading) -> Diagnostic:
+    lines = f"（原本 {'・'.join(map(str, reading.lines))} 行目）" if reading.lines else ""
+    return note("I101", f"{what}は原本に書かれていない読み取りです{lines}: {reading.text}",
+                reading.span)
+
+
+def check_readings(site: Site) -> Iterator[Diagnostic]:
+    """Every reading, as a note: a reviewer can list and confirm each against the original."""
+    for rev in site.revisions():
+        for key, reading in rev.readings.items():
+            if key.startswith("changes."):
+                what = f"変更箇所のすべての行の「{key.split('.', 1)[1]}」"
+            else:
+                what = VERSION_READINGS.get(key, key)
+            yield _reading_note(what, reading)
+        for item in rev.walk():
+            if item.reading is not None:
+                yield _reading_note(f"「{item.label}」（#{item.anchor}）", item.reading)
+        for row in rev.changes:
+            for cell, reading in row.readings.items():
+                yield _reading_note(f"変更箇所 {row.index} 行目の「{cell}」", reading)
+
+
 RULES = (check_values, check_changes, check_reconstructions, check_declared_counts,
-         check_comment_periods)
+         check_comment_periods, check_readings)
 
 
 def check(site: Site) -> list[Diagnostic]:

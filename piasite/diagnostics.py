@@ -68,6 +68,11 @@ def warning(code: str, message: str, span: Span, **kw) -> Diagnostic:
     return Diagnostic(Severity.WARNING, code, message, span, **kw)
 
 
+def note(code: str, message: str, span: Span, **kw) -> Diagnostic:
+    """Information for a reviewer (a reading to confirm): never fails a build, even --strict."""
+    return Diagnostic(Severity.NOTE, code, message, span, **kw)
+
+
 def sort(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
     """Sort by (path, line, col, code) and drop exact repeats."""
     seen: set[tuple] = set()
@@ -82,3 +87,8 @@ def sort(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
 
 def has_errors(diags: Iterable[Diagnostic]) -> bool:
     return any(d.severity is Severity.ERROR for d in diags)
+
+
+def has_warnings(diags: Iterable[Diagnostic]) -> bool:
+    """Errors or warnings: what --strict refuses (notes never count)."""
+    return any(d.severity is not Severity.NOTE for d in diags)

@@ -12,8 +12,8 @@ import io
 import json
 from pathlib import Path, PurePosixPath
 
-from .model import LOST_REASONS, Affair, Item, Municipality, Revision, SiteConfig
-from .views import revision_label
+from .model import LOST_REASONS, Affair, Item, Municipality, Reading, Revision, SiteConfig
+from .views import CELL_NAMES, revision_label
 
 SCHEMA_URL = "/schema/revision.schema.json"
 # schema/revision.schema.json in this repository, installed as the package piasite.schema.
@@ -21,7 +21,7 @@ SCHEMA_PATH = importlib.resources.files("piasite.schema") / "revision.schema.jso
 FORMAT_VERSION = 1
 
 CSV_COLUMNS = ("変更日", "変更日(ISO)", "項目", "変更前の記載", "変更後の記載", "提出時期",
-               "提出時期に係る説明", "項目ID", "原本の行", "原本で切れている列")
+               "提出時期に係る説明", "項目ID", "原本の行", "原本で切れている列", "読み取り")
 _CELL_NAMES = {"item": "項目", "before": "変更前の記載", "after": "変更後の記載", "timing": "提出時期",
                "reason": "提出時期に係る説明"}
 
@@ -47,6 +47,13 @@ def _span(span) -> dict | None:
     return {"file": str(span.path), "line": span.line} if span is not None else None
 
 
+def _reading(r: Reading | None) -> dict | None:
+    if r is None:
+        return None
+    return {"code": r.code or None, "text": r.text, "source_lines": list(r.lines),
+            "source": _span(r.span)}
+
+
 def _items(items: tuple[Item, ...], parent: str | None, instance_of: bool = False) -> list[dict]:
     out: list[dict] = []
     for it in items:
@@ -70,6 +77,7 @@ def _items(items: tuple[Item, ...], parent: str | None, instance_of: bool = Fals
             "lost_reason": LOST_REASONS.get(it.lost) if it.lost else None,
             "absent_in_version": it.absent_in_version,
             "unknown_in_version": it.unknown_in_version,
+            "reading": _reading(it.reading),
             "source": _span(it.span),
         }
         if instance:
@@ -96,6 +104,7 @@ def _change(row) -> dict:
         "source_lines": list(row.source_lines),
         "layout": row.layout or None,
         "clipped": list(row.clipped),
+        "readings": {cell: _reading(r) for cell, r in row.readings.items()},
         "source": _span(row.span),
     }
 
@@ -144,6 +153,8 @@ def revision_data(rev: Revision, affair: Affair, muni: Municipality,
         },
         "lost_reasons": {k: LOST_REASONS[k] for k in sorted({i.lost for i in rev.walk()
                                                                 if i.lost})},
+        # The version's own readings: status, form (edition) and changes.<cell> (every row).
+        "readings": {k: _reading(r) for k, r in rev.readings.items()},
         "items": _items(rev.items, None),
         "changes": [_change(r) for r in rev.changes],
     }
@@ -161,10 +172,15 @@ def changes_csv(rev: Revision) -> bytes:
     buf = io.StringIO(newline="")
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(CSV_COLUMNS)
+    table_wide = {k[8:]: r for k, r in rev.readings.items() if k.startswith("changes.")}
     for r in rev.changes:
+        # A row read alone must say which of its cells are readings, the table-wide ones too.
+        readings = {**table_wide, **r.readings}
         w.writerow((r.date_text, r.date.iso() if r.date else "", r.item, r.before,
                     r.after, r.timing, r.reason, r.field, " ".join(map(str, r.source_lines)),
-                    "・".join(_CELL_NAMES[c] for c in r.clipped)))
+                    "・".join(_CELL_NAMES[c] for c in r.clipped),
+                    " ".join(f"{CELL_NAMES[c]}: {readings[c].text}"
+                             for c in CELL_NAMES if c in readings)))
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 

@@ -31,7 +31,11 @@ from .model import (
     CONTAINER_KINDS,
     FORM_KINDS,
     LOST_REASONS,
+    READING_CODE,
+    READING_REASONS,
+    ROW_READING_CELLS,
     SYSTEM_SCOPES,
+    VERSION_READINGS,
     Affair,
     ChangeRow,
     Channel,
@@ -42,6 +46,7 @@ from .model import (
     Item,
     Municipality,
     Opinion,
+    Reading,
     Reconstruction,
     Revision,
     Site,
@@ -65,10 +70,10 @@ SECTION_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*\{#([^\s{}]+)\}\s*$")
 RESERVED_DIRS = {"systems"}
 
 _REVISION_META = {"form", "status", "source", "form_tag", "labels", "reconstructed", "lost",
-                  "unpublished", "title", "comment"}
+                  "unpublished", "title", "comment", "readings"}
 _STATUSES = {"published": "公表", "draft": "案"}
 _CHANGE_KEYS = {"date", "item", "before", "after", "timing", "reason", "field", "source_lines",
-                "layout", "clipped"}
+                "layout", "clipped", "readings"}
 
 
 def load(root: Path) -> tuple[Site, list[Diagnostic]]:
@@ -518,16 +523,22 @@ def _load_revision(root: Path, muni: str, affair: str, rev_id: str, index: Path,
         if why not in LOST_REASONS:
             diags.append(error("E104", f"「lost」の理由「{why}」は {' / '.join(LOST_REASONS)} のいずれかです",
                                span_of(("lost", a))))
+    own_readings, item_readings = _readings(data, span_of, diags)
     recon = _reconstruction(data, span_of, diags)
     absent = set(recon[1]) if recon else set()
     unknown = set(recon[2]) if recon else set()
     binder = _Binder(form, data, span_of, bodies, labels, absent | unknown | set(lost), path,
                      diags)
-    items = [_mark(i, unknown, lost) for i in binder.bind()]
+    items = [_mark(i, unknown, lost, item_readings) for i in binder.bind()]
     by_anchor = {i.anchor: i for it in items for i in it.walk()}  # walked once, used below
     for a in sorted(set(lost) - set(by_anchor)):
         diags.append(error("E101", f"「lost」の「{a}」は様式「{form.id}」の項目ではありません",
                            span_of(("lost", a))))
+    for a in sorted(set(item_readings) - set(by_anchor)):
+        diags.append(error("E101", f"「readings」の「{a}」は様式「{form.id}」の項目でも、"
+                           f"{' / '.join(VERSION_READINGS)} / changes でもありません",
+                           span_of(("readings", a)),
+                           hint=suggest(a, [*by_anchor, *VERSION_READINGS, "changes"])))
     for a in sorted((absent | unknown) - set(by_anchor)):
         diags.append(error("E101", f"「reconstructed」の「{a}」は様式「{form.id}」の項目ではありません",
                            span_of(("reconstructed",))))
@@ -564,15 +575,20 @@ def _load_revision(root: Path, muni: str, affair: str, rev_id: str, index: Path,
                     form_tag=data["form_tag"] if isinstance(data.get("form_tag"), str) else None,
                     title=data["title"] if isinstance(data.get("title"), str) else "",
                     comment=_comment(data, span_of, diags),
-                    anchors=MappingProxyType(by_anchor))
+                    anchors=MappingProxyType(by_anchor),
+                    readings=MappingProxyType(own_readings))
 
 
-def _mark(item: Item, unknown: set[str], lost: dict) -> Item:
-    """Flag items a reconstructed version cannot know, and values the source lost.
+def _mark(item: Item, unknown: set[str], lost: dict, readings: Mapping[str, Reading]) -> Item:
+    """Flag items a reconstructed version cannot know, values the source lost, and values
+    that are readings of the source.
 
-    Neither is "absent": the item exists in this version, its value just cannot be shown.
+    Neither of the first two is "absent": the item exists in this version, its value just
+    cannot be shown.
     """
-    children = tuple(_mark(c, unknown, lost) for c in item.children)
+    children = tuple(_mark(c, unknown, lost, readings) for c in item.children)
+    if item.anchor in readings:
+        item = dataclasses.replace(item, reading=readings[item.anchor])
     if item.anchor in unknown:
         return dataclasses.replace(item, children=children, absent_in_version=False,
                                    unknown_in_version=True)
@@ -580,6 +596,98 @@ def _mark(item: Item, unknown: set[str], lost: dict) -> Item:
         return dataclasses.replace(item, children=children, absent_in_version=False,
                                    lost=lost[item.anchor])
     return dataclasses.replace(item, children=children) if children != item.children else item
+
+
+def _readings(data: dict, span_of,
+              diags: list[Diagnostic]) -> tuple[dict[str, Reading], dict[str, Reading]]:
+    """A version's [readings]: (readings of the version itself, readings by item id).
+
+    Keys are item ids, `status`, `form` (VERSION_READINGS) or `changes`, a table of
+    変更箇所 cells whose reading holds for every row. Item ids are checked once the
+    form is bound (E101 there).
+    """
+    raw = data.get("readings")
+    if raw is None:
+        return {}, {}
+    if not isinstance(raw, dict):
+        diags.append(error("E102", "「readings」は表（テーブル）でなければなりません",
+                           span_of(("readings",))))
+        return {}, {}
+    own: dict[str, Reading] = {}
+    items: dict[str, Reading] = {}
+    for key, value in raw.items():
+        if key == "changes":
+            cells = _cell_readings(value, "「readings.changes」",
+                                   lambda *sub: span_of(("readings", "changes", *sub)), diags)
+            own.update({f"changes.{c}": dataclasses.replace(r, key=f"changes.{c}")
+                        for c, r in (cells or {}).items()})
+            continue
+        reading = _reading(value, key, span_of(("readings", key)), f"「readings」の「{key}」",
+                           diags)
+        if reading is not None:
+            (own if key in VERSION_READINGS else items)[key] = reading
+    return own, items
+
+
+def _cell_readings(value: object, what: str, span_at,
+                   diags: list[Diagnostic]) -> dict[str, Reading] | None:
+    """`{ date = "…", after = "…" }`: readings of 変更箇所 cells; None when it is malformed."""
+    if not isinstance(value, dict):
+        diags.append(error("E102", f"{what}は {{ 列名 = \"理由\" }} の表です", span_at(),
+                           hint="使える列名: " + " / ".join(ROW_READING_CELLS)))
+        return None
+    out = {}
+    ok = True
+    for cell, v in value.items():
+        if cell not in ROW_READING_CELLS:
+            diags.append(error("E101", f"{what}の列名「{cell}」は使えません", span_at(cell),
+                               hint="使える列名: " + " / ".join(ROW_READING_CELLS)))
+            ok = False
+            continue
+        reading = _reading(v, cell, span_at(cell), f"{what}の「{cell}」", diags)
+        if reading is None:
+            ok = False
+        else:
+            out[cell] = reading
+    return out if ok else None
+
+
+def _reading(value: object, key: str, span: Span, what: str,
+             diags: list[Diagnostic]) -> Reading | None:
+    """One reading: a reason (code or sentence), or `{ reason = "…", lines = [行, …] }`."""
+    lines: list = []
+    if isinstance(value, dict):
+        for k in value:
+            if k not in ("reason", "lines"):
+                diags.append(error("E101", f"{what}の不明なキー「{k}」です", span,
+                                   hint=suggest(k, ("reason", "lines"))))
+                return None
+        lines = value.get("lines", [])
+        if not (isinstance(lines, list) and all(isinstance(x, int) and not isinstance(x, bool)
+                                                and x > 0 for x in lines)):
+            diags.append(error("E102", f"{what}の「lines」は原本の行番号（正の整数）の配列です", span))
+            return None
+        if "reason" not in value:
+            diags.append(error("E103", f"{what}に必須のキー「reason」がありません", span))
+            return None
+        value = value["reason"]
+    if not isinstance(value, str):
+        diags.append(error("E102", f"{what}は理由（文字列）か {{ reason = \"…\", lines = [行, …] }} です",
+                           span))
+        return None
+    reason = value.strip()
+    if not reason:
+        diags.append(error("E103", f"{what}の理由が空です", span,
+                           hint="理由の記号: " + " / ".join(READING_REASONS)))
+        return None
+    if READING_CODE.fullmatch(reason):
+        if reason not in READING_REASONS:
+            diags.append(error("E104", f"{what}の理由「{reason}」は理由の記号にありません", span,
+                               hint="理由の記号: " + " / ".join(READING_REASONS)
+                               + "（または日本語の文で書きます）"))
+            return None
+        return Reading(key, READING_REASONS[reason], span, code=reason, lines=tuple(lines))
+    return Reading(key, reason, span, lines=tuple(lines))
 
 
 _COMMENT_KEYS = {"start": str, "end": str, "period": str, "theme": str, "contact": list,
@@ -924,6 +1032,7 @@ def _load_changes(root: Path, path: Path,
             continue
         ok = True
         key_spans = {}
+        row_readings: dict[str, Reading] | None = {}
         for k, v in raw.items():
             kl, kc = doc.pos(("changes", i, k))
             kspan = key_spans[k] = Span(src.path, kl, kc)
@@ -939,6 +1048,12 @@ def _load_changes(root: Path, path: Path,
                     diags.append(error("E102", "「clipped」は原本で切れている列名の配列です",
                                        kspan, hint="使える列名: " + " / ".join(CLIPPABLE_CELLS)))
                     ok = False
+            elif k == "readings":
+                row_readings = _cell_readings(
+                    v, f"変更箇所 {i + 1} 行目の「readings」",
+                    lambda *sub, i=i: Span(src.path, *doc.pos(("changes", i, "readings", *sub))),
+                    diags)
+                ok = ok and row_readings is not None
             elif not isinstance(v, str):
                 diags.append(error("E102", f"「{k}」は文字列でなければなりません", kspan))
                 ok = False
@@ -955,6 +1070,6 @@ def _load_changes(root: Path, path: Path,
             after=vals["after"], timing=vals["timing"], reason=vals["reason"], span=span,
             field=vals["field"], source_lines=tuple(raw.get("source_lines", ())),
             layout=vals["layout"], clipped=tuple(raw.get("clipped", ())),
-            key_spans=MappingProxyType(key_spans),
+            key_spans=MappingProxyType(key_spans), readings=MappingProxyType(row_readings or {}),
         ))
     return tuple(rows), Span(src.path)

@@ -8,6 +8,7 @@ with the values found in the content, each with the Span it came from.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -29,6 +30,34 @@ LOST_REASONS = {
 
 CLIPPABLE_CELLS = ("item", "before", "after", "timing", "reason")
 """The 変更箇所 cells a row's `clipped` may name."""
+
+# Readings (解釈・推定): where the page shows something the source does not print, the content
+# names why under [readings] (or a 変更箇所 row's `readings`). The reason is one of these codes,
+# whose Japanese sentence the page prints, or the content author's own Japanese sentence.
+READING_REASONS = {
+    "draft-unstated": "原本は自らを「案」とは書いていません。公表日の記載がなく、意見の聴取などの手続を"
+                      "今後行うこととして書いているため、公表前の案と読み取っています。",
+    "edition-unknown": "この参考版の当時の様式の版は原本に書かれておらず、わかりません。"
+                       "示している様式の版は元にした版のもので、この参考版の当時のものではありません。",
+    "edition-older": "この参考版の当時の様式の版は原本に書かれていません。元にした版の変更箇所に"
+                     "「様式変更に伴う項目追加」の行があるため、当時はそれより前の版の様式でしたが、"
+                     "どの版かはわかりません。示している様式の版は、元にした版のものです。",
+    "layout": "原本の抽出結果ではこの欄の文字の並びが崩れており、この値は崩れた並びから読み取った"
+              "ものです。原本での確認が必要です。",
+    "checks-partial": "原本の抽出結果ではこの欄の選択肢の並びが崩れています。ここに示したチェックは"
+                      "崩れた並びから読み取ったもので、どの欄に付いたか決められない○もあるため、"
+                      "ほかの欄のチェックの有無は読み取れません。",
+    "date-block": "原本の抽出結果では、変更箇所の表の変更日がページごとにまとめて出ており、行と"
+                  "並んでいません。各行の変更日は、そのページの変更日から読み取っています。",
+    "date-order": "この行のあるページには異なる変更日が混じっています。この行の変更日は、ページ内の"
+                  "変更日の並び順と記載の内容から推定したもので、確かではありません。",
+}
+READING_CODE = re.compile(r"[a-z][a-z0-9-]*")
+"""A reason that looks like this must be a READING_REASONS code (a typo is not free text)."""
+VERSION_READINGS = {"status": "版の状態（公表版・案）", "form": "様式の版"}
+"""Keys of [readings] that are not item ids: what of the version they qualify."""
+ROW_READING_CELLS = ("date", *CLIPPABLE_CELLS)
+"""The 変更箇所 cells a row's `readings` (or [readings] changes) may name."""
 
 FORM_KINDS = {"kiso": "基礎項目評価書", "juten": "重点項目評価書", "zenkoumoku": "全項目評価書"}
 
@@ -106,6 +135,21 @@ class Form:
 
 
 @dataclass(frozen=True, slots=True)
+class Reading:
+    """A value the page shows that the source does not print: why it was read that way."""
+
+    key: str
+    """What it qualifies: an item id, ``status``, ``form``, ``changes.<cell>`` or ``<cell>``."""
+    text: str
+    """The Japanese sentence the page prints (a code's sentence or the author's own)."""
+    span: Span
+    code: str = ""
+    """The READING_REASONS code, empty when the content wrote its own sentence."""
+    lines: tuple[int, ...] = ()
+    """Lines of the source document the reading rests on."""
+
+
+@dataclass(frozen=True, slots=True)
 class Item:
     """One node of a revision's document: a form node bound to its value in the content."""
 
@@ -126,6 +170,8 @@ class Item:
     """True when a reconstructed version cannot know this item's value."""
     lost: str = ""
     """A LOST_REASONS key when the source lost this value (a diagram that was an image…)."""
+    reading: Reading | None = None
+    """Set when the value shown is a reading of the source, not what it prints."""
     explicit_system: str = ""
     """For a repeat instance that is a system: its `system = "slug"` registry reference."""
     children: tuple[Item, ...] = ()
@@ -159,6 +205,9 @@ class ChangeRow:
     # dataclasses.field, spelled out: this class has its own attribute named `field`
     key_spans: Mapping[str, Span] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
     """Where each key of the row is written, for diagnostics on one cell."""
+    readings: Mapping[str, Reading] = dataclasses.field(
+        default_factory=lambda: MappingProxyType({}))
+    """Cells (ROW_READING_CELLS) whose value is a reading, not printed as such in the row."""
 
     def at(self, key: str) -> Span:
         return self.key_spans.get(key, self.span)
@@ -255,6 +304,18 @@ class Revision:
     comment: CommentPeriod | None = None
     anchors: Mapping[str, Item] = field(default_factory=lambda: MappingProxyType({}))
     """Every item by its anchor (built once at load: check and diff look items up often)."""
+    readings: Mapping[str, Reading] = field(default_factory=lambda: MappingProxyType({}))
+    """Readings of the version itself: ``status``, ``form`` and ``changes.<cell>`` (a cell of
+    every 変更箇所 row). Item readings are on the items, row readings on the rows."""
+
+    def all_readings(self) -> Iterator[Reading]:
+        """Every reading of this version: its own, its items', its 変更箇所 rows'."""
+        yield from self.readings.values()
+        for item in self.walk():
+            if item.reading is not None:
+                yield item.reading
+        for row in self.changes:
+            yield from row.readings.values()
 
     @property
     def url(self) -> str:

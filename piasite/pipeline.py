@@ -66,7 +66,7 @@ def build(root: Path, out: Path | None = None, now: str | None = None,
 def _build(root: Path, out: Path | None, now: str | None, strict: bool,
            indexer: Indexer) -> BuildResult:
     result = check(root)
-    proceed = result.ok and not (strict and result.diagnostics)
+    proceed = result.ok and not (strict and diagnostics.has_warnings(result.diagnostics))
     if not proceed:
         return result
     site = result.site

@@ -15,7 +15,17 @@ from markupsafe import Markup
 from . import markdown
 from .diff import RevisionDiff, Segment
 from .link import LinkIndex
-from .model import LOST_REASONS, Affair, ChangeRow, Item, Municipality, Revision, Site
+from .model import (
+    LOST_REASONS,
+    VERSION_READINGS,
+    Affair,
+    ChangeRow,
+    Item,
+    Municipality,
+    Reading,
+    Revision,
+    Site,
+)
 from .normalize import PLACEHOLDERS
 from .wareki import parse_date, to_wareki
 
@@ -49,6 +59,19 @@ class Check:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadingView:
+    """A reading as the page prints it: next to the value, 「（読み取り）」 and why."""
+
+    text: str
+    lines: tuple[int, ...] = ()
+    code: str = ""
+
+
+def reading_view(reading: Reading | None) -> ReadingView | None:
+    return None if reading is None else ReadingView(reading.text, reading.lines, reading.code)
+
+
+@dataclass(frozen=True, slots=True)
 class FieldView:
     anchor: str
     kind: str
@@ -68,6 +91,8 @@ class FieldView:
     unknown: bool = False
     lost: str = ""
     """Japanese explanation of why the source lost this value."""
+    reading: ReadingView | None = None
+    """Why the value shown is a reading of the source (not printed as such there)."""
     choices: tuple[Choice, ...] = ()
     choices_note: str = ""
     checks: tuple[Check, ...] = ()
@@ -148,7 +173,8 @@ def _field(item: Item, level: int, ctx: Context = Context()) -> FieldView:
                 title=f"{node.no} {item.label}" if node.no else item.label,
                 level=min(level, 6), heading=node.heading, hide_label=node.hide_label,
                 absent=item.absent_in_version, unknown=item.unknown_in_version,
-                lost=LOST_REASONS.get(item.lost, ""), missing=not item.present)
+                lost=LOST_REASONS.get(item.lost, ""), reading=reading_view(item.reading),
+                missing=not item.present)
     if node.kind in ("section", "cover"):
         return FieldView(**base, children=tuple(_field(c, level + 1, ctx) for c in item.children))
     if node.kind == "repeat":
@@ -222,6 +248,8 @@ class RowView:
     after_text: str
     source_lines: tuple[int, ...]
     clipped: tuple[str, ...] = ()
+    readings: dict[str, ReadingView] = field(default_factory=dict)
+    """Cells whose value is a reading of this row (the table-wide ones are on the version)."""
 
 
 def row_view(row: ChangeRow) -> RowView:
@@ -230,7 +258,54 @@ def row_view(row: ChangeRow) -> RowView:
                    before=md(row.before), after=md(row.after), timing=row.timing,
                    reason=row.reason, field=row.field, layout=row.layout,
                    before_text=row.before, after_text=row.after, source_lines=row.source_lines,
-                   clipped=row.clipped)
+                   clipped=row.clipped,
+                   readings={c: reading_view(r) for c, r in row.readings.items()})
+
+
+CELL_NAMES = {"date": "変更日", "item": "項目", "before": "変更前の記載", "after": "変更後の記載",
+              "timing": "提出時期", "reason": "提出時期に係る説明"}
+"""The 変更箇所 columns as the table heads them."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingRef:
+    """One reading of a version, for the list that leads a resident to each of them."""
+
+    what: str
+    href: str
+    reading: ReadingView
+
+
+def reading_refs(rev: Revision) -> tuple[ReadingRef, ...]:
+    """Every reading of `rev` in page order: the version's own, its items', its rows'."""
+    out = []
+    for key in VERSION_READINGS:
+        if key in rev.readings:
+            out.append(ReadingRef(VERSION_READINGS[key], "#version-readings",
+                                  reading_view(rev.readings[key])))
+    def walk(items, where: str):
+        for item in items:
+            if item.reading is not None:
+                no = f"{item.node.no} " if item.node.no else ""
+                out.append(ReadingRef(f"{where}{no}{item.label}", f"#{item.anchor}",
+                                      reading_view(item.reading)))
+            if item.node.kind == "repeat":
+                # Name the instance (システム4 …): the same item recurs in each.
+                for inst in item.children:
+                    walk(inst.children, f"{where}{inst.label} ")
+            else:
+                walk(item.children, where)
+
+    walk(rev.items, "")
+    for key, r in rev.readings.items():
+        if key.startswith("changes.") and rev.changes:  # no table, nothing to point at
+            out.append(ReadingRef(f"変更箇所のすべての行の{CELL_NAMES[key[8:]]}", "#changes",
+                                  reading_view(r)))
+    for row in rev.changes:
+        for cell, r in row.readings.items():
+            out.append(ReadingRef(f"変更箇所 {row.index} 行目の{CELL_NAMES[cell]}",
+                                  f"#change-{row.index}", reading_view(r)))
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,6 +363,14 @@ class RevisionView:
     all_diffs: tuple[DiffLink, ...] = ()
     search: SearchView = field(default_factory=lambda: SearchView())
     """Pagefind attributes for revision.html (docs/search.md)."""
+    status_reading: ReadingView | None = None
+    """Why the version is called a draft (or published) when the source does not say so."""
+    form_reading: ReadingView | None = None
+    """Why the 様式 edition shown is not printed by this version (a reconstruction)."""
+    changes_readings: tuple[tuple[str, ReadingView], ...] = ()
+    """(column name, reading) of 変更箇所 cells that are readings in every row."""
+    readings: tuple[ReadingRef, ...] = ()
+    """Every reading of the version, for the list near the top of the page."""
 
 
 # --- search (Pagefind) ------------------------------------------------------------------
@@ -420,6 +503,11 @@ def revision_view(rev: Revision, affair: Affair, muni: Municipality,
         unpublished=rev.unpublished,
         all_diffs=tuple(diff_links or ()),
         search=search_view(rev, affair, links),
+        status_reading=reading_view(rev.readings.get("status")),
+        form_reading=reading_view(rev.readings.get("form")),
+        changes_readings=tuple((CELL_NAMES[k[8:]], reading_view(r))
+                               for k, r in rev.readings.items() if k.startswith("changes.")),
+        readings=reading_refs(rev),
     )
 
 
@@ -500,6 +588,15 @@ def row_diff_targets(affair: Affair, diffs: list[RevisionDiff]) -> dict[int, str
     return out
 
 
+_MAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+
+
+def _mail_parts(line: str) -> tuple[str, str, str]:
+    """A contact line as (before, e-mail address, after): the address becomes a mailto link."""
+    m = _MAIL.search(line)
+    return (line[:m.start()], m.group(0), line[m.end():]) if m else (line, "", "")
+
+
 def consultation_view(rev: Revision, affair: Affair, muni: Municipality, today,
                       diffs: list[RevisionDiff] | None = None) -> dict | None:
     """Everything a participant needs about a draft's comment period, at a glance."""
@@ -524,9 +621,15 @@ def consultation_view(rev: Revision, affair: Affair, muni: Municipality, today,
         status=st.code, status_label=st.label, days_left=st.days_left,
         start=c.start.text, start_iso=c.start.iso(), end=c.end.text, end_iso=c.end.iso(),
         period_text=c.period_text or f"{c.start.text}～{c.end.text}", theme=c.theme,
-        contact=c.contact, how=c.how, language=c.language, without_form=c.without_form,
+        contact=tuple(_mail_parts(line) for line in c.contact), how=c.how,
+        language=c.language, without_form=c.without_form,
         required=c.required, results_handling=c.results_handling,
-        personal_data=c.personal_data, channels=c.channels,
+        personal_data=c.personal_data,
+        # Each channel with only what the notice prints under it (paragraphs apart); an
+        # address or number printed elsewhere stays in the contact block, where it is written.
+        channels=tuple(dict(label=ch.label, email=ch.email, url=ch.url,
+                            paragraphs=tuple(p.strip() for p in ch.text.split("\n\n") if p.strip()))
+                       for ch in c.channels),
         notice=docs.get(c.notice), summary=docs.get(c.summary),
         draft_url=rev.url, draft_label=revision_label(rev), muni=muni.full_name,
         affair_title=affair.title, n_own_changes=len(own),

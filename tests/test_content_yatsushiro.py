@@ -38,6 +38,11 @@ def value_after_heading(page, anchor: str) -> str:
     return text(field(page, anchor).find_next_sibling())
 
 
+def date_of(tr) -> str:
+    """The 変更日 cell of a 変更箇所 row, without a reading note under it."""
+    return text(tr.select_one("td time"))
+
+
 def checked(page, anchor: str) -> list[str]:
     """Labels of the ticked boxes of a checkbox item."""
     items = field(page, anchor).select("ul.checks li")
@@ -111,7 +116,7 @@ def test_appendix_one_table_and_lists(page):
 def test_all_85_change_rows_with_resolved_dates(page):
     rows = page.select("table.changes tbody tr")
     assert len(rows) == 85
-    dates = [text(r.select_one("td")) for r in rows]
+    dates = [date_of(r) for r in rows]
     assert dates.count("平成31年1月31日") == 31
     assert dates.count("令和7年7月11日") == 7
     assert dates[0] == "平成28年9月30日"
@@ -127,7 +132,7 @@ def test_change_row_whose_cells_are_scattered_over_the_page(page):
     assert row.select_one("th a")["href"] == "#III-sofusaki-8-1"
     # the 令和1年 row on a mixed-date page, and a row with its 提出時期に係る説明
     kibi = next(r for r in rows if "（３）機微情報については" in text(r))
-    assert text(kibi.select_one("td")) == "令和1年10月16日"
+    assert date_of(kibi) == "令和1年10月16日"
     reasons = [r for r in rows if "番号法改正による変更で重要な変更に該当しない" in text(r)]
     assert len(reasons) == 10
 

@@ -19,7 +19,7 @@ from helpers import REPO_ROOT, soup, text
 
 SCHEMA_FILE = REPO_ROOT / "schema" / "revision.schema.json"
 CSV_HEADER = ["変更日", "変更日(ISO)", "項目", "変更前の記載", "変更後の記載", "提出時期",
-              "提出時期に係る説明", "項目ID", "原本の行", "原本で切れている列"]
+              "提出時期に係る説明", "項目ID", "原本の行", "原本で切れている列", "読み取り"]
 REV_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 

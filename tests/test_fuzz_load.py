@@ -84,14 +84,16 @@ keys = st.sampled_from([
     "comment.start", "comment.end", "comment.channels", "related", "related.systems",
     "related.affair_name", "related.info_network.implemented", "name", "number", "kind",
     "code", "scope", "aliases", "changes", "date", "item", "before", "after", "field",
-    "source_lines", "x-unknown", '"quoted key"', "I-1-2", "special_notes"])
+    "source_lines", "x-unknown", '"quoted key"', "I-1-2", "special_notes", "readings",
+    "readings.status", "readings.changes", "reason", "lines", "clipped"])
 scalars = st.one_of(
     st.text(max_size=12).map(lambda s: '"' + s.replace("\\", "\\\\").replace('"', '\\"')
                              .replace("\n", "\\n").replace("\r", "\\r") + '"'),
     st.integers(-10**20, 10**20).map(str), st.booleans().map(lambda b: str(b).lower()),
     st.sampled_from(['"kiso-r7-05"', '"令和7年2月30日"', '"平成32年1月1日"', '"2025-12-12"',
                      "2025-12-12", "1979-05-27T07:32:00Z", "inf", "nan", '""', '"令和0年1月1日"',
-                     '"draft"', '"juki-net"', '"national"', '"I-1-2"']))
+                     '"draft"', '"juki-net"', '"national"', '"I-1-2"', '"layout"', '"date-order"',
+                     '"layuot"']))
 values = st.recursive(scalars, lambda inner: st.one_of(
     st.lists(inner, max_size=4).map(lambda xs: "[" + ", ".join(xs) + "]"),
     st.lists(st.tuples(keys, inner), max_size=3).map(

@@ -124,3 +124,15 @@ def test_print_to_pdf_works(printed) -> None:
     page = printed(VERSION)
     pdf = page.pdf(format="A4")
     assert pdf.startswith(b"%PDF") and len(pdf) > 10_000
+
+
+def test_readings_are_printed_with_their_values(printed) -> None:
+    """A reading (「（読み取り）」 and why) is on paper next to its value, and so is the list of
+    every reading, closed on screen."""
+    url = "/okayama/kojin-juminzei/2025-04-01/"
+    page = printed(url)
+    notes = _visible(page, "main p.reading")
+    assert len(notes) == 11 and all(notes)
+    listed = _visible(page, "details.readings-list li")
+    assert listed and all(listed)
+    assert not any(_visible(printed(url, media="screen"), "details.readings-list li"))
