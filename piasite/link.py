@@ -16,7 +16,7 @@ from types import MappingProxyType
 
 from .diagnostics import Diagnostic, error, warning
 from .model import Item, Revision, Site, System
-from .normalize import match_key
+from .normalize import item_text, match_key
 
 # Remarks a document appends to a system name: "(※)", "（予定）".
 _TRAILING_REMARK = re.compile(r"[（(](?:※\d*|予定)[)）]$")
@@ -40,6 +40,23 @@ class SystemUse:
 
 
 @dataclass(frozen=True, slots=True)
+class Mention:
+    """An item of a current version or open draft that names a system in its own words."""
+
+    slug: str
+    muni: str
+    affair: str
+    revision: str
+    anchor: str
+    before: str
+    written: str
+    """The name as the document writes it."""
+    after: str
+    current: bool
+    """The version in force (else an open draft)."""
+
+
+@dataclass(frozen=True, slots=True)
 class LinkIndex:
     systems: Mapping[str, System]
     uses: Mapping[str, tuple[SystemUse, ...]]
@@ -50,6 +67,12 @@ class LinkIndex:
     """(written form, slug) for linking mentions in free text, longest first."""
     keys: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     """Folded name or alias -> slug."""
+    unlinked: tuple[str, ...] = ()
+    """Names of systems never linked in free text (link_prose = false): a mention of one is
+    not a mention of a shorter name inside it (中間サーバコネクタ is not 中間サーバ)."""
+    mentions: Mapping[str, tuple[Mention, ...]] = field(
+        default_factory=lambda: MappingProxyType({}))
+    """System slug -> every item naming it in the current versions and open drafts."""
 
     def resolve_label(self, label: str) -> str | None:
         return self.keys.get(_key(label))
@@ -63,11 +86,11 @@ class LinkIndex:
         if not self.prose:
             return
         seen: set[str] = set()
-        pattern = _prose_pattern(self.prose)
+        pattern = _prose_pattern(self.prose, self.unlinked)
         lookup = dict(self.prose)
         for m in pattern.finditer(text):
-            slug = lookup[m.group()]
-            if slug not in seen:
+            slug = lookup.get(m.group())
+            if slug is not None and slug not in seen:
                 seen.add(slug)
                 yield m.start(), m.end(), slug
 
@@ -75,12 +98,14 @@ class LinkIndex:
 _PATTERNS: dict[tuple, re.Pattern] = {}
 
 
-def _prose_pattern(prose: tuple[tuple[str, str], ...]) -> re.Pattern:
-    pat = _PATTERNS.get(prose)
+def _prose_pattern(prose: tuple[tuple[str, str], ...], unlinked: tuple[str, ...] = ()) -> re.Pattern:
+    pat = _PATTERNS.get((prose, unlinked))
     if pat is None:
-        # Longest first, so 中間サーバー・プラットフォーム wins over 中間サーバー.
-        pat = re.compile("|".join(re.escape(w) for w, _ in prose))
-        _PATTERNS[prose] = pat
+        # Longest first, so 中間サーバー・プラットフォーム wins over 中間サーバー, and an unlinked
+        # 中間サーバコネクタ over the 中間サーバ inside it.
+        words = sorted({w for w, _ in prose} | set(unlinked), key=lambda w: (-len(w), w))
+        pat = re.compile("|".join(re.escape(w) for w in words))
+        _PATTERNS[(prose, unlinked)] = pat
     return pat
 
 
@@ -101,12 +126,17 @@ def system_items(rev: Revision) -> Iterator[tuple[str, str, str, str, Item]]:
                 yield f"{item.anchor}#{i}", f"{i + 1}.", label, ref, item
         elif node.kind == "repeat":
             for inst in item.children:
-                name = next((c for c in inst.children if c.node.kind == "text"), None)
+                name = _name_item(inst)
                 if name is None or not isinstance(name.value, str) or not name.value.strip():
                     continue
                 ref = inst.explicit_system
                 # The name is the first line; a ※ note may follow it in the same cell.
                 yield inst.anchor, inst.label, name.value.strip().split("\n")[0], ref, inst
+
+
+def _name_item(inst: Item) -> Item | None:
+    """The item naming a system instance: its first free-text item (① システムの名称)."""
+    return next((c for c in inst.children if c.node.kind == "text"), None)
 
 
 def link(site: Site) -> tuple[LinkIndex, list[Diagnostic]]:
@@ -157,6 +187,11 @@ def link(site: Site) -> tuple[LinkIndex, list[Diagnostic]]:
     prose = sorted(((w, s.slug) for s in site.systems if s.link_prose
                     for w in {s.name, *s.aliases} if len(w) >= 3),
                    key=lambda x: (-len(x[0]), x[0]))
+    linked = {w for w, _ in prose}
+    unlinked = tuple(sorted({w for s in site.systems if not s.link_prose
+                             for w in (s.name, *s.aliases) if len(w) >= 3} - linked))
+    scan = LinkIndex(MappingProxyType(systems), MappingProxyType({}), MappingProxyType({}),
+                     tuple(prose), unlinked=unlinked)
     index = LinkIndex(
         systems=MappingProxyType(systems),
         uses=MappingProxyType({k: tuple(sorted(v, key=lambda u: (not u.current, u.muni, u.affair,
@@ -164,8 +199,86 @@ def link(site: Site) -> tuple[LinkIndex, list[Diagnostic]]:
                                for k, v in uses.items()}),
         resolved=MappingProxyType(resolved),
         prose=tuple(prose),
-        keys=MappingProxyType(by_key))
+        keys=MappingProxyType(by_key),
+        unlinked=unlinked,
+        mentions=MappingProxyType(_mentions(site, scan)))
     return index, diags
+
+
+_EXCERPT = 30
+"""Characters of context on each side of a mention."""
+_WS = re.compile(r"\s+")
+
+
+def _mentions(site: Site, scan: LinkIndex) -> dict[str, tuple[Mention, ...]]:
+    """Every item of the current versions and open drafts that names a registry system in the
+    document's own words: free text, list notes, table cells and the details written beside a
+    ticked box. Not the form's own labels and choices, and not the system lists themselves
+    (those are the uses)."""
+    out: dict[str, list[Mention]] = {}
+    if not scan.prose:
+        return {}
+    pattern = _prose_pattern(scan.prose, scan.unlinked)
+    for affair in site.affairs():
+        current = affair.current
+        revs = [current, *(r for r in affair.open_drafts if r is not current)]
+        for rev in revs:
+            if rev is None:
+                continue
+            # The preview rebuilds on every save: an unchanged version is not scanned again.
+            key = (scan.prose, scan.unlinked, rev.muni, rev.affair, rev.id, rev.digest)
+            found = _SCANNED.get(key) if rev.digest else None
+            if found is None:
+                found = tuple(_scan(rev, scan, pattern))
+                if rev.digest:
+                    if len(_SCANNED) > 4096:
+                        _SCANNED.clear()
+                    _SCANNED[key] = found
+            for slug, anchor, before, written, after in found:
+                out.setdefault(slug, []).append(Mention(slug, rev.muni, rev.affair, rev.id, anchor,
+                                                        before, written, after, rev is current))
+    return {k: tuple(v) for k, v in out.items()}
+
+
+_SCANNED: dict[tuple, tuple[tuple[str, str, str, str, str], ...]] = {}
+
+
+def _scan(rev: Revision, scan: LinkIndex, pattern: re.Pattern) -> Iterator[tuple[str, str, str, str, str]]:
+    """(slug, item anchor, text before, name as written, text after) of one version."""
+    names = {_name_item(inst).anchor for _, _, _, _, inst in system_items(rev)
+             if inst.node.kind == "repeat"}
+    for item in rev.walk():
+        if item.anchor in names:
+            continue
+        text = _own_words(item)
+        if not text or not pattern.search(text):
+            continue
+        text = _WS.sub(" ", text).strip()
+        for start, end, slug in scan.find_mentions(text):
+            before = text[max(0, start - _EXCERPT):start]
+            after = text[end:end + _EXCERPT]
+            yield (slug, item.anchor, ("…" if start > _EXCERPT else "") + before, text[start:end],
+                   after + ("…" if end + _EXCERPT < len(text) else ""))
+
+
+def _own_words(item: Item) -> str:
+    """What the document itself wrote in an item, as one string ('' for the form's words)."""
+    node, v = item.node, item.value
+    if v is None or item.absent_in_version or item.unknown_in_version:
+        return ""
+    if node.kind == "text":
+        return item_text(item)
+    if node.kind == "list":
+        labels = "" if node.systems else " ".join(
+            el["label"] if isinstance(el, dict) else str(el) for el in v)  # type: ignore[union-attr]
+        return f"{labels} {item.note}".strip()
+    if node.kind == "checks":
+        return " ".join(str(el["detail"]) for el in v  # type: ignore[union-attr]
+                        if isinstance(el, dict) and el.get("detail"))
+    if node.kind == "table" and isinstance(v, dict):
+        cells = [str(c) for r in v.get("rows", ()) for c in r]
+        return " ".join([str(v.get("caption", "")), *cells, str(v.get("note", ""))]).strip()
+    return ""
 
 
 def _suggest(word: str, candidates) -> str | None:

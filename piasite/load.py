@@ -25,6 +25,7 @@ from types import MappingProxyType
 from . import lgcode
 from .config import load_config, suggest
 from .diagnostics import Diagnostic, Span, error, warning
+from .families import load_families
 from .forms import FormError, parse_form, shipped_forms
 from .model import (
     CLIPPABLE_CELLS,
@@ -94,8 +95,10 @@ def load(root: Path) -> tuple[Site, list[Diagnostic]]:
             if m is not None:
                 munis.append(m)
     systems = _load_systems(root, diags)
+    families, family_diags = load_families(root, forms)
+    diags += family_diags
     return Site(config=config, municipalities=tuple(munis), forms=MappingProxyType(forms),
-                systems=systems), diags
+                systems=systems, families=MappingProxyType(families)), diags
 
 
 _SYSTEM_KEYS = {"name": str, "scope": str, "operator": str, "aliases": list, "description": str,

@@ -458,6 +458,28 @@ class System:
 
 
 @dataclass(frozen=True, slots=True)
+class Family:
+    """The editions of one form (様式) whose items are compared across assessments.
+
+    Read from piasite/forms/families/<kind>.toml (or the site's forms/families/); see
+    docs/forms.md. The comparison uses the canonical edition's item ids, labels and order.
+    """
+
+    id: str
+    """The forms' kind: kiso | juten | zenkoumoku (the URL's /compare/<id>/)."""
+    canonical: str
+    """Form id whose items the comparison pages are named after."""
+    items: Mapping[str, Mapping[str, str]]
+    """Form id -> {value item id in that form -> canonical item id}, for every form of the kind;
+    an item without a counterpart is left out."""
+    span: Span | None = None
+    """The family file, when there is one."""
+
+    def item_for(self, form_id: str, node_id: str) -> str | None:
+        return self.items.get(form_id, {}).get(node_id)
+
+
+@dataclass(frozen=True, slots=True)
 class SiteConfig:
     title: str = "マイナンバー保護評価書 公開サイト"
     base_url: str = "http://localhost:8000"
@@ -477,6 +499,8 @@ class Site:
     municipalities: tuple[Municipality, ...]
     forms: Mapping[str, Form] = field(default_factory=lambda: MappingProxyType({}))
     systems: tuple[System, ...] = ()
+    families: Mapping[str, Family] = field(default_factory=lambda: MappingProxyType({}))
+    """Form kind -> the editions compared item by item (piasite/families.py)."""
 
     def affairs(self) -> Iterator[Affair]:
         for m in self.municipalities:

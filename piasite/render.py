@@ -21,11 +21,11 @@ from jinja2 import (
     select_autoescape,
 )
 
-from . import diagram, export, feeds, views
+from . import compare, diagram, export, feeds, views
 from .diff import Diffs
 from .filters import FILTERS
 from .link import LinkIndex
-from .model import Site
+from .model import FORM_KINDS, Site
 from .views import Crumb
 
 
@@ -118,6 +118,8 @@ class Renderer:
     def __init__(self, site: Site, theme: Theme, today: datetime.date, preview: bool = False):
         self.site = site
         self.links: LinkIndex | None = None
+        self.compare: Callable[[object], Mapping[str, str]] = lambda form: {}
+        """A version's form -> its items' comparison pages (compare.compare_links)."""
         self.env = environment(theme)
         self.today = today
         self.index = views.site_index(site)
@@ -174,7 +176,12 @@ def jobs(site: Site, theme: Theme, today: datetime.date, diffs: Diffs | None = N
     links = links or LinkIndex({}, {}, {}, ())
     r = Renderer(site, theme, today, preview)
     r.links = links
-    base = (theme.digest, repr(site.config), today.isoformat(), preview, repr(site.systems))
+    comps = compare.comparisons(site)
+    r.compare = compare.compare_links(site, comps)
+    # Which families have comparisons decides the links on every version page of them.
+    # Hashed once: every page's fingerprint starts from it.
+    base = (_fp(theme.digest, repr(site.config), today.isoformat(), preview, repr(site.systems),
+                repr(site.families), sorted(comps)),)
     home = Crumb("ホーム", "/")
     out: list[Job] = []
 
@@ -194,6 +201,7 @@ def jobs(site: Site, theme: Theme, today: datetime.date, diffs: Diffs | None = N
                                               aliases=views.search_aliases(site.systems)))
     out.extend(_system_jobs(r, base, site, links, home))
     out.extend(_comment_list_jobs(r, base, site, home))
+    out.extend(_compare_jobs(r, base, site, comps, links, home))
     schema = export.schema_bytes()
     add(export.SCHEMA_URL, _fp(schema.decode("utf-8")), lambda: schema)
     a11y, a11y_raw = a11y
@@ -233,6 +241,9 @@ def _system_jobs(r: Renderer, base: tuple, site: Site, links: LinkIndex, home: C
              for a in m.affairs}
     labels = {(a.muni, a.slug, rv.id): views.revision_label(rv) for a in site.affairs()
               for rv in a.revisions}
+    versions = {(a.muni, a.slug, rv.id): (m, a, rv) for m in site.municipalities
+                for a in m.affairs for rv in a.revisions}
+    places: dict = {}
     entries = []
     for s in sorted(site.systems, key=lambda s: (s.scope != "national", s.scope, s.slug)):
         uses = [dict(muni=names[(u.muni, u.affair)][0], affair=names[(u.muni, u.affair)][1],
@@ -240,20 +251,87 @@ def _system_jobs(r: Renderer, base: tuple, site: Site, links: LinkIndex, home: C
                      url=f"/{u.muni}/{u.affair}/{u.revision}/#{u.anchor}", number=u.number,
                      label=u.label)
                 for u in links.uses.get(s.slug, ())]
+        mentions = links.mentions.get(s.slug, ())
         entries.append(dict(slug=s.slug, name=s.name, url=s.url, scope=s.scope,
                             scope_name=s.scope_name, operator=s.operator, aliases=s.aliases,
                             description=s.description, description_source=s.description_source,
                             related=[dict(name=links.systems[x].name, url=links.systems[x].url)
                                      for x in s.related if x in links.systems],
                             uses=uses,
-                            n_assessments=len({(u["muni"], u["affair"]) for u in uses})))
+                            n_assessments=len({(u["muni"], u["affair"]) for u in uses}),
+                            n_mentioning=len({(m.muni, m.affair) for m in mentions}),
+                            link_prose=s.link_prose))
     out = [Job("/systems/", _fp(base, entries), lambda: r.page(
         "systems.html", "/systems/", "システム登録簿", [home], systems=entries))]
     crumb = Crumb("システム登録簿", "/systems/")
     for e in entries:
-        out.append(Job(e["url"], _fp(base, e), functools.partial(
-            r.page, "system.html", e["url"], f"{e['name']}｜システム登録簿", [home, crumb],
-            system=e)))
+        mentions = links.mentions.get(e["slug"], ())
+
+        def make(e=e, mentions=mentions):
+            groups = views.mention_groups(mentions, versions, places)
+            return r.page("system.html", e["url"], f"{e['name']}｜システム登録簿", [home, crumb],
+                          system=dict(e, mentions=groups))
+
+        # The assessment's versions stand for the places and titles the page shows.
+        seen = [(m.muni, m.affair, m.revision, m.anchor, m.before, m.written, m.after, m.current,
+                 [rv.digest for rv in versions[(m.muni, m.affair, m.revision)][1].revisions])
+                for m in mentions]
+        out.append(Job(e["url"], _fp(base, e, seen), make))
+    return out
+
+
+def _compare_jobs(r: Renderer, base: tuple, site: Site, comps: Mapping[str, compare.FamilyComparison],
+                  links: LinkIndex, home: Crumb) -> list[Job]:
+    """/compare/ (every assessment's key facts, and as CSV), and for each family used by two
+    municipalities or more, its list of items and one page (and JSON) per item."""
+    base_url = site.config.base_url
+    every = _fp(base, [(m.slug, m.full_name, m.code, a.slug, a.name, a.title, a.kind,
+                        [(rv.id, rv.digest) for rv in a.revisions])
+                       for m in site.municipalities for a in m.affairs])
+    overview = functools.cache(lambda: compare.overview(site))
+    kinds = sorted({a.kind for a in site.affairs()})
+    families = [dict(name=comps[k].name if k in comps else FORM_KINDS.get(k, k),
+                     url=compare.family_url(k) if k in comps else "",
+                     n=sum(1 for a in site.affairs() if a.kind == k),
+                     n_munis=sum(1 for m in site.municipalities if any(a.kind == k for a in m.affairs)),
+                     n_items=len(comps[k].nodes) if k in comps else 0)
+                for k in kinds]
+    out = [
+        Job(compare.INDEX_URL, every, lambda: r.page(
+            "compare.html", compare.INDEX_URL, "評価書の比較", [home], rows=overview(),
+            facts=compare.FACTS, families=families, csv_url=compare.OVERVIEW_CSV_URL,
+            minimum=compare.MIN_MUNICIPALITIES)),
+        Job(compare.OVERVIEW_CSV_URL, _fp(every, base_url),
+            lambda: compare.overview_csv(overview(), base_url)),
+    ]
+    crumb = Crumb("評価書の比較", compare.INDEX_URL)
+    for kind, comp in comps.items():
+        # What the pages show of each assessment besides the item: an edit re-renders only the
+        # comparisons of the items it changed.
+        ffp = _fp(base, [(c.muni.slug, c.muni.full_name, c.muni.code, c.affair.slug, c.affair.name,
+                          c.affair.title, c.rev.url, views.revision_label(c.rev), c.rev.form.id,
+                          views.revision_label(c.newer_draft) if c.newer_draft else "")
+                         for c in comp.assessments], [n.title for n in comp.nodes])
+        furl = compare.family_url(kind)
+        out.append(Job(furl, _fp(ffp, [len(v) for v in comp.entries.values()]),
+                       lambda furl=furl, comp=comp: r.page(
+                           "compare_family.html", furl, f"{comp.name}の項目ごとの比較",
+                           [home, crumb], family=views.compare_family_view(comp))))
+        fcrumb = Crumb(f"{comp.name}の項目", furl)
+        for n in comp.nodes:
+            url = compare.compare_url(kind, n.id)
+
+            def make_item(n=n, url=url, comp=comp, fcrumb=fcrumb):
+                item = views.compare_item_view(comp, n.id, links)
+                return r.page("compare_item.html", url, f"{n.title}｜{comp.name}の項目の比較",
+                              [home, crumb, fcrumb], item=item)
+
+            ifp = _fp(ffp, n.id, [(i, it.anchor, it.label, it.value, it.lost, it.absent_in_version,
+                                   it.unknown_in_version, comp.assessments[i].places[it.anchor].entries)
+                                  for i, it in comp.entries[n.id]])
+            out.append(Job(url, _fp(ifp, "item"), make_item))
+            out.append(Job(compare.compare_json_url(kind, n.id), _fp(ifp, "json", base_url),
+                           functools.partial(compare.item_json, comp, n.id, base_url)))
     return out
 
 
@@ -297,7 +375,7 @@ def _affair_jobs(r: Renderer, base: tuple, m, a, diffs, home: Crumb, mcrumb: Cru
         out.append(Job(f"{d.url}inline/", _fp(afp, "inline", d.url), make_inline))
     for rev in a.revisions:
         def make_rev(rev=rev, url=rev.url, alias=False):
-            rv = views.revision_view(rev, a, m, links, r.links)
+            rv = views.revision_view(rev, a, m, links, r.links, r.compare(rev.form))
             g = diagram.graph(rev, r.links)
             if alias:
                 title = f"{a.title}（現行版・{rv.label}）｜{m.full_name}"

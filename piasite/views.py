@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from markupsafe import Markup
@@ -17,6 +18,7 @@ from .diff import RevisionDiff, Segment
 from .link import LinkIndex
 from .model import (
     LOST_REASONS,
+    VALUE_KINDS,
     VERSION_READINGS,
     Affair,
     ChangeRow,
@@ -107,6 +109,8 @@ class FieldView:
     caption: str = ""
     note_html: Markup = _EMPTY
     children: tuple[FieldView, ...] = ()
+    compare_url: str = ""
+    """The comparison of this item across assessments (/compare/…), where there is one."""
 
     @property
     def is_container(self) -> bool:
@@ -119,6 +123,11 @@ class Context:
 
     rev: Revision | None = None
     links: LinkIndex | None = None
+    compare: Mapping[str, str] | None = None
+    """Form item id -> its comparison page (compare.compare_links)."""
+
+    def compare_url(self, node_id: str) -> str:
+        return self.compare.get(node_id, "") if self.compare else ""
 
     def system(self, key: str):
         if self.rev is None or self.links is None:
@@ -174,7 +183,8 @@ def _field(item: Item, level: int, ctx: Context = Context()) -> FieldView:
                 level=min(level, 6), heading=node.heading, hide_label=node.hide_label,
                 absent=item.absent_in_version, unknown=item.unknown_in_version,
                 lost=LOST_REASONS.get(item.lost, ""), reading=reading_view(item.reading),
-                missing=not item.present)
+                missing=not item.present,
+                compare_url=ctx.compare_url(node.id) if node.kind in VALUE_KINDS else "")
     if node.kind in ("section", "cover"):
         return FieldView(**base, children=tuple(_field(c, level + 1, ctx) for c in item.children))
     if node.kind == "repeat":
@@ -464,8 +474,9 @@ class DiffLink:
 
 def revision_view(rev: Revision, affair: Affair, muni: Municipality,
                   diff_links: list[DiffLink] | None = None,
-                  links: LinkIndex | None = None) -> RevisionView:
-    ctx = Context(rev, links)
+                  links: LinkIndex | None = None,
+                  compare: Mapping[str, str] | None = None) -> RevisionView:
+    ctx = Context(rev, links, compare)
     cover: tuple[FieldView, ...] = ()
     sections = []
     for item in rev.items:
@@ -509,6 +520,55 @@ def revision_view(rev: Revision, affair: Affair, muni: Municipality,
                                for k, r in rev.readings.items() if k.startswith("changes.")),
         readings=reading_refs(rev),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where an item sits in its document, as a reader would name it."""
+
+    title: str
+    """Printed number and label: ``⑦ 再委託の有無　※``."""
+    context: tuple[str, ...]
+    """The sections and repeated entries around it, outermost first:
+    ``Ⅱ 特定個人情報ファイルの概要``, ``特定個人情報ファイル1（住民記録情報ファイル）`` …"""
+    instances: tuple[str, ...] = ()
+    """Only the repeated entries: ``特定個人情報ファイル1``, ``委託事項2``."""
+    entries: tuple[str, ...] = ()
+    """The same entries named with their first words: ``委託事項2（課税資料のデータパンチ）``."""
+
+
+_NAME_CHARS = 24
+
+
+def item_places(rev: Revision) -> dict[str, Place]:
+    """Every item's title and context, by anchor (one pass over the version)."""
+    out: dict[str, Place] = {}
+
+    def visit(items, context: tuple[str, ...], instances: tuple[str, ...],
+              entries: tuple[str, ...], in_repeat: bool):
+        for it in items:
+            if in_repeat:
+                # An entry of a repeated group is named by its label and its own first words.
+                name = next((c.value for c in it.children if c.node.kind == "text"
+                             and isinstance(c.value, str) and c.value.strip()), "")
+                name = name.strip().split("\n")[0]
+                if len(name) > _NAME_CHARS:
+                    name = name[:_NAME_CHARS] + "…"
+                title = f"{it.label}（{name}）" if name else it.label
+                out[it.anchor] = Place(title, context, instances, entries)
+                visit(it.children, (*context, title), (*instances, it.label), (*entries, title),
+                      False)
+                continue
+            node = it.node
+            title = f"{node.no} {it.label}" if node.no else it.label
+            out[it.anchor] = Place(title, context, instances, entries)
+            if it.children:
+                # A repeated group's own unnumbered heading (委託事項) repeats its entries' labels.
+                inner = context if node.kind == "repeat" and not node.no else (*context, title)
+                visit(it.children, inner, instances, entries, node.kind == "repeat")
+
+    visit(rev.items, (), (), (), False)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -638,3 +698,96 @@ def consultation_view(rev: Revision, affair: Affair, muni: Municipality, today,
         ics_url=f"{rev.url}comment.ics", results_url=f"{rev.url}results/",
         results_published=c.results_published.text if c.results_published else "",
         opinions=c.opinions, steps=steps)
+
+
+# --- across assessments: system mentions, comparisons (compare.py) --------------------------
+
+
+def mention_groups(mentions, versions: Mapping[tuple[str, str, str], tuple],
+                   places: dict) -> list[dict]:
+    """A system's mentions grouped by assessment, then version, in document order.
+
+    `versions` maps (muni, affair, revision) to (Municipality, Affair, Revision); `places`
+    caches item_places per version across systems (one pass per version for the whole site).
+    """
+    groups: dict[tuple[str, str], dict] = {}
+    for m in mentions:
+        muni, affair, rev = versions[(m.muni, m.affair, m.revision)]
+        key = (m.muni, m.affair, m.revision)
+        if key not in places:
+            places[key] = item_places(rev)
+        place = places[key][m.anchor]
+        g = groups.setdefault((m.muni, m.affair), dict(
+            muni=muni.full_name, affair=affair.title, url=affair.url, versions={}))
+        v = g["versions"].setdefault(m.revision, dict(
+            label=revision_label(rev), url=rev.url, current=m.current, items=[]))
+        v["items"].append(dict(title=place.title, context=" › ".join(place.context),
+                               url=f"{rev.url}#{m.anchor}", before=m.before, written=m.written,
+                               after=m.after))
+    out = []
+    for g in groups.values():
+        vs = sorted(g["versions"].values(), key=lambda v: not v["current"])
+        out.append(dict(g, versions=vs, n_items=sum(len(v["items"]) for v in vs)))
+    return out
+
+
+def compare_item_view(comp, item_id: str, links: LinkIndex | None) -> dict:
+    """One item across assessments: each assessment's entries, and the count of each choice."""
+    from . import compare
+
+    node = comp.node(item_id)
+    by: dict[int, list[Item]] = {}
+    for i, item in comp.entries[item_id]:
+        by.setdefault(i, []).append(item)
+    blocks = []
+    repeated = False
+    for i, c in enumerate(comp.assessments):
+        items = by.get(i)
+        if not items:
+            continue
+        ctx = Context(c.rev, links)
+        entries = []
+        for it in items:
+            place = c.places[it.anchor]
+            repeated = repeated or bool(place.entries)
+            entries.append(dict(place=" › ".join(place.entries), url=f"{c.rev.url}#{it.anchor}",
+                                label=it.label if it.label != node.label else "",
+                                field=_field(it, 4, ctx)))
+        draft = c.newer_draft
+        blocks.append(dict(
+            id=c.block, muni=c.muni.full_name, affair=c.affair.title, affair_url=c.affair.url,
+            label=revision_label(c.rev), url=c.rev.url, draft=c.rev.status == "draft",
+            edition="" if c.rev.form.id == comp.form.id else f"{c.rev.form.yoshiki}（{c.rev.form.edition}）",
+            newer_draft=(revision_label(draft), draft.url) if draft else None, entries=entries))
+    counts = [dict(choice=x["choice"], listed=x["listed"], n=x["n"],
+                   assessments=[dict(name=f"{c.muni.full_name} {c.affair.title}",
+                                     href=f"#{c.block}", n=n) for c, n in x["assessments"]])
+              for x in compare.choice_counts(comp, item_id)]
+    return dict(
+        id=item_id, title=node.title, label=node.label, kind=node.kind,
+        context=" › ".join(comp.form_context[item_id]), family=comp.name,
+        family_url=compare.family_url(comp.family.id), edition=comp.form.edition,
+        blocks=blocks, counts=counts, repeated=repeated, n_entries=len(comp.entries[item_id]),
+        missing=[f"{c.muni.full_name} {c.affair.title}（{c.rev.form.yoshiki}・{c.rev.form.edition}）"
+                 for c in compare.missing_form(comp, item_id)],
+        json_url=compare.compare_json_url(comp.family.id, item_id))
+
+
+def compare_family_view(comp) -> dict:
+    """The list of a family's compared items, under the form's top-level parts."""
+    from . import compare
+
+    parts: list[dict] = []
+    for n in comp.nodes:
+        ctx = comp.form_context[n.id]
+        top = ctx[0] if ctx else n.title
+        if not parts or parts[-1]["title"] != top:
+            parts.append(dict(title=top, items=[]))
+        parts[-1]["items"].append(dict(title=n.title, context=" › ".join(ctx[1:]),
+                                       url=compare.compare_url(comp.family.id, n.id),
+                                       n=len(comp.entries[n.id])))
+    return dict(name=comp.name, edition=comp.form.edition, parts=parts,
+                assessments=[dict(name=f"{c.muni.full_name} {c.affair.title}", url=c.rev.url,
+                                  label=revision_label(c.rev),
+                                  edition=f"{c.rev.form.yoshiki}（{c.rev.form.edition}）")
+                             for c in comp.assessments])

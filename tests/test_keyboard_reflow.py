@@ -24,7 +24,11 @@ LONG_CHANGES = "/asahikawa/juki/changes/"
 DIFF = "/midori/juki/diff/2023-08-18..2025-12-12/"
 SYSTEMS = "/systems/"
 ACCESSIBILITY = "/accessibility/"
-PAGES = [HOME, LONG_VERSION, CHANGES, LONG_CHANGES, DIFF, SYSTEMS, PAST_VERSION, ACCESSIBILITY]
+COMPARE = "/compare/"
+COMPARE_ITEM = "/compare/zenkoumoku/II-4-itaku-re-7/"
+SYSTEM_MENTIONS = "/systems/chukan-server-platform/"
+PAGES = [HOME, LONG_VERSION, CHANGES, LONG_CHANGES, DIFF, SYSTEMS, PAST_VERSION, ACCESSIBILITY,
+         COMPARE, COMPARE_ITEM, SYSTEM_MENTIONS]
 
 # WCAG 1.4.12's values, as the well-known text-spacing bookmarklet applies them.
 TEXT_SPACING_CSS = """
@@ -119,7 +123,7 @@ def test_skip_link_is_first_and_moves_focus_to_main(open_page, url: str) -> None
     assert page.evaluate("() => Boolean(document.activeElement.closest('main'))"), url
 
 
-@pytest.mark.parametrize("url", [HOME, LONG_VERSION, CHANGES, DIFF, SYSTEMS])
+@pytest.mark.parametrize("url", [HOME, LONG_VERSION, CHANGES, DIFF, SYSTEMS, COMPARE, COMPARE_ITEM])
 def test_focus_is_always_visible_and_in_document_order(open_page, url: str) -> None:
     """Tab through the page: each stop shows an indicator it does not have unfocused."""
     page = open_page(url)
@@ -200,10 +204,11 @@ def test_reflow_at_320_px_has_no_page_scrolling(open_page, url: str) -> None:
             f"{url}: a sideways-scrolling box is not a focusable, labelled region: {s}")
 
 
-def test_wide_tables_scroll_inside_a_region_at_320_px(open_page) -> None:
-    page = open_page(CHANGES, width=320, height=640)
+@pytest.mark.parametrize("url", [CHANGES, COMPARE])
+def test_wide_tables_scroll_inside_a_region_at_320_px(open_page, url: str) -> None:
+    page = open_page(url, width=320, height=640)
     scrollers = page.evaluate(SCROLLERS_JS)
-    assert scrollers, "the 変更箇所 tables are wider than 320px and scroll in their region"
+    assert scrollers, f"{url}: the wide tables are wider than 320px and scroll in their region"
     region = page.locator(".table-scroll").first
     region.focus()
     page.keyboard.press("ArrowRight")

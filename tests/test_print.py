@@ -99,13 +99,21 @@ def test_diff_folded_items_are_printed(printed) -> None:
     assert shown and all(shown)
 
 
-@pytest.mark.parametrize("url", [LONG_VERSION, CHANGES, DIFF])
+@pytest.mark.parametrize("url", [LONG_VERSION, CHANGES, DIFF, "/compare/"])
 def test_tables_fit_the_paper(printed, url: str) -> None:
     page = printed(url)
     assert page.evaluate("() => document.documentElement.scrollWidth") <= A4_WIDTH
     clipped = page.evaluate("""() => [...document.querySelectorAll('.table-scroll')]
         .filter((el) => el.scrollWidth > el.clientWidth + 1).length""")
     assert clipped == 0, f"{url}: {clipped} tables cut off on paper"
+
+
+def test_compare_links_are_not_printed(printed) -> None:
+    """「他の団体の同じ項目」 beside every item is a screen aid: on paper it would print a path
+    after each item."""
+    shown = _visible(printed(LONG_VERSION), "p.cmp")
+    assert shown and not any(shown)
+    assert any(_visible(printed(LONG_VERSION, media="screen"), "p.cmp"))
 
 
 def test_items_are_not_split_across_pages(printed) -> None:

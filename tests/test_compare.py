@@ -1,0 +1,294 @@
+"""Across municipalities: the systems registry's mentions, the overview of every assessment,
+one item side by side, the links from an assessment's items, and the correspondence of items
+between editions of a form (piasite/forms/families/, checked by `piasite check`).
+
+Pages are read as a resident reads them: what the page says, and where its links lead.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from helpers import REPO_ROOT, copy_site, soup, text
+
+from piasite import pipeline
+from piasite.compare import BLANK, LOST, UNKNOWN
+from piasite.link import link
+from piasite.load import load
+
+RESUB = "/compare/zenkoumoku/II-4-itaku-re-7/"
+
+# 再委託の有無 of every 委託事項, in document order, as the bundled content writes them:
+# content/asahikawa/juki/2025-07-01/ (the draft; the version in force is a reconstruction),
+# content/okayama/kojin-juminzei/2025-04-01/index.md l.133–161,
+# content/toyonaka/juki/2023-03-15/index.md (平成30年5月 edition).
+RESUB_CHOICES = {
+    "北海道旭川市": ["再委託しない", "再委託する", "再委託する", "再委託する", "再委託する",
+                 "再委託しない", "再委託しない", "再委託する"],
+    "岡山県岡山市": ["再委託する", "再委託しない", "再委託する"],
+    "大阪府豊中市": ["再委託しない", "再委託する", "再委託しない", "再委託しない", "再委託する",
+                 "再委託する"],
+}
+
+
+def _page(site: Path, url: str):
+    path = urlsplit(url).path
+    file = site / unquote(path).lstrip("/")
+    if path.endswith("/"):
+        file = file / "index.html"
+    assert file.is_file(), f"{url} is not a page of the built site"
+    return soup(file)
+
+
+def _follow(site: Path, href: str):
+    """The element a link points at: the page, and the #anchor on it."""
+    parts = urlsplit(href)
+    page = _page(site, parts.path)
+    if not parts.fragment:
+        return page
+    el = page.find(id=unquote(parts.fragment))
+    assert el is not None, f"{href}: no element with that id"
+    # An item printed as a heading has its value in the section the heading opens.
+    return el.find_parent("section") if el.name in ("h2", "h3", "h4", "h5", "h6") else el
+
+
+# --- the systems registry -------------------------------------------------------------------
+
+
+def test_platform_page_lists_every_assessment_that_names_it_with_working_item_links(built_site):
+    page = _page(built_site, "/systems/chukan-server-platform/")
+    assert "まだ掲載していません" not in text(page.find(id="mentions").find_next("p"))
+    groups = page.select("section.mention-group")
+    names = [text(g.find("h3")) for g in groups]
+    for muni in ("北海道旭川市", "岡山県岡山市", "大阪府豊中市", "熊本県八代市"):
+        assert any(n.startswith(muni) for n in names), (muni, names)
+    for g in groups:
+        items = g.select("ul.mentions > li")
+        assert items
+        for li in items:
+            link = li.find("a")
+            assert "/#" in link["href"], link["href"]
+            target = _follow(built_site, link["href"])
+            # The quoted name is really written in the item the link leads to.
+            written = li.find("mark").get_text()
+            assert written.replace("･", "・").startswith("中間サーバ")
+            assert written in target.get_text(), (link["href"], written)
+
+
+def test_registry_counts_listing_and_mentioning_assessments_apart(built_site):
+    page = _page(built_site, "/systems/")
+    head = [text(th) for th in page.find("table").select("thead th")]
+    assert head[-2:] == ["一覧に記載", "本文で言及"]
+    rows = {text(tr.find("th")): [text(td) for td in tr.find_all("td")]
+            for tr in page.select("tbody tr")}
+    assert rows["中間サーバー・プラットフォーム"][-2:] == ["0件", "4件"]
+    assert rows["ガバメントクラウド"][-1] == "2件"
+    # A generic local name is not searched in free text, and the page says so.
+    assert rows["宛名管理システム"][-1] == "対象外"
+
+
+def test_a_longer_unlinked_name_is_not_a_mention_of_the_shorter_one():
+    site, _ = load(REPO_ROOT)
+    index, _ = link(site)
+    found = [slug for _, _, slug in index.find_mentions("中間サーバコネクタを経由して中間サーバーへ")]
+    assert found == ["chukan-server"]  # only the second name, not the 中間サーバ in the first
+    found = [slug for _, _, slug in
+             index.find_mentions("中間サーバー・プラットフォーム上の中間サーバー")]
+    assert found == ["chukan-server-platform", "chukan-server"]
+    platform = {(m.muni, m.anchor) for m in index.mentions["chukan-server-platform"]}
+    server = {(m.muni, m.anchor) for m in index.mentions["chukan-server"]}
+    # 旭川市's system 3 is named 中間サーバコネクタ: neither its name nor that system count.
+    assert ("asahikawa", "I-2-sys-chukan-connector-1") not in server
+    assert all(m.written.startswith("中間サーバ") for m in index.mentions["chukan-server"])
+    assert platform and server
+
+
+def test_the_connector_is_not_linked_as_the_middle_server(built_site):
+    page = _page(built_site, "/asahikawa/juki/2025-07-01/")
+    name = page.find(id="I-2-sys-chukan-connector-1")
+    assert "中間サーバコネクタ" in text(name)
+    assert name.find("a", class_="system-mention") is None
+
+
+# --- the overview ---------------------------------------------------------------------------
+
+
+def test_overview_has_a_row_per_assessment_and_tells_absent_from_blank(built_site):
+    site, _ = load(REPO_ROOT)
+    page = _page(built_site, "/compare/")
+    table = page.find("table", class_="overview")
+    region = table.find_parent("div")
+    assert region["role"] == "region" and region["tabindex"] == "0"
+    assert region["aria-labelledby"] == table.caption["id"]
+    rows = table.select("tbody tr")
+    expected = [(m.full_name, a.name) for m in site.municipalities for a in m.affairs]
+    assert [(text(r.find("th")), text(r.find("td"))) for r in rows] == expected
+    head = [text(th) for th in table.select("thead th")]
+    cells = {text(r.find("th")): dict(zip(head[1:], [text(td) for td in r.find_all("td")],
+                                          strict=True)) for r in rows}
+    # みどり市 (基礎項目評価書) has no 委託の件数 in its form; 豊中市 wrote no 公表日.
+    assert cells["群馬県みどり市"]["委託の件数"] == "様式にない項目"
+    assert cells["群馬県みどり市"]["取扱者数（500人以上か）"] == "500人未満"
+    assert cells["大阪府豊中市"]["最新の公表版の公表日"].startswith("記載なし")
+    assert cells["岡山県岡山市"]["最新の公表版の公表日"] == "公表版なし（案のみ）"
+    assert cells["岡山県岡山市"]["重大事故の発生"].startswith("発生あり")
+    assert cells["岡山県岡山市"]["システムの数"] == "10件"
+    assert cells["熊本県八代市"]["提供・移転の件数"].startswith("提供を行っている（57）件、移転を行っている（16）件")
+    # Every value links to the item it comes from, and that item says the same.
+    for r in rows:
+        for a in r.select("td a[href*='#']"):
+            target = _follow(built_site, a["href"])
+            if a.get_text().endswith("件") and "システム" in text(target)[:40]:
+                continue  # システムの数 is counted by the site, not written
+            if a.get_text() in (BLANK, UNKNOWN, LOST):
+                # No value: the item itself says it is blank, unknown or lost.
+                assert target.select(".blank, .absent"), a["href"]
+            else:
+                assert a.get_text().split("（")[0] in text(target), a["href"]
+
+
+def test_overview_csv_has_the_same_rows(built_site):
+    raw = (built_site / "compare" / "overview.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    page = _page(built_site, "/compare/")
+    assert len(rows) - 1 == len(page.select("table.overview tbody tr"))
+    by_muni = {r[0]: dict(zip(rows[0], r, strict=True)) for r in rows[1:]}
+    assert by_muni["群馬県みどり市"]["委託の件数"] == "様式にない項目"
+    assert by_muni["岡山県岡山市"]["全国地方公共団体コード"] == "331007"
+
+
+# --- one item side by side ------------------------------------------------------------------
+
+
+def test_resubcontracting_shows_each_city_with_its_actual_choices(built_site):
+    page = _page(built_site, RESUB)
+    assert text(page.find("h1")).endswith("⑦ 再委託の有無 ※")
+    for block in page.select("section.compare-col"):
+        muni = text(block.find("h3").find("span"))
+        values = [text(e.select_one("p.selected")) for e in block.select(".compare-entry")]
+        assert values == RESUB_CHOICES.pop(muni), muni
+        for e in block.select(".compare-entry"):
+            target = _follow(built_site, e.select_one("p.row-ref a")["href"])
+            assert text(target.select_one("p.selected")) == text(e.select_one("p.selected"))
+    assert not RESUB_CHOICES, f"missing: {list(RESUB_CHOICES)}"
+
+
+def test_resubcontracting_counts_each_choice_with_who_chose_it(built_site):
+    page = _page(built_site, RESUB)
+    table = page.find("table", class_="counts")
+    assert table.caption and table.find_parent("div")["role"] == "region"
+    rows = {text(tr.find("th")): [text(td) for td in tr.find_all("td")]
+            for tr in table.select("tbody tr")}
+    assert rows["再委託する"][0] == "10件" and rows["再委託しない"][0] == "7件"
+    assert "岡山県岡山市 個人住民税に関する課税事務 全項目評価書 （2か所）" in rows["再委託する"][1]
+    for a in table.select("a"):
+        assert page.find(id=a["href"][1:]) is not None
+
+
+def test_comparison_json_holds_the_same_entries(built_site):
+    data = json.loads((built_site / "compare/zenkoumoku/II-4-itaku-re-7.json").read_text("utf-8"))
+    assert data["item"] == "II-4-itaku-re-7" and data["kind"] == "select"
+    values = {a["municipality"]["name"]: [e["value"] for e in a["entries"]]
+              for a in data["assessments"]}
+    assert values["岡山県岡山市"] == ["再委託する", "再委託しない", "再委託する"]
+    assert values["大阪府豊中市"][1] == "再委託する"
+    assert {c["choice"]: c["entries"] for c in data["choices"]} == {"再委託する": 10, "再委託しない": 7}
+
+
+def test_a_text_item_is_compared_as_written(built_site):
+    page = _page(built_site, "/compare/zenkoumoku/II-6-1/")  # ① 保管場所
+    blocks = page.select("section.compare-col")
+    assert len(blocks) == 3
+    assert page.find("table", class_="counts") is None  # free text is not counted
+    toyonaka = next(b for b in blocks if "豊中市" in text(b.find("h3")))
+    assert "平成30年5月" in text(toyonaka.select_one("p.status"))
+
+
+def test_family_page_lists_every_compared_item(built_site):
+    page = _page(built_site, "/compare/zenkoumoku/")
+    links = [a["href"] for a in page.select("ul.item-list a")]
+    assert RESUB in links and "/compare/zenkoumoku/I-1-3/" in links
+    assert not any("II-5-teikyo-list" in h for h in links)  # tables are not compared
+    for h in links:
+        assert (built_site / h.lstrip("/") / "index.html").is_file(), h
+
+
+def test_every_item_of_a_compared_form_links_to_its_comparison(built_site):
+    page = _page(built_site, "/toyonaka/juki/2023-03-15/")
+    item = page.find(id="II-juki-4-itaku-chonai-renkei-hoshu-re-7")
+    link = item.select_one("p.cmp a")
+    assert text(link) == "他の団体の同じ項目" and link["href"] == RESUB
+    # A checkbox item and a heading-style item get one as well.
+    assert page.find(id="III-juki-4-none").find_next_sibling("p", class_="cmp") is not None
+    assert page.select_one("p.cmp")["data-pagefind-ignore"] is not None
+    # No comparison exists for a form only one municipality uses: no link either.
+    assert not _page(built_site, "/midori/juki/2025-12-12/").select("p.cmp")
+    assert not _page(built_site, "/yatsushiro/juki/2025-07-11/").select("p.cmp")
+
+
+# --- the correspondence between editions -----------------------------------------------------
+
+
+def test_shipped_correspondence_is_complete():
+    site, diags = load(REPO_ROOT)
+    assert not [d for d in diags if d.code in ("E121", "E122", "W123")]
+    fam = site.families["zenkoumoku"]
+    assert fam.canonical == "zenkoumoku-r6-10"
+    assert fam.item_for("zenkoumoku-h30-05", "II-4-itaku-re-7") == "II-4-itaku-re-7"
+    assert fam.item_for("zenkoumoku-h30-05", "A3") is None
+
+
+def _zenkoumoku_site(tmp_path: Path, family: str) -> Path:
+    site = copy_site(tmp_path / "site", ("okayama", "toyonaka"))
+    (site / "forms" / "families").mkdir(parents=True)
+    (site / "forms" / "families" / "zenkoumoku.toml").write_text(family, encoding="utf-8")
+    return site
+
+
+def test_an_unknown_item_in_a_site_correspondence_is_an_error_with_its_position(tmp_path):
+    site = _zenkoumoku_site(tmp_path, '[family]\ncanonical = "zenkoumoku-r6-10"\n\n'
+                            '[map."zenkoumoku-h30-05"]\nA3 = ""\nII-9-9 = "II-6-1"\n'
+                            'II-6-1 = "II-6-99"\n')
+    result = pipeline.check(site)
+    lines = [str(d) for d in result.diagnostics if d.code == "E122"]
+    assert lines == [
+        "forms/families/zenkoumoku.toml:6:1: error[E122]: 様式「zenkoumoku-h30-05」に値の項目「II-9-9」はありません",
+        "forms/families/zenkoumoku.toml:7:1: error[E122]: 基準の様式「zenkoumoku-r6-10」に値の項目「II-6-99」はありません",
+    ]
+    assert not result.ok
+
+
+def test_an_unknown_canonical_form_is_an_error(tmp_path):
+    site = _zenkoumoku_site(tmp_path, '[family]\ncanonical = "zenkoumoku-r9-01"\n')
+    lines = [str(d) for d in pipeline.check(site).diagnostics if d.code == "E121"]
+    assert lines and lines[0].startswith("forms/families/zenkoumoku.toml:2:1: error[E121]:")
+
+
+def test_an_item_without_counterpart_is_named_by_the_check(tmp_path):
+    # Without `A3 = ""` the older edition's 別添３ has no counterpart: W123 says which.
+    site = _zenkoumoku_site(tmp_path, '[family]\ncanonical = "zenkoumoku-r6-10"\n')
+    warns = [d for d in pipeline.check(site).diagnostics if d.code == "W123"]
+    assert len(warns) == 1 and "A3" in warns[0].message
+
+
+def test_a_site_correspondence_decides_what_is_compared(tmp_path_factory):
+    # 豊中市's 再委託の有無 declared as having no counterpart: the comparison then lists it
+    # among the assessments whose form lacks the item, and its page no longer links there.
+    site = _zenkoumoku_site(tmp_path_factory.mktemp("fam"),
+                            '[family]\ncanonical = "zenkoumoku-r6-10"\n\n'
+                            '[map."zenkoumoku-h30-05"]\nA3 = ""\n"II-4-itaku-re-7" = ""\n')
+    out = site / "output"
+    result = pipeline.build(site, out, now="2025-11-22")
+    assert result.wrote, [str(d) for d in result.diagnostics if d.severity.value == "error"]
+    page = _page(out, RESUB)
+    assert [text(b.find("h3").find("span")) for b in page.select("section.compare-col")] == ["岡山県岡山市"]
+    assert "大阪府豊中市" in text(page.find("h2", string="この項目が様式にない評価書").find_next("ul"))
+    toyonaka = _page(out, "/toyonaka/juki/2023-03-15/")
+    assert toyonaka.find(id="II-juki-4-itaku-chonai-renkei-hoshu-re-7").select_one("p.cmp") is None
+    shutil.rmtree(out)
