@@ -6,6 +6,7 @@ and column count the whole file (1-based, columns in Unicode code points).
 
 from __future__ import annotations
 
+import difflib
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -82,3 +83,13 @@ def sort(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
 
 def has_errors(diags: Iterable[Diagnostic]) -> bool:
     return any(d.severity is Severity.ERROR for d in diags)
+
+
+def did_you_mean(word: str, candidates: Iterable[object]) -> str | None:
+    """A "did you mean" hint for a near-miss name (a key, a form id, an item id), or None.
+
+    The one typo hinter of piasite, like pypa/build's: difflib's closest candidate at a
+    similarity of 0.6 or more.
+    """
+    close = difflib.get_close_matches(str(word), [str(c) for c in candidates], n=1, cutoff=0.6)
+    return f"「{close[0]}」の誤りではありませんか" if close else None

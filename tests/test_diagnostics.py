@@ -59,7 +59,7 @@ CASES = [
      "kiso-r7-5"),
     ("unknown-body-id", REV, "{#I-4-2}", "{#I-4-9}", "E106", "error", "I-4-9"),
     ("clipped-unknown-cell", CHANGES, 'field = "II-1-2"', 'clipped = ["変更後"]\nfield = "II-1-2"',
-     "E102", "error", "clipped"),
+     "E104", "error", "clipped"),
     ("unknown-change-field", CHANGES, 'field = "II-1-2"', 'field = "II-1-9"', "E108", "error",
      "II-1-9"),
 ]
