@@ -169,6 +169,11 @@ def _affair(root: Path, d: Path, diags: list[Diagnostic]) -> AffairFiles | None:
     if not meta.is_file():
         diags.append(error("E010", f"{rel(root, d)}/_affair.toml がありません", Span(rel(root, d))))
         return None
+    return AffairFiles(d.name, meta, _versions(root, d, diags), _pages(root, d / "_pages", diags))
+
+
+def _versions(root: Path, d: Path, diags: list[Diagnostic]) -> tuple[VersionFiles, ...]:
+    """An assessment's versions: <rev>.md (+ .changes.toml), or a <rev>/ folder of parts."""
     entries = []
     for p in sorted(d.iterdir()):
         if _refused(root, p, diags):
@@ -203,7 +208,7 @@ def _affair(root: Path, d: Path, diags: list[Diagnostic]) -> AffairFiles | None:
             continue
         seen[v.id] = where
         versions.append(v)
-    return AffairFiles(d.name, meta, tuple(versions), _pages(root, d / "_pages", diags))
+    return tuple(versions)
 
 
 def _pages(root: Path, folder: Path, diags: list[Diagnostic]) -> tuple[Path, ...]:

@@ -6,7 +6,6 @@ import dataclasses
 import datetime
 import functools
 import hashlib
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -111,8 +110,10 @@ class Rendered:
 
 
 def _fp(*parts: object) -> str:
-    return hashlib.sha256(json.dumps(parts, ensure_ascii=False, default=str,
-                                     sort_keys=True).encode()).hexdigest()
+    # repr of plain values and frozen dataclasses is deterministic (dicts keep the order they
+    # were built in) and much cheaper than JSON; an object without its own repr would only
+    # make its page re-render every time, never be reused wrongly.
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
 def _inputs(obj: object, *without: str) -> dict:

@@ -89,7 +89,7 @@ class Int(Type):
 
 @dataclass(frozen=True, slots=True)
 class Bool(Type):
-    expected = "true か false"
+    expected = "「true」か「false」"
 
     def fits(self, value: object) -> bool:
         return isinstance(value, bool)
@@ -106,7 +106,7 @@ class Date(Type):
 
     @property
     def expected(self) -> str:  # type: ignore[override]
-        return "YYYY-MM-DD の日付の文字列" if self.iso else "日付の文字列"
+        return "「YYYY-MM-DD」の形の日付の文字列" if self.iso else "日付の文字列"
 
     def fits(self, value: object) -> bool:
         return isinstance(value, str)
@@ -394,7 +394,7 @@ class Checked:
         return not any(d.severity is Severity.ERROR for d in self.diagnostics)
 
 
-_ACTUAL = ((bool, "true か false"), (int, "整数"), (float, "小数"), (str, "文字列"),
+_ACTUAL = ((bool, "「true」か「false」"), (int, "整数"), (float, "小数"), (str, "文字列"),
            (list, "配列"), (dict, "表"), (datetime.datetime, "日時"), (datetime.date, "日付"),
            (datetime.time, "時刻"))
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
