@@ -370,13 +370,12 @@ def _group_rows(rows, marks, targets: Mapping[int, str]) -> list[dict]:
 
 def _sitemap(site: Site, pages: Mapping[PurePosixPath, bytes]) -> bytes:
     base = site.config.base_url
+    not_found = routes.output_path(routes.not_found())
     urls = []
     for path in sorted(pages, key=str):
-        s = str(path)
-        if not s.endswith(".html") or s == "404.html":
+        if path.suffix != ".html" or path == not_found:
             continue
-        url = "/" + (s[: -len("index.html")] if s.endswith("index.html") else s)
-        urls.append(f"  <url><loc>{xml_escape(base + url)}</loc></url>")
+        urls.append(f"  <url><loc>{xml_escape(base + routes.page_url(path))}</loc></url>")
     body = "\n".join(urls)
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -393,5 +392,5 @@ def static_files(theme: Theme) -> dict[PurePosixPath, bytes]:
             continue
         for p in sorted(d.rglob("*")):
             if p.is_file():
-                out[PurePosixPath("static") / p.relative_to(d).as_posix()] = p.read_bytes()
+                out[routes.output_path(routes.static(p.relative_to(d).as_posix()))] = p.read_bytes()
     return out

@@ -401,6 +401,8 @@ _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def _actual(value: object) -> str:
+    if value == "":
+        return "空の文字列"
     return next((name for t, name in _ACTUAL if isinstance(value, t)), type(value).__name__)
 
 
