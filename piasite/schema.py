@@ -490,6 +490,10 @@ class _Validator:
         if jd is not None and jd.day is None:
             self.diags.append(error("E301", f"{self.show(path)}は日まで書いてください", self.where(path)))
             return False, None
+        if jd is not None and jd.year >= datetime.MAXYEAR:  # its next day (a period's end) is none
+            self.diags.append(error("E302", f"{self.show(path)}: 「{value}」の年は範囲外です",
+                                    self.where(path)))
+            return False, None
         return jd is not None, value if jd is not None else None
 
     def array(self, value: list, t: Array, path: KeyPath) -> tuple[bool, object]:

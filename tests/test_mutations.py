@@ -171,7 +171,8 @@ def shaped(t: schema.Type, depth: int = 0) -> st.SearchStrategy:
     elif isinstance(t, schema.Str):
         fit = st.sampled_from(t.choices) if t.choices else text
     elif isinstance(t, schema.Date):
-        fit = st.sampled_from(["令和7年7月1日", "2025-07-01", "令和7年8月1日", "2025-13-01", "令和7年"])
+        fit = st.sampled_from(["令和7年7月1日", "2025-07-01", "令和7年8月1日", "2025-13-01", "令和7年",
+                               "9999-12-31", "0001-01-01", "明治元年1月1日"])
     elif isinstance(t, schema.Int):
         fit = st.integers(-3, 200)
     elif isinstance(t, schema.Bool):
@@ -391,3 +392,20 @@ def test_a_table_as_a_channel_kind_is_a_type_error_at_its_key(asahikawa: Site) -
     assert [str(d) for d in diags if d.severity is Severity.ERROR] == [
         f"{rel}:{line}:1: error[E102]: 「comment.channels」の2番目の「kind」は文字列で書いてください"
         "（表が書かれています）"]
+
+
+def test_a_comment_period_ending_on_the_last_representable_day_is_a_date_error(asahikawa: Site):
+    # Its calendar file's end (the day after) cannot be computed: this was an internal error.
+    rel = "content/asahikawa/juki/2025-07-01/index.md"
+    p = asahikawa.root / rel
+    asahikawa.saved.setdefault(p, p.read_bytes())
+    p.write_text(p.read_text(encoding="utf-8").replace('end = "令和７年８月１日"', 'end = "9999-12-31"'),
+                 encoding="utf-8")
+    try:
+        line = p.read_text(encoding="utf-8").split("\n").index('end = "9999-12-31"') + 1
+        diags = asahikawa.build()
+        check_diagnostics(asahikawa, diags)
+    finally:
+        asahikawa.restore()
+    assert [str(d) for d in diags if d.severity is Severity.ERROR] == [
+        f"{rel}:{line}:1: error[E302]: 「comment.end」: 「9999-12-31」の年は範囲外です"]
