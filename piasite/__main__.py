@@ -108,16 +108,22 @@ def _no_site(root: Path) -> bool:
 
 
 def _new(args) -> int:
-    from .load import SLUG, _load_forms
+    from .load import load_forms
+    from .routes import SLUG, collides
     from .scaffold import create
 
     if _no_site(args.site):
         return 1
-    for what, slug in (("団体", args.muni), ("事務", args.affair)):
+    for what, slug, level, placeholder in (("団体", args.muni, (), "muni"),
+                                           ("事務", args.affair, ("muni",), "affair")):
         if not SLUG.match(slug):
             print(f"{what}のスラッグ「{slug}」は英小文字・数字・ハイフンで書いてください", file=sys.stderr)
             return 1
-    forms = _load_forms(args.site, [])
+        if (taken := collides(level, placeholder, slug)) is not None:
+            print(f"{what}のスラッグ「{slug}」は使えません（サイトの同じ場所に「{taken}」を置くため）",
+                  file=sys.stderr)
+            return 1
+    forms = load_forms(args.site, [])
     today = datetime.date.fromisoformat(args.now) if args.now else datetime.date.today()
     try:
         written = create(args.site, args.muni, args.affair, args.form, forms, today)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
+from . import lgcode
 from .consultation import MIN_DAYS, length_days
 from .diagnostics import Diagnostic, Span, error, note, warning
 from .model import VERSION_READINGS, Reading, Revision, Site
@@ -37,7 +38,7 @@ def check_values(site: Site) -> Iterator[Diagnostic]:
                             span, hint="選択肢: " + " / ".join(node.choices.options))
             elif node.kind == "checks" and node.options:
                 for el in v:  # type: ignore[union-attr]
-                    label = el["label"] if isinstance(el, dict) else el
+                    label = el["label"] if isinstance(el, Mapping) else el
                     if label not in node.options:
                         yield error("E104", f"「{item.label}」の「{label}」は様式の選択肢にありません",
                                     span, hint="選択肢: " + " / ".join(node.options))
@@ -120,6 +121,32 @@ def _commas(text: str) -> str:
     return text.replace(",", "、")
 
 
+def check_municipality_codes(site: Site) -> Iterator[Diagnostic]:
+    """A 全国地方公共団体コード must be six digits with the right check digit."""
+    for m in site.municipalities:
+        problem = lgcode.problem(m.code) if m.code else None
+        if problem:
+            yield error("E203", problem, m.at("code"))
+
+
+def check_publication_dates(site: Site) -> Iterator[Diagnostic]:
+    """A published version's 公表日 should be the date its file is named after."""
+    for rev in site.revisions():
+        if rev.status != "published" or rev.published is None or rev.published.iso() == rev.id:
+            continue
+        item = next(i for i in rev.walk() if i.node.key == "published")
+        yield warning("W204", f"公表日「{item.value}」がファイル名の版「{rev.id}」と一致しません",
+                      item.span or rev.span)
+
+
+def check_documents(site: Site) -> Iterator[Diagnostic]:
+    """An accompanying document belongs to a version of its assessment, when it names one."""
+    for affair in site.affairs():
+        for doc in affair.pages:
+            if doc.revision and doc.revision not in affair.version_ids:
+                yield error("E109", f"資料が属する版「{doc.revision}」がありません", doc.at("revision"))
+
+
 def check_reconstructions(site: Site) -> Iterator[Diagnostic]:
     """A reconstructed version must say what its basis rows say it was before."""
     for affair in site.affairs():
@@ -130,7 +157,8 @@ def check_reconstructions(site: Site) -> Iterator[Diagnostic]:
                 continue
             basis = revs.get(rc.basis)
             if basis is None:
-                yield error("E109", f"復元の元になる版「{rc.basis}」がありません", rc.span)
+                if rc.basis not in affair.version_ids:  # one that failed to load is reported
+                    yield error("E109", f"復元の元になる版「{rc.basis}」がありません", rc.span)
                 continue
             rows = {r.index: r for r in basis.changes}
             for idx in [*rc.applied, *(i for i, _ in rc.not_applied)]:
@@ -185,6 +213,9 @@ def check_comment_periods(site: Site) -> Iterator[Diagnostic]:
         period = rev.comment
         if period is None:
             continue
+        if rev.status != "draft":
+            yield error("E803", "[comment]（意見募集）は案の版（status = \"draft\"）にだけ書けます",
+                        period.span)
         if period.end.iso() < period.start.iso():
             yield error("E801", f"意見募集期間の終わり（{period.end.text}）が始まり（{period.start.text}）より前です",
                         period.span)
@@ -216,8 +247,9 @@ def check_readings(site: Site) -> Iterator[Diagnostic]:
                 yield _reading_note(f"変更箇所 {row.index} 行目の「{cell}」", reading)
 
 
-RULES = (check_values, check_changes, check_reconstructions, check_declared_counts,
-         check_comment_periods, check_readings)
+RULES = (check_municipality_codes, check_publication_dates, check_values, check_changes,
+         check_documents, check_reconstructions, check_declared_counts, check_comment_periods,
+         check_readings)
 
 
 def check(site: Site) -> list[Diagnostic]:

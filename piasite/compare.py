@@ -23,6 +23,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from . import routes
 from .model import (
     FORM_KINDS,
     VALUE_KINDS,
@@ -38,22 +39,13 @@ from .model import (
 from .normalize import check_text
 from .views import Place, item_places, revision_label
 
-# --- URLs: every compare URL is made here (the route table can take these over whole). ------
+# --- URLs: from the route table ---------------------------------------------------------
 
-INDEX_URL = "/compare/"
-OVERVIEW_CSV_URL = "/compare/overview.csv"
-
-
-def family_url(family: str) -> str:
-    return f"/compare/{family}/"
-
-
-def compare_url(family: str, item: str) -> str:
-    return f"/compare/{family}/{item}/"
-
-
-def compare_json_url(family: str, item: str) -> str:
-    return f"/compare/{family}/{item}.json"
+INDEX_URL = routes.compare()
+OVERVIEW_CSV_URL = routes.compare_overview_csv()
+family_url = routes.compare_family
+compare_url = routes.compare_item
+compare_json_url = routes.compare_item_json
 
 
 def block_id(muni: str, affair: str) -> str:

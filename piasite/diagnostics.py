@@ -6,6 +6,7 @@ and column count the whole file (1-based, columns in Unicode code points).
 
 from __future__ import annotations
 
+import difflib
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -92,3 +93,13 @@ def has_errors(diags: Iterable[Diagnostic]) -> bool:
 def has_warnings(diags: Iterable[Diagnostic]) -> bool:
     """Errors or warnings: what --strict refuses (notes never count)."""
     return any(d.severity is not Severity.NOTE for d in diags)
+
+
+def did_you_mean(word: str, candidates: Iterable[object]) -> str | None:
+    """A "did you mean" hint for a near-miss name (a key, a form id, an item id), or None.
+
+    The one typo hinter of piasite, like pypa/build's: difflib's closest candidate at a
+    similarity of 0.6 or more.
+    """
+    close = difflib.get_close_matches(str(word), [str(c) for c in candidates], n=1, cutoff=0.6)
+    return f"「{close[0]}」の誤りではありませんか" if close else None

@@ -8,6 +8,7 @@ boxes in the left column; the page also gives the same information as a table.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
@@ -57,10 +58,10 @@ def graph(rev: Revision, links: LinkIndex) -> Graph:
         if not src or item.node.kind != "repeat":
             continue
         for child in item.walk():
-            if child.node.kind != "checks" or not isinstance(child.value, list):
+            if child.node.kind != "checks" or not isinstance(child.value, tuple):
                 continue
             for el in child.value:
-                words = [el["label"], el.get("detail", "")] if isinstance(el, dict) else [el]
+                words = [el["label"], el.get("detail", "")] if isinstance(el, Mapping) else [el]
                 for w in words:
                     for part in [w, *_SPLIT.split(w)]:
                         dst = links.resolve_label(part) if part else None

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import routes
 from .model import Affair, Item, Revision, Site
 from .normalize import PLACEHOLDERS, item_text
 
@@ -66,7 +67,7 @@ class RevisionDiff:
 
     @property
     def url(self) -> str:
-        return f"/{self.muni}/{self.affair}/diff/{self.old_id}..{self.new_id}/"
+        return routes.diff(self.muni, self.affair, self.old_id, self.new_id)
 
     def count(self, status: str) -> int:
         return sum(f.status == status for f in self.fields)

@@ -12,10 +12,10 @@ import io
 import json
 from pathlib import Path, PurePosixPath
 
-from .model import LOST_REASONS, Affair, Item, Municipality, Reading, Revision, SiteConfig
+from . import routes
+from .model import LOST_REASONS, Affair, Item, Municipality, Reading, Revision, SiteConfig, thaw
 from .views import CELL_NAMES, revision_label
 
-SCHEMA_URL = "/schema/revision.schema.json"
 # schema/revision.schema.json in this repository, installed as the package piasite.schema.
 SCHEMA_PATH = importlib.resources.files("piasite.schema") / "revision.schema.json"
 FORMAT_VERSION = 1
@@ -24,14 +24,6 @@ CSV_COLUMNS = ("変更日", "変更日(ISO)", "項目", "変更前の記載", "�
                "提出時期に係る説明", "項目ID", "原本の行", "原本で切れている列", "読み取り")
 _CELL_NAMES = {"item": "項目", "before": "変更前の記載", "after": "変更後の記載", "timing": "提出時期",
                "reason": "提出時期に係る説明"}
-
-
-def json_url(rev: Revision) -> str:
-    return f"/{rev.muni}/{rev.affair}/{rev.id}.json"
-
-
-def csv_url(affair: Affair) -> str:
-    return f"{affair.url}changes.csv"
 
 
 def schema_bytes() -> bytes:
@@ -60,7 +52,7 @@ def _items(items: tuple[Item, ...], parent: str | None, instance_of: bool = Fals
         node = it.node
         instance = instance_of  # a repeat's children are its instances (one system, one file…)
         kind = "instance" if instance else node.kind
-        value = None if instance or node.kind in ("section", "cover", "repeat") else it.value
+        value = None if instance or node.kind in ("section", "cover", "repeat") else thaw(it.value)
         if it.absent_in_version or it.unknown_in_version:
             value = None  # the page says so too: a reconstruction cannot know this value
         row = {
@@ -114,7 +106,7 @@ def revision_data(rev: Revision, affair: Affair, muni: Municipality,
     rc = rev.reconstructed
     pub = next((i for i in rev.walk() if i.node.key == "published"), None)
     return {
-        "$schema": config.base_url + SCHEMA_URL,
+        "$schema": config.base_url + routes.schema(),
         "format_version": FORMAT_VERSION,
         "id": rev.id,
         "url": config.base_url + rev.url,
@@ -146,7 +138,7 @@ def revision_data(rev: Revision, affair: Affair, muni: Municipality,
             "reconstructed": rc is not None,
             "reconstruction": None if rc is None else {
                 "basis": rc.basis,
-                "basis_url": config.base_url + f"{affair.url}{rc.basis}/",
+                "basis_url": config.base_url + routes.revision(rev.muni, rev.affair, rc.basis),
                 "applied_rows": list(rc.applied),
                 "not_applied": [{"row": i, "reason": why} for i, why in rc.not_applied],
             },
@@ -189,7 +181,6 @@ def changes_csv(rev: Revision) -> bytes:
 # They describe the pages they were measured on, so they are read from the site being built and
 # never shipped with piasite: a site without a record of its own says that none was recorded.
 A11Y_RESULTS_FILE = PurePosixPath("docs/accessibility-results.json")
-A11Y_RESULTS_URL = "/accessibility/results.json"
 
 
 def accessibility_results(root: Path) -> tuple[dict | None, bytes]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 from xml.sax.saxutils import escape
 
+from . import routes
 from .model import Affair, Municipality, Revision, Site
 
 
@@ -75,7 +76,8 @@ def atom(site: Site, base_url: str, label_of) -> bytes:
                                 f"{m.full_name}の{a.title}の{label_of(rev)}を掲載しました（{kind}）。"))
                 c = rev.comment
                 if c is not None and c.results_published is not None:
-                    entries.append((c.results_published.iso(), f"{base_url}{rev.url}results/",
+                    entries.append((c.results_published.iso(),
+                                    base_url + routes.results(rev.muni, rev.affair, rev.id),
                                     f"{m.full_name} {a.title}：意見募集の結果",
                                     "意見募集の結果（意見の概要と市の考え方）を掲載しました。"))
     entries.sort(key=lambda e: (e[0], e[1]), reverse=True)
@@ -83,9 +85,9 @@ def atom(site: Site, base_url: str, label_of) -> bytes:
     parts = ['<?xml version="1.0" encoding="utf-8"?>',
              '<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="ja">',
              f"  <title>{escape(site.config.title)}：新着</title>",
-             f"  <id>{escape(base_url)}/feed.xml</id>",
-             f'  <link rel="self" type="application/atom+xml" href="{escape(base_url)}/feed.xml"/>',
-             f'  <link rel="alternate" type="text/html" href="{escape(base_url)}/"/>',
+             f"  <id>{escape(base_url + routes.feed())}</id>",
+             f'  <link rel="self" type="application/atom+xml" href="{escape(base_url + routes.feed())}"/>',
+             f'  <link rel="alternate" type="text/html" href="{escape(base_url + routes.home())}"/>',
              f"  <updated>{updated}</updated>",
              f"  <author><name>{escape(site.config.title)}</name></author>"]
     for date, url, title, summary in entries:

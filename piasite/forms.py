@@ -1,25 +1,26 @@
-"""Read the form definitions (様式) shipped in piasite/forms/*.toml.
+"""Read form definitions (様式): piasite/forms/*.toml, and a site's own forms/*.toml.
 
-A form file is data (see docs/forms.md). Mistakes in it are piasite bugs, so they raise
-FormError instead of becoming content diagnostics; tests load every shipped form.
+A form file is data (see docs/forms.md), checked against `schema.FORM` and then as a tree:
+node ids unique, each node under a section, a key on every value node, known choice lists.
+A site's own form gets each mistake as a positioned diagnostic (E101–E104 from the schema,
+E120 for the tree); a mistake in a shipped form is a piasite bug, so `shipped_forms` raises
+FormError instead (tests load every shipped form).
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import tomllib
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 
+from . import schema
+from .diagnostics import Diagnostic, Severity, error
 from .model import CONTAINER_KINDS, VALUE_KINDS, Choices, Form, FormNode
+from .source import TomlDoc
 
 FORMS_DIR = Path(__file__).parent / "forms"
-
-_NODE_KEYS = {
-    "id", "kind", "label", "no", "key", "choices", "options", "suffix", "note_key",
-    "heading", "hide_label", "show_number", "required", "item_label", "numbered", "columns",
-    "systems", "counts", "detail_unit",
-}
 
 
 class FormError(Exception):
@@ -36,40 +37,45 @@ def _parent_id(node_id: str, known: dict[str, dict]) -> str | None:
     return None
 
 
-def parse_form(data: dict, path: str = "") -> Form:
-    """Turn one parsed form file into a Form tree."""
-    meta = data.get("form") or {}
-    for k in ("id", "kind", "name", "title", "yoshiki", "edition"):
-        if not isinstance(meta.get(k), str):
-            raise FormError(f"{path}: [form].{k} missing")
-    choices = {
-        name: Choices(tuple(c["options"]), c.get("note", ""))
-        for name, c in (data.get("choices") or {}).items()
-    }
-    raw_nodes: list[dict] = data.get("node") or []
+def read_form(doc: TomlDoc, path: PurePosixPath, digest: str = "") -> tuple[Form | None, list[Diagnostic]]:
+    """One parsed form file as a Form tree, or None with the diagnostics saying why."""
+    checked = schema.validate_doc(doc, path, schema.FORM)
+    diags = list(checked.diagnostics)
+    data: dict = checked.value or {}  # type: ignore[assignment]
+    meta = data.get("form")
+    if meta is None:
+        return None, diags
+    where = schema.where_in(doc, path)
+    choices = {name: Choices(tuple(c["options"]), c.get("note", ""))
+               for name, c in data.get("choices", {}).items()}
+
+    def bad(i: int, message: str) -> None:
+        diags.append(error("E120", f"様式の定義が正しくありません: {message}", where(("node", i))))
+
     by_id: dict[str, dict] = {}
     children: dict[str | None, list[str]] = {}
-    for raw in raw_nodes:
-        unknown = set(raw) - _NODE_KEYS
-        if unknown:
-            raise FormError(f"{path}: node {raw.get('id')}: unknown keys {sorted(unknown)}")
-        nid = raw.get("id")
-        if not nid or nid in by_id:
-            raise FormError(f"{path}: missing or duplicate node id {nid!r}")
-        kind = raw.get("kind")
-        if kind not in CONTAINER_KINDS | VALUE_KINDS:
-            raise FormError(f"{path}: node {nid}: unknown kind {kind!r}")
+    for i, raw in enumerate(data.get("node", [])):
+        if raw is None:  # reported by the schema
+            continue
+        nid, kind = raw["id"], raw["kind"]
+        if nid in by_id:
+            bad(i, f"節点の id「{nid}」が2つあります")
+            continue
         if kind in VALUE_KINDS and not raw.get("key"):
-            raise FormError(f"{path}: node {nid}: value node needs a key")
-        if kind == "select" and raw.get("choices") not in choices and not isinstance(
-            raw.get("choices"), list
-        ):
-            raise FormError(f"{path}: node {nid}: unknown choices {raw.get('choices')!r}")
-        by_id[nid] = raw
+            bad(i, f"値の節点「{nid}」に key がありません")
+            continue
+        ch = raw.get("choices")
+        if kind == "select" and not isinstance(ch, list) and ch not in choices:
+            bad(i, f"節点「{nid}」の選択肢「{ch}」が [choices] にありません")
+            continue
         parent = _parent_id(nid, by_id)
         if parent is not None and by_id[parent]["kind"] not in CONTAINER_KINDS:
-            raise FormError(f"{path}: node {nid}: parent {parent} is not a section")
+            bad(i, f"節点「{nid}」の親「{parent}」は節（section など）ではありません")
+            continue
+        by_id[nid] = raw
         children.setdefault(parent, []).append(nid)
+    if any(d.severity is Severity.ERROR for d in diags):
+        return None, diags
 
     def build(nid: str) -> FormNode:
         raw = by_id[nid]
@@ -85,13 +91,13 @@ def parse_form(data: dict, path: str = "") -> Form:
             options=tuple(raw.get("options", ())),
             suffix=raw.get("suffix", ""),
             note_key=raw.get("note_key", ""),
-            heading=bool(raw.get("heading", False)),
-            hide_label=bool(raw.get("hide_label", False)),
-            show_number=bool(raw.get("show_number", False)),
-            required=bool(raw.get("required", True)),
+            heading=raw.get("heading", False),
+            hide_label=raw.get("hide_label", False),
+            show_number=raw.get("show_number", False),
+            required=raw.get("required", True),
             item_label=raw.get("item_label", ""),
-            numbered=bool(raw.get("numbered", True)),
-            systems=bool(raw.get("systems", False)),
+            numbered=raw.get("numbered", True),
+            systems=raw.get("systems", False),
             counts=raw.get("counts", ""),
             detail_unit=raw.get("detail_unit", ""),
             columns=tuple(raw.get("columns", ())),
@@ -107,8 +113,18 @@ def parse_form(data: dict, path: str = "") -> Form:
         edition=meta["edition"],
         nodes=tuple(build(n) for n in children.get(None, ())),
         choices=MappingProxyType(choices),
-        path=path,
-    )
+        path=path.as_posix(),
+        digest=digest,
+    ), diags
+
+
+def parse_form(data: dict, path: str = "", digest: str = "") -> Form:
+    """A form from already parsed TOML; raises FormError at its first mistake."""
+    form, diags = read_form(TomlDoc(data, MappingProxyType({})), PurePosixPath(path), digest)
+    problems = [d for d in diags if d.severity is Severity.ERROR]
+    if form is None or problems:
+        raise FormError(f"{path}: " + (problems[0].message if problems else "unreadable"))
+    return form
 
 
 @functools.cache
@@ -116,8 +132,8 @@ def shipped_forms() -> MappingProxyType[str, Form]:
     """All forms in piasite/forms/, keyed by form id."""
     forms = {}
     for p in sorted(FORMS_DIR.glob("*.toml")):
-        with p.open("rb") as f:
-            form = parse_form(tomllib.load(f), p.name)
+        raw = p.read_bytes()
+        form = parse_form(tomllib.loads(raw.decode("utf-8")), p.name, hashlib.sha256(raw).hexdigest())
         if form.id != p.stem:
             raise FormError(f"{p.name}: [form].id {form.id!r} differs from the file name")
         forms[form.id] = form

@@ -28,9 +28,10 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from . import routes
 from .diagnostics import Diagnostic, Span, error
 
-BUNDLE = "pagefind"
+BUNDLE = routes.PAGEFIND
 ENTRY = "pagefind-entry.json"
 UNUSED = ("pagefind-ui.js", "pagefind-ui.css", "pagefind-modular-ui.js", "pagefind-modular-ui.css",
           "pagefind-component-ui.js", "pagefind-component-ui.css", "pagefind-highlight.js",

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from .diagnostics import Diagnostic, error, warning
+from .diagnostics import Diagnostic, did_you_mean, error, warning
 from .model import Item, Revision, Site, System
 from .normalize import item_text, match_key
 
@@ -119,10 +119,10 @@ def system_items(rev: Revision) -> Iterator[tuple[str, str, str, str, Item]]:
         node = item.node
         if not node.systems:
             continue
-        if node.kind == "list" and isinstance(item.value, list):
+        if node.kind == "list" and isinstance(item.value, tuple):
             for i, el in enumerate(item.value):
-                label = el["label"] if isinstance(el, dict) else str(el)
-                ref = el.get("system", "") if isinstance(el, dict) else ""
+                label = el["label"] if isinstance(el, Mapping) else str(el)
+                ref = el.get("system", "") if isinstance(el, Mapping) else ""
                 yield f"{item.anchor}#{i}", f"{i + 1}.", label, ref, item
         elif node.kind == "repeat":
             for inst in item.children:
@@ -165,7 +165,7 @@ def link(site: Site) -> tuple[LinkIndex, list[Diagnostic]]:
                 if ref:
                     if ref not in systems:
                         diags.append(error("E501", f"システム「{ref}」は登録簿（content/systems/）にありません",
-                                           span, hint=_suggest(ref, systems)))
+                                           span, hint=did_you_mean(ref, systems)))
                         continue
                     slug = ref
                 else:
@@ -279,8 +279,3 @@ def _own_words(item: Item) -> str:
         cells = [str(c) for r in v.get("rows", ()) for c in r]
         return " ".join([str(v.get("caption", "")), *cells, str(v.get("note", ""))]).strip()
     return ""
-
-
-def _suggest(word: str, candidates) -> str | None:
-    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.5)
-    return f"「{close[0]}」の誤りではありませんか" if close else None

@@ -17,10 +17,11 @@ from html import unescape
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urljoin, urlsplit
 
+from . import routes
 from .diagnostics import Diagnostic, Span, error
 from .model import Site
+from .routes import GENERATED_LATER, page_url
 
-GENERATED_LATER = ("pagefind/",)
 _LINK_ATTRS = {"href", "src", "action", "poster", "data"}
 _XML_LINK = re.compile(r"<loc>([^<]*)</loc>|\bhref=\"([^\"]*)\"")
 
@@ -54,12 +55,6 @@ class _Page:
                     self.links.append((tag.start() + m.start() + 1, value))
 
 
-def page_url(path: PurePosixPath) -> str:
-    """The URL an output file is served at (`a/b/index.html` → `/a/b/`)."""
-    s = "/" + path.as_posix()
-    return s[: -len("index.html")] if path.name == "index.html" else s
-
-
 Sources = dict[str, tuple[Span, Mapping[str, Span]]]
 
 
@@ -86,10 +81,10 @@ def _sources(site: Site | None) -> tuple[Sources, dict[str, Span]]:
             if cur is not None:  # the affair's own page shows its current version
                 exact[a.url] = (cur.span, _revision_ids(cur))
             if latest is not None and latest.changes_span is not None:
-                exact[f"{a.url}changes/"] = (latest.changes_span, {
+                exact[routes.changes(a.muni, a.slug)] = (latest.changes_span, {
                     f"change-{row.index}": row.span for row in latest.changes})
             for d in a.pages:
-                exact[f"{a.url}{d.slug}/"] = (d.span, {})
+                exact[routes.document(a.muni, a.slug, d.slug)] = (d.span, {})
             for r in a.revisions:
                 exact[r.url] = (r.span, _revision_ids(r))
     return exact, prefix

@@ -13,8 +13,28 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from . import routes
 from .diagnostics import Span
 from .wareki import JDate
+
+
+def freeze(value: object) -> object:
+    """A parsed TOML value that cannot be changed: lists → tuples, tables → read-only maps."""
+    if isinstance(value, list | tuple):
+        return tuple(freeze(v) for v in value)
+    if isinstance(value, dict):
+        return MappingProxyType({k: freeze(v) for k, v in value.items()})
+    return value
+
+
+def thaw(value: object) -> object:
+    """A frozen value as plain lists and dicts again (for JSON, and text that shows it)."""
+    if isinstance(value, tuple | list):
+        return [thaw(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    return value
+
 
 # Kinds of form node. "section"/"cover"/"repeat" hold children; the rest hold a value.
 CONTAINER_KINDS = frozenset({"section", "cover", "repeat"})
@@ -60,6 +80,11 @@ ROW_READING_CELLS = ("date", *CLIPPABLE_CELLS)
 """The 変更箇所 cells a row's `readings` (or [readings] changes) may name."""
 
 FORM_KINDS = {"kiso": "基礎項目評価書", "juten": "重点項目評価書", "zenkoumoku": "全項目評価書"}
+
+REVISION_STATUSES = {"published": "公表", "draft": "案"}
+
+CHANNEL_KINDS = ("post", "fax", "email", "online", "box", "other")
+"""How a パブリックコメント opinion can be submitted (a channel's `kind`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +146,8 @@ class Form:
     nodes: tuple[FormNode, ...]
     choices: Mapping[str, Choices]
     path: str = ""
+    digest: str = ""
+    """Hash of the definition file: a version bound to an edited form is bound again."""
 
     def walk(self) -> Iterator[FormNode]:
         for n in self.nodes:
@@ -159,6 +186,8 @@ class Item:
     label: str
     """Label as this document prints it (the form's, unless the content overrides it)."""
     value: object = None
+    """As written in the content, frozen: a string, number or bool, a tuple for an array and a
+    read-only mapping for a table (export writes them back as JSON arrays and objects)."""
     present: bool = False
     """False when the content does not give this field at all."""
     span: Span | None = None
@@ -294,7 +323,8 @@ class Revision:
     reconstructed: Reconstruction | None = None
     changes_span: Span | None = None
     digest: str = ""
-    """Hash of this version's source files: equal digests render equal pages."""
+    """Hash of this version's source files and its form's definition: equal digests render
+    equal pages."""
     unpublished: bool = False
     """Staff's working copy: shown by `piasite serve`, never by a production build."""
     form_tag: str | None = None
@@ -319,7 +349,7 @@ class Revision:
 
     @property
     def url(self) -> str:
-        return f"/{self.muni}/{self.affair}/{self.id}/"
+        return routes.revision(self.muni, self.affair, self.id)
 
     def walk(self) -> Iterator[Item]:
         for i in self.items:
@@ -349,6 +379,11 @@ class DocPage:
     source: str = ""
     body_line: int = 1
     digest: str = ""
+    key_spans: Mapping[str, Span] = field(default_factory=lambda: MappingProxyType({}))
+    """Where each front-matter key is written, for diagnostics on one key."""
+
+    def at(self, key: str) -> Span:
+        return self.key_spans.get(key, self.span)
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,10 +402,13 @@ class Affair:
     """Oldest first."""
     span: Span
     pages: tuple[DocPage, ...] = ()
+    version_ids: tuple[str, ...] = ()
+    """Every version found in the folder, also those that could not be loaded (their errors
+    are reported already): a reference to one of them is not a reference to nothing."""
 
     @property
     def url(self) -> str:
-        return f"/{self.muni}/{self.slug}/"
+        return routes.affair(self.muni, self.slug)
 
     @property
     def kind_name(self) -> str:
@@ -414,10 +452,15 @@ class Municipality:
     affairs: tuple[Affair, ...]
     span: Span
     contact: str = ""
+    key_spans: Mapping[str, Span] = field(default_factory=lambda: MappingProxyType({}))
+    """Where each key of _municipality.toml is written, for diagnostics on one key."""
 
     @property
     def url(self) -> str:
-        return f"/{self.slug}/"
+        return routes.municipality(self.slug)
+
+    def at(self, key: str) -> Span:
+        return self.key_spans.get(key, self.span)
 
     @property
     def full_name(self) -> str:
@@ -450,7 +493,7 @@ class System:
 
     @property
     def url(self) -> str:
-        return f"/systems/{self.slug}/"
+        return routes.system(self.slug)
 
     @property
     def scope_name(self) -> str:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Mapping
 
-from .model import Item
+from .model import Item, thaw
 
 _SPACE = re.compile(r"\s+")
 _TAG = re.compile(r"</?[A-Za-z][^<>]*>")
@@ -48,17 +49,17 @@ def item_text(item: Item) -> str:
         return ("[○]" if v else "[ ]") + node.label
     if node.kind in ("list", "checks"):
         if node.kind == "list":
-            labels = [el["label"] if isinstance(el, dict) else str(el) for el in v]  # type: ignore[union-attr]
+            labels = [el["label"] if isinstance(el, Mapping) else str(el) for el in v]  # type: ignore[union-attr]
             # Numbered as printed: items that carry their own numbers get no second one.
             text = " ".join(f"{i}. {s}" if node.numbered else s for i, s in enumerate(labels, 1))
             return f"{text}\n\n{item.note}" if item.note else text
         return "、".join(check_text(el, node.detail_unit) for el in v)  # type: ignore[union-attr]
-    return str(v)
+    return str(thaw(v))  # a table: its Python form, as before the model was frozen
 
 
 def check_text(el: object, unit: str = "") -> str:
     """One ticked box as printed: its label, and what was written in its parentheses."""
-    if not isinstance(el, dict):
+    if not isinstance(el, Mapping):
         return str(el)
     detail = el.get("detail", "")
     return f"{el['label']}（{detail}）{unit}" if detail else el["label"]

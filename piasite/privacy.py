@@ -25,6 +25,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from . import schema
 from .diagnostics import Diagnostic, Span, error, warning
 from .source import parse_toml, read_source
 
@@ -127,43 +128,18 @@ def _allowlist(root: Path) -> tuple[list[_Allow], list[Diagnostic]]:
     doc, err = parse_toml(src.text)
     if err is not None:
         return [], [error("E001", f"TOML の構文エラー: {err.message}", Span(ALLOWLIST, err.line, err.col))]
+    checked = schema.validate_doc(doc, ALLOWLIST, schema.PRIVACY_ALLOWLIST)
+    diags.extend(checked.diagnostics)
+    where = schema.where_in(doc, ALLOWLIST)
     entries: list[_Allow] = []
-    for k in doc.data:
-        if k != "allow":
-            line, col = doc.pos((k,))
-            diags.append(error("E101", f"不明なキー「{k}」です（[[allow]] だけを書きます）",
-                               Span(ALLOWLIST, line, col)))
-    raw = doc.data.get("allow", [])
-    if not isinstance(raw, list):
-        line, col = doc.pos(("allow",))
-        return [], [*diags, error("E102", "許可リストは [[allow]] の表の配列で書いてください",
-                                  Span(ALLOWLIST, line, col))]
-    types = {"path": str, "line": int, "number": str, "reason": str}
-    for i, e in enumerate(raw):
-        line, col = doc.pos(("allow", i))
-        span = Span(ALLOWLIST, line, col)
-        if not isinstance(e, dict):
-            diags.append(error("E102", "[[allow]] の各要素は表で書いてください", span))
+    for i, e in enumerate((checked.value or {}).get("allow", ())):  # type: ignore[union-attr]
+        if e is None:  # reported by the schema
             continue
-        ok = True
-        for k, v in e.items():
-            kl, kc = doc.pos(("allow", i, k))
-            if k not in types:
-                diags.append(error("E101", f"不明なキー「{k}」です", Span(ALLOWLIST, kl, kc)))
-            elif not isinstance(v, types[k]) or isinstance(v, bool):
-                diags.append(error("E102", f"「{k}」の型が違います", Span(ALLOWLIST, kl, kc)))
-                ok = False
-        for k in types:
-            if k not in e:
-                diags.append(error("E103", f"必須のキー「{k}」がありません", span))
-                ok = False
-        if ok and not e["reason"].strip():
-            kl, kc = doc.pos(("allow", i, "reason"))
+        if not e["reason"].strip():
             diags.append(error("E603", "「reason」に、個人番号ではない理由を書いてください",
-                               Span(ALLOWLIST, kl, kc)))
-            ok = False
-        if ok:
-            entries.append(_Allow(e["path"], e["line"], ascii_digits(e["number"]), span))
+                               where(("allow", i, "reason"))))
+            continue
+        entries.append(_Allow(e["path"], e["line"], ascii_digits(e["number"]), where(("allow", i))))
     return entries, diags
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import functools
 import hashlib
 import importlib.resources
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -21,7 +21,7 @@ from jinja2 import (
     select_autoescape,
 )
 
-from . import compare, diagram, export, feeds, views
+from . import compare, diagram, export, feeds, routes, views
 from .diff import Diffs
 from .filters import FILTERS
 from .link import LinkIndex
@@ -109,6 +109,7 @@ def environment(theme: Theme) -> Environment:
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                       keep_trailing_newline=True)
     env.filters.update(FILTERS)
+    env.globals["urls"] = routes.Urls  # templates ask the route table: {{ urls.search() }}
     return env
 
 
@@ -137,12 +138,6 @@ class Renderer:
         return html.encode("utf-8")
 
 
-def _out_path(url: str) -> PurePosixPath:
-    if url.endswith("/"):
-        return PurePosixPath(url.lstrip("/")) / "index.html"
-    return PurePosixPath(url.lstrip("/"))
-
-
 @dataclass(frozen=True, slots=True)
 class Job:
     """One page to render: its URL, a fingerprint of everything it shows, and how to make it."""
@@ -161,8 +156,39 @@ class Rendered:
 
 
 def _fp(*parts: object) -> str:
-    return hashlib.sha256(json.dumps(parts, ensure_ascii=False, default=str,
-                                     sort_keys=True).encode()).hexdigest()
+    # repr of plain values and frozen dataclasses is deterministic (dicts keep the order they
+    # were built in) and much cheaper than JSON; an object without its own repr would only
+    # make its page re-render every time, never be reused wrongly.
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+def _inputs(obj: object, *without: str) -> dict:
+    """Every field of a model object but the named ones (its children, fingerprinted apart)."""
+    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)  # type: ignore[arg-type]
+            if f.name not in without}
+
+
+class _Jobs:
+    """Collects the pages of one build. A page whose view data is cheap to make is
+    fingerprinted by exactly what its template receives; a page of an assessment by the
+    inputs of that assessment (its files' digests) and its URL from the route table."""
+
+    def __init__(self, r: Renderer, theme: Theme):
+        self.r = r
+        self.out: list[Job] = []
+        # What every template receives besides its own context.
+        self.base = _fp(theme.digest, r.site_ctx)
+
+    def page(self, template: str, url: str, title: str, crumbs: list[Crumb], **ctx) -> None:
+        self.out.append(Job(url, _fp(self.base, template, url, title, crumbs, ctx),
+                            functools.partial(self.r.page, template, url, title, crumbs, **ctx)))
+
+    def add(self, url: str, fingerprint: str, make: Callable[[], bytes]) -> None:
+        self.out.append(Job(url, _fp(fingerprint, url), make))
+
+    def data(self, url: str, data: bytes) -> None:
+        """A small file made up front: its bytes are its fingerprint."""
+        self.out.append(Job(url, hashlib.sha256(data).hexdigest(), lambda: data))
 
 
 def jobs(site: Site, theme: Theme, today: datetime.date, diffs: Diffs | None = None,
@@ -176,45 +202,37 @@ def jobs(site: Site, theme: Theme, today: datetime.date, diffs: Diffs | None = N
     links = links or LinkIndex({}, {}, {}, ())
     r = Renderer(site, theme, today, preview)
     r.links = links
+    out = _Jobs(r, theme)
+    home = Crumb("ホーム", routes.home())
     comps = compare.comparisons(site)
     r.compare = compare.compare_links(site, comps)
     # Which families have comparisons decides the links on every version page of them.
-    # Hashed once: every page's fingerprint starts from it.
-    base = (_fp(theme.digest, repr(site.config), today.isoformat(), preview, repr(site.systems),
-                repr(site.families), sorted(comps)),)
-    home = Crumb("ホーム", "/")
-    out: list[Job] = []
+    out.base = _fp(out.base, repr(site.families), sorted(comps))
 
-    def add(url: str, fingerprint: str, make: Callable[[], bytes]) -> None:
-        out.append(Job(url, fingerprint, make))
-
-    add("/", _fp(base, r.index), lambda: r.page("home.html", "/", site.config.title, []))
+    out.page("home.html", routes.home(), site.config.title, [])
     for muni_idx, m in zip(r.index, site.municipalities, strict=True):
-        add(m.url, _fp(base, muni_idx), functools.partial(
-            r.page, "municipality.html", m.url, f"{m.full_name}の評価書", [home], muni=muni_idx))
+        out.page("municipality.html", m.url, f"{m.full_name}の評価書", [home], muni=muni_idx)
         mcrumb = Crumb(m.full_name, m.url)
         for a in m.affairs:
-            out.extend(_affair_jobs(r, base, m, a, diffs, home, mcrumb))
-    add("/404.html", _fp(base), lambda: r.page("404.html", "/404.html", "ページが見つかりません",
-                                              [home]))
-    add("/search/", _fp(base), lambda: r.page("search.html", "/search/", "評価書の検索", [home],
-                                              aliases=views.search_aliases(site.systems)))
-    out.extend(_system_jobs(r, base, site, links, home))
-    out.extend(_comment_list_jobs(r, base, site, home))
-    out.extend(_compare_jobs(r, base, site, comps, links, home))
-    schema = export.schema_bytes()
-    add(export.SCHEMA_URL, _fp(schema.decode("utf-8")), lambda: schema)
+            _affair_jobs(out, site, m, a, diffs, home, mcrumb)
+    out.page("404.html", routes.not_found(), "ページが見つかりません", [home])
+    out.page("search.html", routes.search(), "評価書の検索", [home],
+             aliases=views.search_aliases(site.systems))
+    _system_jobs(out, site, links, home)
+    _comment_list_jobs(out, site, home)
+    out.data(routes.schema(), export.schema_bytes())
+    _compare_jobs(out, site, comps, links, home)
     a11y, a11y_raw = a11y
-    add("/accessibility/", _fp(base, a11y), functools.partial(
-        r.page, "accessibility.html", "/accessibility/", "アクセシビリティ", [home],
-        results=a11y, results_url=export.A11Y_RESULTS_URL if a11y else ""))
+    out.page("accessibility.html", routes.accessibility(), "アクセシビリティ", [home],
+             results=a11y, results_url=routes.accessibility_results() if a11y else "")
     if a11y:
-        add(export.A11Y_RESULTS_URL, _fp(a11y), lambda: a11y_raw)
-    return out
+        out.data(routes.accessibility_results(), a11y_raw)
+    return out.out
 
 
-def _comment_list_jobs(r: Renderer, base: tuple, site: Site, home: Crumb) -> list[Job]:
+def _comment_list_jobs(out: _Jobs, site: Site, home: Crumb) -> None:
     """/comments/ (every consultation by status) and /feed.xml."""
+    r = out.r
     rows = []
     for m in site.municipalities:
         for a in m.affairs:
@@ -226,16 +244,12 @@ def _comment_list_jobs(r: Renderer, base: tuple, site: Site, home: Crumb) -> lis
               for code, title in (("open", "意見募集中"), ("before", "意見募集前"),
                                   ("closed", "意見募集終了（結果公表待ち）"),
                                   ("results", "結果公表済み"))]
-    base_url = site.config.base_url
-    return [
-        Job("/comments/", _fp(base, rows), lambda: r.page(
-            "comments.html", "/comments/", "パブリックコメント（意見募集）", [home], groups=groups)),
-        Job("/feed.xml", _fp(base, [(rv.muni, rv.affair, rv.id, rv.digest) for rv in site.revisions()]),
-            lambda: feeds.atom(site, base_url, views.revision_label)),
-    ]
+    out.page("comments.html", routes.comments(), "パブリックコメント（意見募集）", [home],
+             groups=groups)
+    out.data(routes.feed(), feeds.atom(site, site.config.base_url, views.revision_label))
 
 
-def _system_jobs(r: Renderer, base: tuple, site: Site, links: LinkIndex, home: Crumb) -> list[Job]:
+def _system_jobs(out: _Jobs, site: Site, links: LinkIndex, home: Crumb) -> None:
     """/systems/ and one page per registry entry, with every assessment that uses it."""
     names = {(m.slug, a.slug): (m.full_name, a.title) for m in site.municipalities
              for a in m.affairs}
@@ -248,8 +262,8 @@ def _system_jobs(r: Renderer, base: tuple, site: Site, links: LinkIndex, home: C
     for s in sorted(site.systems, key=lambda s: (s.scope != "national", s.scope, s.slug)):
         uses = [dict(muni=names[(u.muni, u.affair)][0], affair=names[(u.muni, u.affair)][1],
                      revision=labels[(u.muni, u.affair, u.revision)], current=u.current,
-                     url=f"/{u.muni}/{u.affair}/{u.revision}/#{u.anchor}", number=u.number,
-                     label=u.label)
+                     url=f"{routes.revision(u.muni, u.affair, u.revision)}#{u.anchor}",
+                     number=u.number, label=u.label)
                 for u in links.uses.get(s.slug, ())]
         mentions = links.mentions.get(s.slug, ())
         entries.append(dict(slug=s.slug, name=s.name, url=s.url, scope=s.scope,
@@ -261,9 +275,9 @@ def _system_jobs(r: Renderer, base: tuple, site: Site, links: LinkIndex, home: C
                             n_assessments=len({(u["muni"], u["affair"]) for u in uses}),
                             n_mentioning=len({(m.muni, m.affair) for m in mentions}),
                             link_prose=s.link_prose))
-    out = [Job("/systems/", _fp(base, entries), lambda: r.page(
-        "systems.html", "/systems/", "システム登録簿", [home], systems=entries))]
-    crumb = Crumb("システム登録簿", "/systems/")
+    out.page("systems.html", routes.systems(), "システム登録簿", [home], systems=entries)
+    crumb = Crumb("システム登録簿", routes.systems())
+    r = out.r
     for e in entries:
         mentions = links.mentions.get(e["slug"], ())
 
@@ -276,14 +290,14 @@ def _system_jobs(r: Renderer, base: tuple, site: Site, links: LinkIndex, home: C
         seen = [(m.muni, m.affair, m.revision, m.anchor, m.before, m.written, m.after, m.current,
                  [rv.digest for rv in versions[(m.muni, m.affair, m.revision)][1].revisions])
                 for m in mentions]
-        out.append(Job(e["url"], _fp(base, e, seen), make))
-    return out
+        out.add(e["url"], _fp(out.base, e, seen), make)
 
 
-def _compare_jobs(r: Renderer, base: tuple, site: Site, comps: Mapping[str, compare.FamilyComparison],
-                  links: LinkIndex, home: Crumb) -> list[Job]:
+def _compare_jobs(out: _Jobs, site: Site, comps: Mapping[str, compare.FamilyComparison],
+                  links: LinkIndex, home: Crumb) -> None:
     """/compare/ (every assessment's key facts, and as CSV), and for each family used by two
     municipalities or more, its list of items and one page (and JSON) per item."""
+    r, base = out.r, out.base
     base_url = site.config.base_url
     every = _fp(base, [(m.slug, m.full_name, m.code, a.slug, a.name, a.title, a.kind,
                         [(rv.id, rv.digest) for rv in a.revisions])
@@ -296,14 +310,12 @@ def _compare_jobs(r: Renderer, base: tuple, site: Site, comps: Mapping[str, comp
                      n_munis=sum(1 for m in site.municipalities if any(a.kind == k for a in m.affairs)),
                      n_items=len(comps[k].nodes) if k in comps else 0)
                 for k in kinds]
-    out = [
-        Job(compare.INDEX_URL, every, lambda: r.page(
-            "compare.html", compare.INDEX_URL, "評価書の比較", [home], rows=overview(),
-            facts=compare.FACTS, families=families, csv_url=compare.OVERVIEW_CSV_URL,
-            minimum=compare.MIN_MUNICIPALITIES)),
-        Job(compare.OVERVIEW_CSV_URL, _fp(every, base_url),
-            lambda: compare.overview_csv(overview(), base_url)),
-    ]
+    out.add(compare.INDEX_URL, every, lambda: r.page(
+        "compare.html", compare.INDEX_URL, "評価書の比較", [home], rows=overview(),
+        facts=compare.FACTS, families=families, csv_url=compare.OVERVIEW_CSV_URL,
+        minimum=compare.MIN_MUNICIPALITIES))
+    out.add(compare.OVERVIEW_CSV_URL, _fp(every, base_url),
+            lambda: compare.overview_csv(overview(), base_url))
     crumb = Crumb("評価書の比較", compare.INDEX_URL)
     for kind, comp in comps.items():
         # What the pages show of each assessment besides the item: an edit re-renders only the
@@ -313,10 +325,10 @@ def _compare_jobs(r: Renderer, base: tuple, site: Site, comps: Mapping[str, comp
                           views.revision_label(c.newer_draft) if c.newer_draft else "")
                          for c in comp.assessments], [n.title for n in comp.nodes])
         furl = compare.family_url(kind)
-        out.append(Job(furl, _fp(ffp, [len(v) for v in comp.entries.values()]),
-                       lambda furl=furl, comp=comp: r.page(
-                           "compare_family.html", furl, f"{comp.name}の項目ごとの比較",
-                           [home, crumb], family=views.compare_family_view(comp))))
+        out.add(furl, _fp(ffp, [len(v) for v in comp.entries.values()]),
+                lambda furl=furl, comp=comp: r.page(
+                    "compare_family.html", furl, f"{comp.name}の項目ごとの比較",
+                    [home, crumb], family=views.compare_family_view(comp)))
         fcrumb = Crumb(f"{comp.name}の項目", furl)
         for n in comp.nodes:
             url = compare.compare_url(kind, n.id)
@@ -329,33 +341,36 @@ def _compare_jobs(r: Renderer, base: tuple, site: Site, comps: Mapping[str, comp
             ifp = _fp(ffp, n.id, [(i, it.anchor, it.label, it.value, it.lost, it.absent_in_version,
                                    it.unknown_in_version, comp.assessments[i].places[it.anchor].entries)
                                   for i, it in comp.entries[n.id]])
-            out.append(Job(url, _fp(ifp, "item"), make_item))
-            out.append(Job(compare.compare_json_url(kind, n.id), _fp(ifp, "json", base_url),
-                           functools.partial(compare.item_json, comp, n.id, base_url)))
-    return out
+            out.add(url, _fp(ifp, "item"), make_item)
+            out.add(compare.compare_json_url(kind, n.id), _fp(ifp, "json", base_url),
+                    functools.partial(compare.item_json, comp, n.id, base_url))
 
 
-def _affair_jobs(r: Renderer, base: tuple, m, a, diffs, home: Crumb, mcrumb: Crumb) -> list[Job]:
-    out: list[Job] = []
+def _affair_jobs(out: _Jobs, site: Site, m, a, diffs, home: Crumb, mcrumb: Crumb) -> None:
+    r = out.r
     acrumb = Crumb(a.title, a.url)
     adiffs = [d for k, d in sorted(diffs.pairs.items()) if k[:2] == (m.slug, a.slug)]
     labels = {rv.id: views.revision_label(rv) for rv in a.revisions}
     links = [views.DiffLink(d.url, labels[d.old_id], labels[d.new_id], d.old_id, d.new_id,
                             len(d.changed)) for d in adiffs]
-    # Everything an assessment's pages show about its other versions: an edit to one version
-    # re-renders this assessment's pages and nothing else.
-    afp = _fp(base, m.full_name, a.name, a.title, a.number, a.kind,
-              [(rv.id, rv.digest) for rv in a.revisions], [p.digest for p in a.pages])
+    # Everything an assessment's pages show: the site's templates and settings, the registry,
+    # this municipality and assessment, and the digests of its versions' and documents'
+    # files. An edit to one version re-renders this assessment's pages and nothing else.
+    afp = _fp(out.base, repr(site.systems), _inputs(m, "affairs"),
+              _inputs(a, "revisions", "pages"), [(rv.id, rv.digest) for rv in a.revisions],
+              [p.digest for p in a.pages])
     affair_ctx = dict(title=a.title, url=a.url, muni=m.full_name)
-    # The newest draft with a comment period: its status box tops every page of that draft.
-    draft = next((rv for rv in reversed(a.revisions) if rv.status == "draft" and rv.comment), None)
-    consult = views.consultation_view(draft, a, m, r.today, adiffs) if draft else None
+    # Each draft with a comment period: its status box tops every page of that draft (the
+    # newer draft's, on a page about two of them).
+    consults = {rv.id: views.consultation_view(rv, a, m, r.today, adiffs)
+                for rv in a.revisions if rv.status == "draft" and rv.comment}
 
     def about_draft(*ids: str) -> dict | None:
-        return consult if draft is not None and draft.id in ids else None
+        return next((consults[i] for i in sorted(ids, reverse=True) if i in consults), None)
 
-    if draft is not None:
-        out.extend(_consultation_jobs(r, afp, m, a, draft, consult, home, mcrumb, acrumb))
+    for rv in a.revisions:
+        if rv.id in consults:
+            _consultation_jobs(out, afp, m, a, rv, consults[rv.id], home, mcrumb, acrumb)
     for d in adiffs:
         def make_diff(d=d):
             dv = views.diff_view(d, labels)
@@ -364,15 +379,17 @@ def _affair_jobs(r: Renderer, base: tuple, m, a, diffs, home: Crumb, mcrumb: Cru
                           affair=affair_ctx, links=links,
                           consult=about_draft(d.old_id, d.new_id))
 
-        def make_inline(d=d):
-            return r.page("diff_inline.html", f"{d.url}inline/",
+        inline = routes.diff_inline(m.slug, a.slug, d.old_id, d.new_id)
+
+        def make_inline(d=d, inline=inline):
+            return r.page("diff_inline.html", inline,
                           f"変更箇所のみ（1列表示） {a.title}｜{m.full_name}",
                           [home, mcrumb, acrumb, Crumb("新旧対照表", d.url)],
                           diff=views.diff_view(d, labels), affair=affair_ctx,
                           consult=about_draft(d.old_id, d.new_id))
 
-        out.append(Job(d.url, _fp(afp, "diff", d.url), make_diff))
-        out.append(Job(f"{d.url}inline/", _fp(afp, "inline", d.url), make_inline))
+        out.add(d.url, afp, make_diff)
+        out.add(inline, afp, make_inline)
     for rev in a.revisions:
         def make_rev(rev=rev, url=rev.url, alias=False):
             rv = views.revision_view(rev, a, m, links, r.links, r.compare(rev.form))
@@ -387,15 +404,15 @@ def _affair_jobs(r: Renderer, base: tuple, m, a, diffs, home: Crumb, mcrumb: Cru
                           canonical=rev.url, graph=_graph_view(g, a, m),
                           consult=about_draft(rev.id))
 
-        out.append(Job(rev.url, _fp(afp, "rev", rev.id), make_rev))
-        out.append(Job(export.json_url(rev), _fp(afp, "json", rev.id, m.code, m.agency),
-                       functools.partial(export.revision_json, rev, a, m, r.site.config)))
+        out.add(rev.url, afp, make_rev)
+        out.add(routes.revision_json(m.slug, a.slug, rev.id), _fp(afp, site.config),
+                functools.partial(export.revision_json, rev, a, m, r.site.config))
         if rev is a.current:
-            out.append(Job(a.url, _fp(afp, "current", rev.id),
-                           functools.partial(make_rev, rev, a.url, True)))
+            out.add(a.url, _fp(afp, rev.id), functools.partial(make_rev, rev, a.url, True))
     for doc in a.pages:
-        def make_doc(doc=doc):
-            url = f"{a.url}{doc.slug}/"
+        url = routes.document(m.slug, a.slug, doc.slug)
+
+        def make_doc(doc=doc, url=url):
             owner = next((rv for rv in a.revisions if rv.id == doc.revision), None)
             return r.page("document.html", url, f"{doc.title}｜{a.title}｜{m.full_name}",
                           [home, mcrumb, acrumb], doc=dict(
@@ -405,36 +422,35 @@ def _affair_jobs(r: Renderer, base: tuple, m, a, diffs, home: Crumb, mcrumb: Cru
                               revision_url=owner.url if owner else ""),
                           consult=about_draft(doc.revision))
 
-        out.append(Job(f"{a.url}{doc.slug}/", _fp(afp, "doc", doc.slug), make_doc))
+        out.add(url, afp, make_doc)
     cur = a.latest
     if cur is not None:
+        changes = routes.changes(m.slug, a.slug)
+
         def make_changes():
             rv = views.revision_view(cur, a, m, links)
             marks = diffs.rows.get((m.slug, a.slug, cur.id), ())
             groups = _group_rows(rv.changes, marks, views.row_diff_targets(a, adiffs))
-            return r.page("changes.html", f"{a.url}changes/",
+            return r.page("changes.html", changes,
                           f"{a.title} 変更箇所の履歴｜{m.full_name}",
                           [home, mcrumb, acrumb], rev=rv, groups=groups,
                           consult=about_draft(cur.id))
 
-        out.append(Job(f"{a.url}changes/", _fp(afp, "changes"), make_changes))
-        out.append(Job(export.csv_url(a), _fp(afp, "csv", cur.id),
-                       functools.partial(export.changes_csv, cur)))
-    return out
+        out.add(changes, afp, make_changes)
+        out.data(routes.changes_csv(m.slug, a.slug), export.changes_csv(cur))
 
 
-def _consultation_jobs(r: Renderer, afp: str, m, a, draft, consult: dict, home: Crumb,
-                       mcrumb: Crumb, acrumb: Crumb) -> list[Job]:
+def _consultation_jobs(out: _Jobs, afp: str, m, a, draft, consult: dict, home: Crumb,
+                       mcrumb: Crumb, acrumb: Crumb) -> None:
     """The draft's results page and its calendar file."""
+    r = out.r
     dcrumb = Crumb(views.revision_label(draft), draft.url)
-    url = f"{draft.url}results/"
-    return [
-        Job(url, _fp(afp, "results", draft.id), lambda: r.page(
-            "results.html", url, f"意見募集の結果 {a.title}（{consult['draft_label']}）｜{m.full_name}",
-            [home, mcrumb, acrumb, dcrumb], consult=consult)),
-        Job(f"{draft.url}comment.ics", _fp(afp, "ics", draft.id, r.site.config.base_url),
-            lambda: feeds.ics(draft, a, m, r.site.config.base_url)),
-    ]
+    url = routes.results(m.slug, a.slug, draft.id)
+    out.add(url, afp, lambda: r.page(
+        "results.html", url, f"意見募集の結果 {a.title}（{consult['draft_label']}）｜{m.full_name}",
+        [home, mcrumb, acrumb, dcrumb], consult=consult))
+    out.data(routes.comment_ics(m.slug, a.slug, draft.id),
+             feeds.ics(draft, a, m, r.site.config.base_url))
 
 
 def _graph_view(g, a, m) -> dict:
@@ -453,8 +469,8 @@ def render(site: Site, theme: Theme, today: datetime.date, diffs: Diffs | None =
     fps: dict[PurePosixPath, str] = {}
     rendered: list[PurePosixPath] = []
     for job in jobs(site, theme, today, diffs, links, preview, a11y):
-        path = _out_path(job.url)
-        if path in files:  # two pages claiming one URL is a piasite bug, caught by tests
+        path = routes.output_path(job.url)
+        if path in files:  # content names that collide are refused by the loader (E013)
             raise RuntimeError(f"two pages render to {path}")
         if previous is not None and previous.fingerprints.get(path) == job.fingerprint:
             files[path] = previous.files[path]
@@ -462,7 +478,7 @@ def render(site: Site, theme: Theme, today: datetime.date, diffs: Diffs | None =
             files[path] = job.make()
             rendered.append(path)
         fps[path] = job.fingerprint
-    files[PurePosixPath("sitemap.xml")] = _sitemap(site, files)
+    files[routes.output_path(routes.sitemap())] = _sitemap(site, files)
     files.update(static_files(theme))
     return Rendered(files, fps, rendered)
 
@@ -480,13 +496,12 @@ def _group_rows(rows, marks, targets: Mapping[int, str]) -> list[dict]:
 
 def _sitemap(site: Site, pages: Mapping[PurePosixPath, bytes]) -> bytes:
     base = site.config.base_url
+    not_found = routes.output_path(routes.not_found())
     urls = []
     for path in sorted(pages, key=str):
-        s = str(path)
-        if not s.endswith(".html") or s == "404.html":
+        if path.suffix != ".html" or path == not_found:
             continue
-        url = "/" + (s[: -len("index.html")] if s.endswith("index.html") else s)
-        urls.append(f"  <url><loc>{xml_escape(base + url)}</loc></url>")
+        urls.append(f"  <url><loc>{xml_escape(base + routes.page_url(path))}</loc></url>")
     body = "\n".join(urls)
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -503,5 +518,5 @@ def static_files(theme: Theme) -> dict[PurePosixPath, bytes]:
             continue
         for p in sorted(d.rglob("*")):
             if p.is_file():
-                out[PurePosixPath("static") / p.relative_to(d).as_posix()] = p.read_bytes()
+                out[routes.output_path(routes.static(p.relative_to(d).as_posix()))] = p.read_bytes()
     return out

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path, PurePosixPath
 
-from . import diagnostics, pipeline
+from . import diagnostics, pipeline, routes
 from .diagnostics import Diagnostic
 from .diff import DiffCache
 from .render import Rendered
@@ -144,7 +144,7 @@ def error_page(preview: Preview) -> bytes:
 <html lang="ja">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>内容にエラーがあります｜piasite プレビュー</title>
-<link rel="stylesheet" href="/static/style.css">
+<link rel="stylesheet" href="{routes.static("style.css")}">
 {_SCRIPT_TAG.decode()}
 </head>
 <body>

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from markupsafe import Markup
 
-from . import markdown
+from . import markdown, routes
 from .diff import RevisionDiff, Segment
 from .link import LinkIndex
 from .model import (
@@ -198,7 +198,7 @@ def _field(item: Item, level: int, ctx: Context = Context()) -> FieldView:
                 children=tuple(_field(c, level + 2, ctx) for c in inst.children)))
         return FieldView(**base, children=tuple(insts))
     v = item.value
-    empty = v is None or v == "" or v == [] or (isinstance(v, dict) and not v.get("rows"))
+    empty = v is None or v == "" or v == () or (isinstance(v, Mapping) and not v.get("rows"))
     if node.kind == "text":
         return FieldView(**base, html=ctx.text(v) if isinstance(v, str) and v else Markup(""),
                          empty=empty)
@@ -215,7 +215,7 @@ def _field(item: Item, level: int, ctx: Context = Context()) -> FieldView:
     if node.kind == "checks":
         chosen: dict[str, str] = {}
         for el in v or ():
-            if isinstance(el, dict):
+            if isinstance(el, Mapping):
                 chosen[el["label"]] = el.get("detail", "")
             else:
                 chosen[el] = ""
@@ -225,7 +225,7 @@ def _field(item: Item, level: int, ctx: Context = Context()) -> FieldView:
             Check(lb, lb in chosen, chosen.get(lb, ""), node.detail_unit if chosen.get(lb) else "")
             for lb in labels), empty=v is None)
     if node.kind == "list":
-        labels = [el["label"] if isinstance(el, dict) else str(el) for el in v or ()]
+        labels = [el["label"] if isinstance(el, Mapping) else str(el) for el in v or ()]
         items = []
         for i, label in enumerate(labels):
             sysm = ctx.system(f"{item.anchor}#{i}") if node.systems else None
@@ -233,7 +233,7 @@ def _field(item: Item, level: int, ctx: Context = Context()) -> FieldView:
         return FieldView(**base, items=tuple(items),
                          note_html=ctx.text(item.note) if item.note else Markup(""), empty=empty)
     if node.kind == "table":
-        t = v if isinstance(v, dict) else {}
+        t = v if isinstance(v, Mapping) else {}
         rows = tuple(tuple(r) for r in t.get("rows", ()))
         return FieldView(**base, columns=tuple(t.get("columns", node.columns)), rows=rows,
                          caption=t.get("caption", ""), empty=not rows,
@@ -381,6 +381,12 @@ class RevisionView:
     """(column name, reading) of 変更箇所 cells that are readings in every row."""
     readings: tuple[ReadingRef, ...] = ()
     """Every reading of the version, for the list near the top of the page."""
+    json_url: str = ""
+    """This version as data."""
+    changes_url: str = ""
+    """The assessment's 変更箇所 history."""
+    csv_url: str = ""
+    """The assessment's 変更箇所 as CSV."""
 
 
 # --- search (Pagefind) ------------------------------------------------------------------
@@ -502,14 +508,14 @@ def revision_view(rev: Revision, affair: Affair, muni: Municipality,
                                         if rc and r.id == rc.basis), ""),
         drafts=tuple((revision_label(r), r.url) for r in affair.open_drafts if r is not rev),
         title=rev.title or affair.title,
-        reconstructed_basis_url=f"{affair.url}{rc.basis}/" if rc else "",
+        reconstructed_basis_url=routes.revision(rev.muni, rev.affair, rc.basis) if rc else "",
         not_applied=rc.not_applied if rc else (), applied=rc.applied if rc else (),
         cover=cover, sections=tuple(sections),
         changes=tuple(row_view(r) for r in rev.changes),
         revisions=revision_refs(affair),
         current_url=affair.current.url if affair.current else "",
-        documents=tuple((p.title, f"{affair.url}{p.slug}/") for p in affair.pages
-                        if p.revision in ("", rev.id)),
+        documents=tuple((p.title, routes.document(affair.muni, affair.slug, p.slug))
+                        for p in affair.pages if p.revision in ("", rev.id)),
         diffs=tuple(d for d in diff_links or () if rev.id in (d.old_id, d.new_id)),
         unpublished=rev.unpublished,
         all_diffs=tuple(diff_links or ()),
@@ -519,6 +525,9 @@ def revision_view(rev: Revision, affair: Affair, muni: Municipality,
         changes_readings=tuple((CELL_NAMES[k[8:]], reading_view(r))
                                for k, r in rev.readings.items() if k.startswith("changes.")),
         readings=reading_refs(rev),
+        json_url=routes.revision_json(rev.muni, rev.affair, rev.id),
+        changes_url=routes.changes(affair.muni, affair.slug),
+        csv_url=routes.changes_csv(affair.muni, affair.slug),
     )
 
 
@@ -589,7 +598,7 @@ def site_index(site: Site) -> list[dict]:
                                 current_label=revision_label(cur) if cur else "",
                                 current_id=cur.id if cur else "",
                                 current_url=cur.url if cur else "",
-                                revisions=revision_refs(a), changes_url=f"{a.url}changes/",
+                                revisions=revision_refs(a), changes_url=routes.changes(m.slug, a.slug),
                                 n_changes=len(cur.changes) if cur else 0))
         out.append(dict(slug=m.slug, url=m.url, name=m.name, full_name=m.full_name,
                         prefecture=m.prefecture, code=m.code, agency=m.agency,
@@ -613,9 +622,10 @@ def _fold(fields) -> list[dict]:
 
 def diff_view(d: RevisionDiff, labels: dict[str, str]) -> dict:
     return dict(url=d.url, old_id=d.old_id, new_id=d.new_id,
+                inline_url=routes.diff_inline(d.muni, d.affair, d.old_id, d.new_id),
                 old_label=labels[d.old_id], new_label=labels[d.new_id],
-                old_url=f"/{d.muni}/{d.affair}/{d.old_id}/",
-                new_url=f"/{d.muni}/{d.affair}/{d.new_id}/",
+                old_url=routes.revision(d.muni, d.affair, d.old_id),
+                new_url=routes.revision(d.muni, d.affair, d.new_id),
                 rows=_fold(d.fields), changed=d.changed,
                 n_changed=d.count("changed"), n_added=d.count("added"),
                 n_removed=d.count("removed"), n_unknown=d.count("unknown"),
@@ -676,7 +686,8 @@ def consultation_view(rev: Revision, affair: Affair, muni: Municipality, today,
         it = rev.item(anchor)
         value = str(it.value) if it is not None and it.value else ""
         steps.append(dict(label=label, value=value))
-    docs = {p.slug: (p.title, f"{affair.url}{p.slug}/") for p in affair.pages}
+    docs = {p.slug: (p.title, routes.document(affair.muni, affair.slug, p.slug))
+            for p in affair.pages}
     return dict(
         status=st.code, status_label=st.label, days_left=st.days_left,
         start=c.start.text, start_iso=c.start.iso(), end=c.end.text, end_iso=c.end.iso(),
@@ -693,9 +704,10 @@ def consultation_view(rev: Revision, affair: Affair, muni: Municipality, today,
         notice=docs.get(c.notice), summary=docs.get(c.summary),
         draft_url=rev.url, draft_label=revision_label(rev), muni=muni.full_name,
         affair_title=affair.title, n_own_changes=len(own),
-        changes_url=f"{affair.url}changes/", diff_url=diff_url,
+        changes_url=routes.changes(affair.muni, affair.slug), diff_url=diff_url,
         current_label=revision_label(cur) if cur is not None and cur is not rev else "",
-        ics_url=f"{rev.url}comment.ics", results_url=f"{rev.url}results/",
+        ics_url=routes.comment_ics(rev.muni, rev.affair, rev.id),
+        results_url=routes.results(rev.muni, rev.affair, rev.id),
         results_published=c.results_published.text if c.results_published else "",
         opinions=c.opinions, steps=steps)
 

@@ -38,7 +38,7 @@ CASES = [
     ("toml-syntax", AFFAIR, "number = 1", "number = = 1", "E001", "error", "TOML の構文エラー"),
     ("unknown-key", REV, 'special_notes = ""', 'special_note = ""\nspecial_notes = ""', "E101",
      "error", "special_note"),
-    ("wrong-type", REV, "applied = false", 'applied = "いいえ"', "E102", "error", "true か false"),
+    ("wrong-type", REV, "applied = false", 'applied = "いいえ"', "E102", "error", "「true」か「false」"),
     ("wrong-type-number", AFFAIR, "number = 1", 'number = "1"', "E102", "error", "number"),
     ("not-a-choice", REV, 'serious_incident = "発生なし"', 'serious_incident = "発生しない"', "E104",
      "error", "発生しない"),
@@ -59,7 +59,7 @@ CASES = [
      "kiso-r7-5"),
     ("unknown-body-id", REV, "{#I-4-2}", "{#I-4-9}", "E106", "error", "I-4-9"),
     ("clipped-unknown-cell", CHANGES, 'field = "II-1-2"', 'clipped = ["変更後"]\nfield = "II-1-2"',
-     "E102", "error", "clipped"),
+     "E104", "error", "clipped"),
     ("unknown-change-field", CHANGES, 'field = "II-1-2"', 'field = "II-1-9"', "E108", "error",
      "II-1-9"),
 ]

@@ -1,0 +1,225 @@
+"""Find the files a site is made of: walk content/ (and forms/) without reading any file.
+
+    content/<muni>/_municipality.toml
+    content/<muni>/<affair>/_affair.toml
+    content/<muni>/<affair>/<rev>.md              TOML front matter (+++) + Markdown body
+    content/<muni>/<affair>/<rev>.changes.toml    its 変更箇所 rows (optional)
+    content/<muni>/<affair>/<rev>/index.md        …or a folder: index.md, changes.toml and
+                                                  further body-only *.md parts
+    content/<muni>/<affair>/_pages/<slug>.md      documents that came with the assessment
+    content/systems/<slug>.toml                   the systems registry
+    forms/<form-id>.toml                          the site's own form definitions
+
+Names become URLs, so they are checked here: a slug (E011), a version id that is a date
+(E201), one file per version (E202), and no name the site itself uses at that place
+(E013: a municipality called `search` would overwrite the search page; the names come from
+`routes`). Symlinks out of their top folder are refused (E007).
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from . import routes
+from .diagnostics import Diagnostic, Span, error, warning
+from .routes import REV_ID, SLUG
+from .source import escapes, symlink_error
+from .wareki import parse_date
+
+REGISTRY = "systems"
+"""content/systems/ is the systems registry, not a municipality."""
+_FIRST_ERA_DAY = datetime.date(1868, 1, 1)  # 明治: a version's date must be printable in 和暦
+
+
+@dataclass(frozen=True, slots=True)
+class VersionFiles:
+    """The files one version is read from."""
+
+    id: str
+    index: Path
+    """The Markdown file with the front matter."""
+    parts: tuple[Path, ...] = ()
+    """Body-only Markdown parts of a version folder, in name order."""
+    changes: Path | None = None
+    """Its 変更箇所 file (which may not exist)."""
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        return (self.index, *self.parts, *((self.changes,) if self.changes else ()))
+
+
+@dataclass(frozen=True, slots=True)
+class AffairFiles:
+    slug: str
+    meta: Path
+    """_affair.toml."""
+    versions: tuple[VersionFiles, ...]
+    pages: tuple[Path, ...]
+    """_pages/<slug>.md."""
+
+
+@dataclass(frozen=True, slots=True)
+class MunicipalityFiles:
+    slug: str
+    meta: Path
+    """_municipality.toml."""
+    affairs: tuple[AffairFiles, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SiteFiles:
+    municipalities: tuple[MunicipalityFiles, ...]
+    systems: tuple[Path, ...]
+    forms: tuple[Path, ...]
+    """The site's own form definitions (forms/*.toml)."""
+
+
+def rel(root: Path, p: Path) -> PurePosixPath:
+    return PurePosixPath(p.relative_to(root).as_posix())
+
+
+def discover(root: Path) -> tuple[SiteFiles, list[Diagnostic]]:
+    """Every content file of the site under `root`; never raises for bad content."""
+    diags: list[Diagnostic] = []
+    content = root / "content"
+    munis = []
+    if not content.is_dir():
+        diags.append(error("E010", "content/ フォルダがありません", Span(PurePosixPath("content"))))
+    else:
+        for d in sorted(p for p in content.iterdir() if p.is_dir()):
+            if _refused(root, d, diags) or d.name == REGISTRY or d.name.startswith((".", "_")):
+                continue
+            m = _municipality(root, d, diags)
+            if m is not None:
+                munis.append(m)
+    registry = content / REGISTRY
+    if (registry / "_municipality.toml").exists():  # a municipality in the registry's folder
+        diags.append(error("E013", f"団体のフォルダ名「{REGISTRY}」は使えません（システム登録簿のフォルダです）",
+                           Span(rel(root, registry)), hint="別の名前にしてください。使えない名前: "
+                           + "、".join(_reserved_names((), "muni"))))
+    systems = tuple(sorted(p for p in registry.glob("*.toml") if not p.name.startswith((".", "_")))
+                    ) if registry.is_dir() else ()
+    for p in systems:
+        if not SLUG.match(p.stem):
+            diags.append(error("E011", f"システムのファイル名「{p.stem}」は英小文字・数字・ハイフンで書いてください",
+                               Span(rel(root, p))))
+    systems = tuple(p for p in systems if SLUG.match(p.stem))
+    local = root / "forms"
+    forms = tuple(sorted(local.glob("*.toml"))) if local.is_dir() else ()
+    return SiteFiles(tuple(munis), systems, forms), diags
+
+
+def _refused(root: Path, p: Path, diags: list[Diagnostic]) -> bool:
+    """A symlink out of content/ is reported (E007) and neither listed nor read."""
+    if p.is_symlink() and escapes(root, rel(root, p)):
+        diags.append(symlink_error(rel(root, p)))
+        return True
+    return False
+
+
+def _name_problem(root: Path, p: Path, name: str, what: str, level: tuple[str, ...],
+                  placeholder: str) -> Diagnostic | None:
+    """E011 for a name that is not a slug, E013 for one the site's own pages use there."""
+    if not SLUG.match(name):
+        return error("E011", f"{what}「{name}」は英小文字・数字・ハイフンで書いてください",
+                     Span(rel(root, p)))
+    taken = routes.collides(level, placeholder, name)
+    if taken is not None:
+        return error("E013", f"{what}「{name}」は使えません（サイトの同じ場所に「{taken}」を置くため）",
+                     Span(rel(root, p)),
+                     hint="別の名前にしてください。使えない名前: "
+                          + "、".join(_reserved_names(level, placeholder)))
+    return None
+
+
+def _reserved_names(level: tuple[str, ...], placeholder: str) -> list[str]:
+    names = [n for n in routes.reserved(level, placeholder) if SLUG.match(n)]
+    if placeholder == "doc":
+        names.append("日付の形の名前（YYYY-MM-DD）")
+    return names
+
+
+def _municipality(root: Path, d: Path, diags: list[Diagnostic]) -> MunicipalityFiles | None:
+    problem = _name_problem(root, d, d.name, "団体のフォルダ名", (), "muni")
+    if problem is not None:
+        diags.append(problem)
+        return None
+    meta = d / "_municipality.toml"
+    if not meta.is_file():
+        diags.append(error("E010", f"{rel(root, d)}/_municipality.toml がありません", Span(rel(root, d))))
+        return None
+    affairs = []
+    for a in sorted(p for p in d.iterdir() if p.is_dir()):
+        if _refused(root, a, diags) or a.name.startswith((".", "_")):
+            continue
+        af = _affair(root, a, diags)
+        if af is not None:
+            affairs.append(af)
+    return MunicipalityFiles(d.name, meta, tuple(affairs))
+
+
+def _affair(root: Path, d: Path, diags: list[Diagnostic]) -> AffairFiles | None:
+    problem = _name_problem(root, d, d.name, "事務のフォルダ名", ("muni",), "affair")
+    if problem is not None:
+        diags.append(problem)
+        return None
+    meta = d / "_affair.toml"
+    if not meta.is_file():
+        diags.append(error("E010", f"{rel(root, d)}/_affair.toml がありません", Span(rel(root, d))))
+        return None
+    return AffairFiles(d.name, meta, _versions(root, d, diags), _pages(root, d / "_pages", diags))
+
+
+def _versions(root: Path, d: Path, diags: list[Diagnostic]) -> tuple[VersionFiles, ...]:
+    """An assessment's versions: <rev>.md (+ .changes.toml), or a <rev>/ folder of parts."""
+    entries = []
+    for p in sorted(d.iterdir()):
+        if _refused(root, p, diags):
+            continue
+        if p.name.startswith((".", "_")) or p.name.endswith(".changes.toml"):
+            continue
+        if p.is_file() and p.suffix == ".md":
+            entries.append(VersionFiles(p.stem, p, (), p.with_name(f"{p.stem}.changes.toml")))
+        elif p.is_dir():
+            parts = tuple(sorted(x for x in p.glob("*.md") if x.name != "index.md"))
+            entries.append(VersionFiles(p.name, p / "index.md", parts, p / "changes.toml"))
+        else:
+            diags.append(warning("W012", f"使われないファイルです: 「{p.name}」", Span(rel(root, p))))
+    seen: dict[str, PurePosixPath] = {}
+    versions = []
+    for v in entries:
+        where = rel(root, v.index)
+        date = parse_date(v.id)[0] if REV_ID.match(v.id) else None
+        if date is None:
+            diags.append(error("E201", f"版のファイル名「{v.id}」は公表日の YYYY-MM-DD にしてください",
+                               Span(where)))
+            continue
+        if date.date() < _FIRST_ERA_DAY:  # type: ignore[operator]
+            diags.append(error("E201", f"版の日付「{v.id}」は明治より前で、和暦で示せません", Span(where)))
+            continue
+        if v.id in seen:
+            diags.append(error("E202", f"版「{v.id}」が2つあります", Span(where),
+                               related=(Span(seen[v.id]),)))
+            continue
+        if not v.index.is_file():
+            diags.append(error("E010", f"{where} がありません", Span(where)))
+            continue
+        seen[v.id] = where
+        versions.append(v)
+    return tuple(versions)
+
+
+def _pages(root: Path, folder: Path, diags: list[Diagnostic]) -> tuple[Path, ...]:
+    """Documents that accompany an assessment: content/<muni>/<affair>/_pages/<slug>.md."""
+    if not folder.is_dir():
+        return ()
+    pages = []
+    for p in sorted(folder.glob("*.md")):
+        problem = _name_problem(root, p, p.stem, "資料のファイル名", ("muni", "affair"), "doc")
+        if problem is not None:
+            diags.append(problem)
+            continue
+        pages.append(p)
+    return tuple(pages)
