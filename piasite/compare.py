@@ -35,6 +35,7 @@ from .model import (
     Municipality,
     Revision,
     Site,
+    thaw,
 )
 from .normalize import check_text
 from .views import Place, item_places, revision_label
@@ -192,8 +193,8 @@ def state(item: Item) -> str:
     if item.unknown_in_version:
         return "unknown"
     v = item.value
-    empty = v is None or v == "" or (isinstance(v, dict) and not v.get("rows"))
-    if item.node.kind == "list" and v == []:
+    empty = v is None or v == "" or (isinstance(v, Mapping) and not v.get("rows"))
+    if item.node.kind == "list" and not v:
         empty = True
     if empty:
         return "lost" if item.lost else "blank"
@@ -214,7 +215,7 @@ def value_text(item: Item) -> str:
     if node.kind == "check":
         return "チェックあり" if v else NOTHING_CHECKED
     if node.kind == "list":
-        return "、".join(el["label"] if isinstance(el, dict) else str(el) for el in v)  # type: ignore[union-attr]
+        return "、".join(el["label"] if isinstance(el, Mapping) else str(el) for el in v)  # type: ignore[union-attr]
     text = str(v)
     return f"{text} {node.suffix}" if node.suffix and node.kind != "date" else text
 
@@ -239,7 +240,7 @@ def choice_counts(comp: FamilyComparison, item_id: str) -> list[dict]:
         if st != "value" and not (node.kind == "check" and st == "blank"):
             keys = [_STATE_TEXT[st]]
         elif node.kind == "checks":
-            keys = [el["label"] if isinstance(el, dict) else str(el) for el in item.value] or [NOTHING_CHECKED]  # type: ignore[union-attr]
+            keys = [el["label"] if isinstance(el, Mapping) else str(el) for el in item.value] or [NOTHING_CHECKED]  # type: ignore[union-attr]
         elif node.kind == "check":
             keys = ["チェックあり" if item.value else NOTHING_CHECKED]
         else:
@@ -443,7 +444,7 @@ def item_data(comp: FamilyComparison, item_id: str, base_url: str) -> dict:
                 "label": it.label,
                 "context": list(c.places[it.anchor].context),
                 "state": state(it),
-                "value": it.value if state(it) == "value" else None,
+                "value": thaw(it.value) if state(it) == "value" else None,
                 "text": value_text(it),
             } for it in by_assessment[i]],
         })

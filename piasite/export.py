@@ -16,8 +16,8 @@ from . import routes
 from .model import LOST_REASONS, Affair, Item, Municipality, Reading, Revision, SiteConfig, thaw
 from .views import CELL_NAMES, revision_label
 
-# schema/revision.schema.json in this repository, installed as the package piasite.schema.
-SCHEMA_PATH = importlib.resources.files("piasite.schema") / "revision.schema.json"
+# schema/revision.schema.json in this repository, installed as the package piasite.jsonschema.
+SCHEMA_PATH = importlib.resources.files("piasite.jsonschema") / "revision.schema.json"
 FORMAT_VERSION = 1
 
 CSV_COLUMNS = ("変更日", "変更日(ISO)", "項目", "変更前の記載", "変更後の記載", "提出時期",

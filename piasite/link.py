@@ -270,12 +270,12 @@ def _own_words(item: Item) -> str:
         return item_text(item)
     if node.kind == "list":
         labels = "" if node.systems else " ".join(
-            el["label"] if isinstance(el, dict) else str(el) for el in v)  # type: ignore[union-attr]
+            el["label"] if isinstance(el, Mapping) else str(el) for el in v)  # type: ignore[union-attr]
         return f"{labels} {item.note}".strip()
     if node.kind == "checks":
         return " ".join(str(el["detail"]) for el in v  # type: ignore[union-attr]
-                        if isinstance(el, dict) and el.get("detail"))
-    if node.kind == "table" and isinstance(v, dict):
+                        if isinstance(el, Mapping) and el.get("detail"))
+    if node.kind == "table" and isinstance(v, Mapping):
         cells = [str(c) for r in v.get("rows", ()) for c in r]
         return " ".join([str(v.get("caption", "")), *cells, str(v.get("note", ""))]).strip()
     return ""
