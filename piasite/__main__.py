@@ -107,6 +107,16 @@ def _no_site(root: Path) -> bool:
     return True
 
 
+def _positive(s: str) -> int:
+    try:
+        n = int(s)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"1 以上の整数を指定してください: {s!r}")
+    return n
+
+
 def _new(args) -> int:
     from .load import load_forms
     from .routes import SLUG, collides
@@ -145,9 +155,13 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--out", type=Path, default=None, help="出力先（既定: <site>/output）")
     b.add_argument("--now", type=_valid_date, default=None, help="「今日」の日付 YYYY-MM-DD（再現可能なビルド用）")
     b.add_argument("--strict", action="store_true", help="警告もエラーとして扱う")
+    b.add_argument("-j", "--jobs", type=_positive, default=None,
+                   help="評価書を並行して作るプロセスの数（既定: CPU のコア数）。出力は数によらず同じです")
     c = sub.add_parser("check", help="内容を検査するだけで書き出さない")
     c.add_argument("--site", type=Path, default=Path("."))
     c.add_argument("--strict", action="store_true")
+    c.add_argument("-j", "--jobs", type=_positive, default=None,
+                   help="評価書を並行して検査するプロセスの数（既定: CPU のコア数）")
     s = sub.add_parser("serve", help="プレビュー用のサーバーを起動する")
     s.add_argument("--site", type=Path, default=Path("."))
     s.add_argument("--host", default="127.0.0.1")
@@ -169,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command == "check":
-            result = pipeline.check(args.site)
+            result = pipeline.check(args.site, args.jobs)
             _print_report(result)
             _print_theme(args.site)
             if any(d.code == "E010" for d in result.diagnostics):
@@ -178,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1 if (not result.ok or strict_fail) else 0
         if args.command == "build":
             t0 = time.perf_counter()
-            result = pipeline.build(args.site, args.out, args.now, strict=args.strict)
+            result = pipeline.build(args.site, args.out, args.now, strict=args.strict,
+                                    jobs=args.jobs)
             _print_report(result)
             if any(d.code == "E010" for d in result.diagnostics):
                 print(_INIT_HINT, file=sys.stderr)
@@ -187,8 +202,14 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             _print_theme(args.site)
             out = args.out or args.site / "output"
-            print(f"{len(result.files)} ファイルを {out} に書き出しました"
-                  f"（{time.perf_counter() - t0:.2f} 秒）", file=sys.stderr)
+            took = f"{time.perf_counter() - t0:.2f} 秒"
+            if result.unchanged:
+                print(f"前回のビルドから変わったところはありません。{out} はそのままです（{took}）",
+                      file=sys.stderr)
+            else:
+                reused = f"、うち評価書 {result.reused} 件は前回のまま" if result.reused else ""
+                print(f"{len(result.files)} ファイルを {out} に書き出しました（{took}{reused}）",
+                      file=sys.stderr)
             return 0
         if args.command == "new":
             return _new(args)

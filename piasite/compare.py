@@ -11,19 +11,29 @@ municipalities. An item inside a repeated group (a file's 保管場所, a 委託
 compared across every entry of every assessment: the question is the same in each.
 
 Values are shown as written; a value the form does not have, a blank one, one a reconstruction
-cannot know and one the source lost are told apart (docs/compare.md). The whole stage is one pass
-over the compared versions: linear in the size of the site.
+cannot know and one the source lost are told apart (docs/compare.md).
+
+A build makes each assessment's part of every comparison where it builds that assessment (a
+`Record`, in a worker process: assessment.py); the comparison pages are then put together from
+the records, one item page at a time, with the entries kept on disk (`EntryStore`) so that a
+national site is never in memory whole.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
-from collections.abc import Callable, Mapping
+import pickle
+import sqlite3
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
 
 from . import routes
+from .link import LinkIndex
 from .model import (
     FORM_KINDS,
     VALUE_KINDS,
@@ -34,11 +44,10 @@ from .model import (
     Item,
     Municipality,
     Revision,
-    Site,
     thaw,
 )
 from .normalize import check_text
-from .views import Place, item_places, revision_label
+from .views import Context, FieldView, Place, field_view, item_places, revision_label
 
 # --- URLs: from the route table ---------------------------------------------------------
 
@@ -69,23 +78,147 @@ def compared_revision(affair: Affair) -> Revision | None:
     return affair.latest
 
 
-@dataclass(frozen=True, slots=True)
-class Compared:
-    """One assessment in a comparison: the version compared."""
+def compared_kinds(kinds: Mapping[str, set[str]], families: Mapping[str, Family]) -> frozenset[str]:
+    """The form kinds whose items are compared: used by MIN_MUNICIPALITIES municipalities or
+    more (`kinds`: municipality → the kinds of its assessments)."""
+    munis: dict[str, set[str]] = {}
+    for muni, ks in kinds.items():
+        for k in ks:
+            munis.setdefault(k, set()).add(muni)
+    return frozenset(k for k, ms in munis.items() if k in families and len(ms) >= MIN_MUNICIPALITIES)
 
-    muni: Municipality
-    affair: Affair
-    rev: Revision
-    places: Mapping[str, Place]
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """One assessment in a comparison: the version compared, as the pages name it."""
+
+    muni: str
+    muni_name: str
+    """都道府県 and name: 北海道旭川市."""
+    muni_url: str
+    muni_code: str
+    affair: str
+    affair_name: str
+    affair_title: str
+    affair_url: str
+    kind: str
+    kind_name: str
+    rev_id: str
+    rev_url: str
+    rev_label: str
+    rev_status: str
+    form_id: str
+    form_yoshiki: str
+    form_edition: str
+    newer_draft: tuple[str, str] | None = None
+    """(label, URL) of an open draft newer than the compared version."""
 
     @property
     def block(self) -> str:
-        return block_id(self.muni.slug, self.affair.slug)
+        return block_id(self.muni, self.affair)
 
     @property
-    def newer_draft(self) -> Revision | None:
-        """An open draft newer than the compared version, for a pointer."""
-        return next((r for r in reversed(self.affair.open_drafts) if r.id > self.rev.id), None)
+    def edition(self) -> str:
+        return f"{self.form_yoshiki}（{self.form_edition}）"
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One occurrence of a compared item in an assessment, as its comparison page shows it."""
+
+    anchor: str
+    form_id: str
+    """The item's id in the assessment's own edition of the form."""
+    label: str
+    places: tuple[str, ...]
+    """The repeated entries it sits in, named with their first words (委託事項2（…））."""
+    context: tuple[str, ...]
+    state: str
+    value: object
+    """As written (plain lists and dicts), for the JSON."""
+    text: str
+    """value_text: the value in one line."""
+    keys: tuple[str, ...]
+    """What a count of choices counts it under."""
+    field: FieldView
+    """The item as the assessment's page shows it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One assessment's part of every comparison: its overview row and its compared items."""
+
+    assessment: Assessment
+    row: Row
+    entries: Mapping[str, tuple[Entry, ...]]
+    """Canonical item id → its occurrences, in document order (only in compared kinds)."""
+    digests: Mapping[str, str]
+    """Canonical item id → a digest of its entries: an unchanged item page is not rendered."""
+
+
+def _assessment(m: Municipality, a: Affair, rev: Revision) -> Assessment:
+    draft = next((r for r in reversed(a.open_drafts) if r.id > rev.id), None)
+    return Assessment(
+        m.slug, m.full_name, m.url, m.code, a.slug, a.name, a.title, a.url, a.kind, a.kind_name,
+        rev.id, rev.url, revision_label(rev), rev.status, rev.form.id, rev.form.yoshiki,
+        rev.form.edition, (revision_label(draft), draft.url) if draft else None)
+
+
+def record(m: Municipality, a: Affair, families: Mapping[str, Family], forms: Mapping[str, Form],
+           compared: frozenset[str], links: LinkIndex | None) -> Record | None:
+    """This assessment's row of the overview and its entries in every item comparison."""
+    rev = compared_revision(a)
+    if rev is None:
+        return None
+    who = _assessment(m, a, rev)
+    places = item_places(rev)
+    row = _row(who, a, rev, places, families)
+    entries: dict[str, list[Entry]] = {}
+    if rev.form.kind in compared:
+        family = families[rev.form.kind]
+        canonical = forms[family.canonical]
+        wanted = {n.id for n in canonical.walk() if n.kind in COMPARED_KINDS}
+        own = family.items.get(rev.form.id, {})
+        ctx = Context(rev, links)
+        for item in rev.walk():
+            cid = own.get(item.node.id)
+            if cid in wanted and item.node.kind in VALUE_KINDS:
+                node = canonical.node(cid)
+                place = places[item.anchor]
+                st = state(item)
+                entries.setdefault(cid, []).append(Entry(
+                    item.anchor, item.node.id, item.label, place.entries, place.context, st, thaw(item.value) if st == "value" else None,
+                    value_text(item), _choice_keys(item, node.kind if node else item.node.kind),
+                    field_view(item, 4, ctx)))
+    frozen = {k: tuple(v) for k, v in entries.items()}
+    digests = {k: hashlib.sha256(repr(v).encode()).hexdigest() for k, v in frozen.items()}
+    return Record(who, row, MappingProxyType(frozen), MappingProxyType(digests))
+
+
+# --- the comparisons, across assessments ----------------------------------------------------
+
+
+class EntryStore:
+    """Every record's entries by item, in a small database beside the build (not in memory):
+    an item page reads only its own entries."""
+
+    def __init__(self, path: Path | None = None):
+        self.db = sqlite3.connect(str(path) if path else ":memory:")
+        self.db.execute("CREATE TABLE IF NOT EXISTS entry (family TEXT, item TEXT, seq INTEGER, "
+                        "data BLOB, PRIMARY KEY (family, item, seq))")
+
+    def add(self, family: str, seq: int, rec: Record) -> None:
+        self.db.executemany("INSERT OR REPLACE INTO entry VALUES (?, ?, ?, ?)",
+                            [(family, item, seq, pickle.dumps(es, pickle.HIGHEST_PROTOCOL))
+                             for item, es in rec.entries.items()])
+
+    def entries(self, family: str, item: str) -> list[tuple[int, tuple[Entry, ...]]]:
+        rows = self.db.execute("SELECT seq, data FROM entry WHERE family = ? AND item = ? "
+                               "ORDER BY seq", (family, item))
+        return [(seq, pickle.loads(data)) for seq, data in rows]
+
+    def close(self) -> None:
+        self.db.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,9 +230,14 @@ class FamilyComparison:
     """Compared items in the form's order."""
     form_context: Mapping[str, tuple[str, ...]]
     """Canonical item id -> the form's sections around it."""
-    assessments: tuple[Compared, ...]
-    entries: Mapping[str, tuple[tuple[int, Item], ...]]
-    """Canonical item id -> (index into assessments, item) for every occurrence, in order."""
+    assessments: tuple[Assessment, ...]
+    counts: Mapping[str, int]
+    """Canonical item id -> how many entries it has across assessments."""
+    digests: Mapping[str, tuple[str, ...]]
+    """Canonical item id -> each assessment's digest of its entries (or "")."""
+    seqs: tuple[int, ...]
+    """Each assessment's position in the store."""
+    store: EntryStore
 
     @property
     def name(self) -> str:
@@ -107,6 +245,12 @@ class FamilyComparison:
 
     def node(self, item_id: str) -> FormNode:
         return next(n for n in self.nodes if n.id == item_id)
+
+    def entries(self, item_id: str) -> list[tuple[int, Entry]]:
+        """(index into assessments, entry) of every occurrence, in order."""
+        index = {seq: i for i, seq in enumerate(self.seqs)}
+        return [(index[seq], e) for seq, es in self.store.entries(self.family.id, item_id)
+                for e in es]
 
 
 def _form_context(form: Form) -> dict[str, tuple[str, ...]]:
@@ -122,58 +266,54 @@ def _form_context(form: Form) -> dict[str, tuple[str, ...]]:
     return out
 
 
-def comparisons(site: Site) -> dict[str, FamilyComparison]:
-    """Every family that at least two municipalities use, with its items' occurrences."""
-    by_family: dict[str, list[Compared]] = {}
-    for m in site.municipalities:
-        for a in m.affairs:
-            rev = compared_revision(a)
-            if rev is None or rev.form.kind not in site.families:
-                continue
-            by_family.setdefault(rev.form.kind, []).append(Compared(m, a, rev, item_places(rev)))
+def comparisons(records: Iterable[tuple[int, Record]], families: Mapping[str, Family],
+                forms: Mapping[str, Form], compared: frozenset[str],
+                store: EntryStore) -> dict[str, FamilyComparison]:
+    """Every compared family, with its assessments in the site's order. `records` are
+    (position in the store, record), their entries already in `store`."""
+    by_family: dict[str, list[tuple[int, Record]]] = {}
+    for seq, rec in records:
+        if rec.assessment.kind in compared:
+            by_family.setdefault(rec.assessment.kind, []).append((seq, rec))
     out: dict[str, FamilyComparison] = {}
-    for kind, assessments in sorted(by_family.items()):
-        if len({c.muni.slug for c in assessments}) < MIN_MUNICIPALITIES:
-            continue
-        family = site.families[kind]
-        form = site.forms[family.canonical]
+    for kind, recs in sorted(by_family.items()):
+        family = families[kind]
+        form = forms[family.canonical]
         nodes = tuple(n for n in form.walk() if n.kind in COMPARED_KINDS)
-        wanted = {n.id for n in nodes}
-        entries: dict[str, list[tuple[int, Item]]] = {n.id: [] for n in nodes}
-        for i, c in enumerate(assessments):
-            own = family.items.get(c.rev.form.id, {})
-            for item in c.rev.walk():
-                cid = own.get(item.node.id)
-                if cid in wanted and item.node.kind in VALUE_KINDS:
-                    entries[cid].append((i, item))
-        out[kind] = FamilyComparison(family, form, nodes, _form_context(form), tuple(assessments),
-                                     {k: tuple(v) for k, v in entries.items()})
+        counts = {n.id: sum(len(r.entries.get(n.id, ())) for _, r in recs) for n in nodes}
+        digests = {n.id: tuple(r.digests.get(n.id, "") for _, r in recs) for n in nodes}
+        out[kind] = FamilyComparison(family, form, nodes, _form_context(form),
+                                     tuple(r.assessment for _, r in recs),
+                                     MappingProxyType(counts), MappingProxyType(digests),
+                                     tuple(seq for seq, _ in recs), store)
     return out
 
 
-def compare_links(site: Site, comps: Mapping[str, FamilyComparison]) -> Callable[[Form], Mapping[str, str]]:
+def compare_links(families: Mapping[str, Family], forms: Mapping[str, Form],
+                  compared: frozenset[str]) -> Callable[[Form], Mapping[str, str]]:
     """For a version's form: its item id -> the comparison of that item (where there is one)."""
     cache: dict[str, Mapping[str, str]] = {}
 
     def for_form(form: Form) -> Mapping[str, str]:
         hit = cache.get(form.id)
         if hit is None:
-            comp = comps.get(form.kind)
             hit = {}
-            if comp is not None:
-                wanted = {n.id for n in comp.nodes}
+            if form.kind in compared:
+                family = families[form.kind]
+                wanted = {n.id for n in forms[family.canonical].walk()
+                          if n.kind in COMPARED_KINDS}
                 hit = {own: compare_url(form.kind, cid)
-                       for own, cid in comp.family.items.get(form.id, {}).items() if cid in wanted}
+                       for own, cid in family.items.get(form.id, {}).items() if cid in wanted}
             cache[form.id] = hit
         return hit
 
     return for_form
 
 
-def missing_form(comp: FamilyComparison, item_id: str) -> list[Compared]:
+def missing_form(comp: FamilyComparison, item_id: str) -> list[Assessment]:
     """Assessments whose edition of the form has no counterpart of the item."""
     return [c for c in comp.assessments
-            if item_id not in set(comp.family.items.get(c.rev.form.id, {}).values())]
+            if item_id not in set(comp.family.items.get(c.form_id, {}).values())]
 
 
 # --- how a value reads ------------------------------------------------------------------------
@@ -220,7 +360,23 @@ def value_text(item: Item) -> str:
     return f"{text} {node.suffix}" if node.suffix and node.kind != "date" else text
 
 
-def choice_counts(comp: FamilyComparison, item_id: str) -> list[dict]:
+def _choice_keys(item: Item, kind: str) -> tuple[str, ...]:
+    """What a count of choices counts one entry under (`kind`: the compared item's)."""
+    if kind not in ("select", "checks", "check"):
+        return ()
+    st = state(item)
+    if st != "value" and not (kind == "check" and st == "blank"):
+        return (_STATE_TEXT[st],)
+    if kind == "checks":
+        return tuple(el["label"] if isinstance(el, Mapping) else str(el)
+                     for el in item.value) or (NOTHING_CHECKED,)  # type: ignore[union-attr]
+    if kind == "check":
+        return ("チェックあり" if item.value else NOTHING_CHECKED,)
+    return (str(item.value),)
+
+
+def choice_counts(comp: FamilyComparison, item_id: str,
+                  entries: list[tuple[int, Entry]]) -> list[dict]:
     """For a selection item: each choice, how many entries chose it and which assessments.
 
     Choices as the form lists them, then anything else written (shown as written), then
@@ -235,17 +391,8 @@ def choice_counts(comp: FamilyComparison, item_id: str) -> list[dict]:
     else:
         order = ["チェックあり", NOTHING_CHECKED]
     tally: dict[str, dict[int, int]] = {o: {} for o in order}
-    for i, item in comp.entries[item_id]:
-        st = state(item)
-        if st != "value" and not (node.kind == "check" and st == "blank"):
-            keys = [_STATE_TEXT[st]]
-        elif node.kind == "checks":
-            keys = [el["label"] if isinstance(el, Mapping) else str(el) for el in item.value] or [NOTHING_CHECKED]  # type: ignore[union-attr]
-        elif node.kind == "check":
-            keys = ["チェックあり" if item.value else NOTHING_CHECKED]
-        else:
-            keys = [str(item.value)]
-        for k in keys:
+    for i, entry in entries:
+        for k in entry.keys:
             per = tally.setdefault(k, {})
             per[i] = per.get(i, 0) + 1
     return [dict(choice=k, listed=k in order, n=sum(per.values()),
@@ -325,7 +472,7 @@ def _where(g: Group) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    compared: Compared
+    compared: Assessment
     kind_name: str
     form: str
     """様式4（令和6年10月）."""
@@ -335,16 +482,16 @@ class Row:
     published_version: str
 
 
-def _own_ids(site: Site, form: Form) -> dict[str, list[str]]:
+def _own_ids(families: Mapping[str, Family], form: Form) -> dict[str, list[str]]:
     """Canonical id -> this form's ids that correspond to it."""
-    fam = site.families.get(form.kind)
+    fam = families.get(form.kind)
     out: dict[str, list[str]] = {}
     for own, cid in (fam.items.get(form.id, {}) if fam else {}).items():
         out.setdefault(cid, []).append(own)
     return out
 
 
-def _cell(c: Compared, items: list[Item], fact: Fact) -> Cell:
+def _cell(c: Assessment, places: Mapping[str, Place], items: list[Item], fact: Fact) -> Cell:
     if not items:
         return Cell(note=BLANK)
     if fact.count:
@@ -352,56 +499,46 @@ def _cell(c: Compared, items: list[Item], fact: Fact) -> Cell:
         n = len(it.children) if it.node.kind == "repeat" else len(it.value or [])  # type: ignore[arg-type]
         if n == 0 and state(it) != "value" and it.node.kind != "repeat":
             return Cell(note=value_text(it))
-        return Cell((Group(f"{n}件", f"{c.rev.url}#{it.anchor}"),))
+        return Cell((Group(f"{n}件", f"{c.rev_url}#{it.anchor}"),))
     groups: dict[str, list[Item]] = {}
     for it in items:
         groups.setdefault(value_text(it), []).append(it)
-    repeated = any(c.places[it.anchor].instances for it in items)
+    repeated = any(places[it.anchor].instances for it in items)
     return Cell(tuple(
-        Group(text, f"{c.rev.url}#{its[0].anchor}",
-              tuple("の".join(c.places[it.anchor].instances) for it in its) if repeated else (),
+        Group(text, f"{c.rev_url}#{its[0].anchor}",
+              tuple("の".join(places[it.anchor].instances) for it in its) if repeated else (),
               len(its))
         for text, its in groups.items()))
 
 
-def overview(site: Site) -> list[Row]:
-    """One row per assessment, in the site's order."""
-    rows = []
-    own_cache: dict[str, dict[str, list[str]]] = {}
-    for m in site.municipalities:
-        for a in m.affairs:
-            rev = compared_revision(a)
-            if rev is None:
-                continue
-            c = Compared(m, a, rev, item_places(rev))
-            own = own_cache.get(rev.form.id)
-            if own is None:
-                own = own_cache[rev.form.id] = _own_ids(site, rev.form)
-            by_node: dict[str, list[Item]] = {}
-            for it in rev.walk():
-                by_node.setdefault(it.node.id, []).append(it)
-            facts = {}
-            for f in FACTS:
-                cid = f.items.get(rev.form.kind)
-                ids = own.get(cid, []) if cid else []
-                if f.count and cid and not ids and rev.form.node(cid) is not None:
-                    ids = [cid]  # a repeated group is no value item: it has no correspondence
-                items = [it for i in ids for it in by_node.get(i, ())]
-                facts[f.key] = _cell(c, items, f) if ids else Cell(note=NOT_IN_FORM)
-            pub = [r for r in a.revisions if r.status == "published"]
-            if pub:
-                p = pub[-1]
-                it = p.item("cover-published")
-                if it is None:
-                    published = Cell(note=NOT_IN_FORM)
-                else:
-                    published = Cell((Group(value_text(it), f"{p.url}#{it.anchor}"),))
-                published_version = revision_label(p)
-            else:
-                published, published_version = Cell(note="公表版なし（案のみ）"), ""
-            rows.append(Row(c, a.kind_name, f"{rev.form.yoshiki}（{rev.form.edition}）",
-                            revision_label(rev), facts, published, published_version))
-    return rows
+def _row(c: Assessment, a: Affair, rev: Revision, places: Mapping[str, Place],
+         families: Mapping[str, Family]) -> Row:
+    """The assessment's row of the overview (/compare/)."""
+    own = _own_ids(families, rev.form)
+    by_node: dict[str, list[Item]] = {}
+    for it in rev.walk():
+        by_node.setdefault(it.node.id, []).append(it)
+    facts = {}
+    for f in FACTS:
+        cid = f.items.get(rev.form.kind)
+        ids = own.get(cid, []) if cid else []
+        if f.count and cid and not ids and rev.form.node(cid) is not None:
+            ids = [cid]  # a repeated group is no value item: it has no correspondence
+        items = [it for i in ids for it in by_node.get(i, ())]
+        facts[f.key] = _cell(c, places, items, f) if ids else Cell(note=NOT_IN_FORM)
+    pub = [r for r in a.revisions if r.status == "published"]
+    if pub:
+        p = pub[-1]
+        it = p.item("cover-published")
+        if it is None:
+            published = Cell(note=NOT_IN_FORM)
+        else:
+            published = Cell((Group(value_text(it), f"{p.url}#{it.anchor}"),))
+        published_version = revision_label(p)
+    else:
+        published, published_version = Cell(note="公表版なし（案のみ）"), ""
+    return Row(c, a.kind_name, f"{rev.form.yoshiki}（{rev.form.edition}）", revision_label(rev),
+               MappingProxyType(facts), published, published_version)
 
 
 CSV_COLUMNS = ("団体", "全国地方公共団体コード", "事務", "評価書の種類", "様式", "比較に使った版", "版のURL",
@@ -415,38 +552,39 @@ def overview_csv(rows: list[Row], base_url: str) -> bytes:
     w.writerow(CSV_COLUMNS)
     for r in rows:
         c = r.compared
-        w.writerow((c.muni.full_name, c.muni.code, c.affair.name, r.kind_name, r.form, r.version,
-                    base_url + c.rev.url, *(r.facts[f.key].text for f in FACTS),
+        w.writerow((c.muni_name, c.muni_code, c.affair_name, r.kind_name, r.form, r.version,
+                    base_url + c.rev_url, *(r.facts[f.key].text for f in FACTS),
                     r.published_version, r.published.text))
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
 # --- one item as data ------------------------------------------------------------------------
 
-def item_data(comp: FamilyComparison, item_id: str, base_url: str) -> dict:
+def item_data(comp: FamilyComparison, item_id: str, base_url: str,
+              entries: list[tuple[int, Entry]], counts: list[dict]) -> dict:
     node = comp.node(item_id)
-    by_assessment: dict[int, list[Item]] = {}
-    for i, item in comp.entries[item_id]:
-        by_assessment.setdefault(i, []).append(item)
+    by_assessment: dict[int, list[Entry]] = {}
+    for i, entry in entries:
+        by_assessment.setdefault(i, []).append(entry)
     assessments = []
     for i, c in enumerate(comp.assessments):
         if i not in by_assessment:
             continue
         assessments.append({
-            "municipality": {"slug": c.muni.slug, "name": c.muni.full_name, "code": c.muni.code},
-            "affair": {"slug": c.affair.slug, "name": c.affair.name, "title": c.affair.title},
-            "version": {"id": c.rev.id, "label": revision_label(c.rev), "status": c.rev.status,
-                        "url": base_url + c.rev.url, "form": c.rev.form.id},
+            "municipality": {"slug": c.muni, "name": c.muni_name, "code": c.muni_code},
+            "affair": {"slug": c.affair, "name": c.affair_name, "title": c.affair_title},
+            "version": {"id": c.rev_id, "label": c.rev_label, "status": c.rev_status,
+                        "url": base_url + c.rev_url, "form": c.form_id},
             "entries": [{
-                "id": it.anchor,
-                "form_id": it.node.id,
-                "url": f"{base_url}{c.rev.url}#{it.anchor}",
-                "label": it.label,
-                "context": list(c.places[it.anchor].context),
-                "state": state(it),
-                "value": thaw(it.value) if state(it) == "value" else None,
-                "text": value_text(it),
-            } for it in by_assessment[i]],
+                "id": e.anchor,
+                "form_id": e.form_id,
+                "url": f"{base_url}{c.rev_url}#{e.anchor}",
+                "label": e.label,
+                "context": list(e.context),
+                "state": e.state,
+                "value": e.value,
+                "text": e.text,
+            } for e in by_assessment[i]],
         })
     return {
         "family": comp.family.id,
@@ -458,15 +596,14 @@ def item_data(comp: FamilyComparison, item_id: str, base_url: str) -> dict:
         "kind": node.kind,
         "form_context": list(comp.form_context[item_id]),
         "choices": [{"choice": x["choice"], "listed_in_form": x["listed"], "entries": x["n"],
-                     "assessments": [{"municipality": c.muni.full_name, "affair": c.affair.name,
+                     "assessments": [{"municipality": c.muni_name, "affair": c.affair_name,
                                       "entries": n} for c, n in x["assessments"]]}
-                    for x in choice_counts(comp, item_id)],
+                    for x in counts],
         "assessments": assessments,
-        "not_in_form": [{"municipality": c.muni.full_name, "affair": c.affair.name,
-                         "form": c.rev.form.id} for c in missing_form(comp, item_id)],
+        "not_in_form": [{"municipality": c.muni_name, "affair": c.affair_name,
+                         "form": c.form_id} for c in missing_form(comp, item_id)],
     }
 
 
-def item_json(comp: FamilyComparison, item_id: str, base_url: str) -> bytes:
-    data = item_data(comp, item_id, base_url)
+def item_json(data: dict) -> bytes:
     return (json.dumps(data, ensure_ascii=False, sort_keys=True, indent=1) + "\n").encode("utf-8")

@@ -7,10 +7,11 @@ deterministic: timestamps come from the content's own dates, never from the cloc
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from xml.sax.saxutils import escape
 
 from . import routes
-from .model import Affair, Municipality, Revision, Site
+from .model import Affair, Municipality, Revision, SiteConfig
 
 
 def _fold(line: str) -> str:
@@ -62,34 +63,41 @@ def ics(draft: Revision, affair: Affair, muni: Municipality, base_url: str) -> b
     return ("\r\n".join(_fold(x) for x in lines) + "\r\n").encode()
 
 
-def atom(site: Site, base_url: str, label_of) -> bytes:
-    """An Atom feed (RFC 4287): each version and draft, and each published result."""
-    entries = []
-    for m in site.municipalities:
-        for a in m.affairs:
-            for rev in a.revisions:
-                if rev.reconstructed:
-                    continue  # a reconstruction is not news: nothing was published that day
-                kind = "案" if rev.status == "draft" else "評価書"
-                entries.append((rev.id, f"{base_url}{rev.url}",
-                                f"{m.full_name} {a.title}：{label_of(rev)}",
-                                f"{m.full_name}の{a.title}の{label_of(rev)}を掲載しました（{kind}）。"))
-                c = rev.comment
-                if c is not None and c.results_published is not None:
-                    entries.append((c.results_published.iso(),
-                                    base_url + routes.results(rev.muni, rev.affair, rev.id),
-                                    f"{m.full_name} {a.title}：意見募集の結果",
-                                    "意見募集の結果（意見の概要と市の考え方）を掲載しました。"))
+FeedEntry = tuple[str, str, str, str]
+"""(ISO date, URL path, title, summary) of one feed entry."""
+
+
+def entries(m: Municipality, a: Affair, label_of) -> tuple[FeedEntry, ...]:
+    """One assessment's news: each version and draft, and each published result."""
+    out = []
+    for rev in a.revisions:
+        if rev.reconstructed:
+            continue  # a reconstruction is not news: nothing was published that day
+        kind = "案" if rev.status == "draft" else "評価書"
+        out.append((rev.id, rev.url, f"{m.full_name} {a.title}：{label_of(rev)}",
+                    f"{m.full_name}の{a.title}の{label_of(rev)}を掲載しました（{kind}）。"))
+        c = rev.comment
+        if c is not None and c.results_published is not None:
+            out.append((c.results_published.iso(), routes.results(rev.muni, rev.affair, rev.id),
+                        f"{m.full_name} {a.title}：意見募集の結果",
+                        "意見募集の結果（意見の概要と市の考え方）を掲載しました。"))
+    return tuple(out)
+
+
+def atom(config: SiteConfig, news: Iterable[FeedEntry]) -> bytes:
+    """An Atom feed (RFC 4287) of every assessment's entries, newest first."""
+    base_url = config.base_url
+    entries = [(date, f"{base_url}{path}", title, summary) for date, path, title, summary in news]
     entries.sort(key=lambda e: (e[0], e[1]), reverse=True)
     updated = (entries[0][0] if entries else "2000-01-01") + "T00:00:00Z"
     parts = ['<?xml version="1.0" encoding="utf-8"?>',
              '<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="ja">',
-             f"  <title>{escape(site.config.title)}：新着</title>",
+             f"  <title>{escape(config.title)}：新着</title>",
              f"  <id>{escape(base_url + routes.feed())}</id>",
              f'  <link rel="self" type="application/atom+xml" href="{escape(base_url + routes.feed())}"/>',
              f'  <link rel="alternate" type="text/html" href="{escape(base_url + routes.home())}"/>',
              f"  <updated>{updated}</updated>",
-             f"  <author><name>{escape(site.config.title)}</name></author>"]
+             f"  <author><name>{escape(config.title)}</name></author>"]
     for date, url, title, summary in entries:
         parts += ["  <entry>",
                   f"    <title>{escape(title)}</title>",

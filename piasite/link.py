@@ -8,14 +8,15 @@ the number and label that document gives it.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from .diagnostics import Diagnostic, did_you_mean, error, warning
-from .model import Item, Revision, Site, System
+from .model import Affair, Item, Revision, Site, System
 from .normalize import item_text, match_key
 
 # Remarks a document appends to a system name: "(※)", "（予定）".
@@ -140,24 +141,57 @@ def _name_item(inst: Item) -> Item | None:
 
 
 def link(site: Site) -> tuple[LinkIndex, list[Diagnostic]]:
+    """Resolve every system the site's versions name against the registry."""
+    base, diags = registry(site.systems)
+    resolved, uses, mentions, more = resolve(site.affairs(), base)
+    return with_uses(base, uses, mentions, resolved), diags + more
+
+
+def registry(systems: tuple[System, ...]) -> tuple[LinkIndex, list[Diagnostic]]:
+    """The registry alone (no version resolved yet): names and aliases by key, prose patterns.
+
+    Its own mistakes (one written form for two systems, an unknown related system) are
+    reported here once, however many assessments are resolved against it afterwards.
+    """
     diags: list[Diagnostic] = []
-    systems = {s.slug: s for s in site.systems}
+    by_slug = {s.slug: s for s in systems}
     by_key: dict[str, str] = {}
-    for s in site.systems:
+    for s in systems:
         for written in (s.name, *s.aliases):
             k = _key(written)
             other = by_key.get(k)
             if other is not None and other != s.slug:
                 diags.append(error("E503", f"表記「{written}」が「{other}」と「{s.slug}」の両方に登録されています",
-                                   s.span, related=(systems[other].span,)))
+                                   s.span, related=(by_slug[other].span,)))
             by_key.setdefault(k, s.slug)
         for r in s.related:
-            if r not in systems:
+            if r not in by_slug:
                 diags.append(error("E501", f"「related」のシステム「{r}」は登録簿にありません", s.span))
+    prose = sorted(((w, s.slug) for s in systems if s.link_prose
+                    for w in {s.name, *s.aliases} if len(w) >= 3),
+                   key=lambda x: (-len(x[0]), x[0]))
+    linked = {w for w, _ in prose}
+    unlinked = tuple(sorted({w for s in systems if not s.link_prose
+                             for w in (s.name, *s.aliases) if len(w) >= 3} - linked))
+    return LinkIndex(systems=MappingProxyType(by_slug), uses=MappingProxyType({}),
+                     resolved=MappingProxyType({}), prose=tuple(prose),
+                     keys=MappingProxyType(by_key), unlinked=unlinked), diags
 
-    resolved: dict[tuple[str, str, str, str], str] = {}
+
+Resolved = dict[tuple[str, str, str, str], str]
+
+
+def resolve(affairs: Iterable[Affair], base: LinkIndex
+            ) -> tuple[Resolved, dict[str, list[SystemUse]], dict[str, list[Mention]],
+                       list[Diagnostic]]:
+    """Each system the versions of `affairs` name → its registry slug; the uses of each
+    system; and the items of current versions and open drafts that mention one."""
+    diags: list[Diagnostic] = []
+    systems, by_key = base.systems, base.keys
+    resolved: Resolved = {}
     uses: dict[str, list[SystemUse]] = {}
-    for affair in site.affairs():
+    affairs = list(affairs)
+    for affair in affairs:
         current = affair.current
         for rev in affair.revisions:
             for key, number, label, ref, item in system_items(rev):
@@ -184,25 +218,20 @@ def link(site: Site) -> tuple[LinkIndex, list[Diagnostic]]:
                 uses.setdefault(slug, []).append(SystemUse(
                     slug, rev.muni, rev.affair, rev.id, key.split("#")[0], number, label,
                     rev is current))
-    prose = sorted(((w, s.slug) for s in site.systems if s.link_prose
-                    for w in {s.name, *s.aliases} if len(w) >= 3),
-                   key=lambda x: (-len(x[0]), x[0]))
-    linked = {w for w, _ in prose}
-    unlinked = tuple(sorted({w for s in site.systems if not s.link_prose
-                             for w in (s.name, *s.aliases) if len(w) >= 3} - linked))
-    scan = LinkIndex(MappingProxyType(systems), MappingProxyType({}), MappingProxyType({}),
-                     tuple(prose), unlinked=unlinked)
-    index = LinkIndex(
-        systems=MappingProxyType(systems),
+    return resolved, uses, _mentions(affairs, base), diags
+
+
+def with_uses(base: LinkIndex, uses: Mapping[str, Iterable[SystemUse]],
+              mentions: Mapping[str, Iterable[Mention]],
+              resolved: Resolved | None = None) -> LinkIndex:
+    """The registry with the uses and mentions found in some or all assessments."""
+    return dataclasses.replace(
+        base,
         uses=MappingProxyType({k: tuple(sorted(v, key=lambda u: (not u.current, u.muni, u.affair,
                                                                   u.revision)))
                                for k, v in uses.items()}),
-        resolved=MappingProxyType(resolved),
-        prose=tuple(prose),
-        keys=MappingProxyType(by_key),
-        unlinked=unlinked,
-        mentions=MappingProxyType(_mentions(site, scan)))
-    return index, diags
+        mentions=MappingProxyType({k: tuple(v) for k, v in mentions.items()}),
+        resolved=MappingProxyType(dict(resolved or {})))
 
 
 _EXCERPT = 30
@@ -210,7 +239,7 @@ _EXCERPT = 30
 _WS = re.compile(r"\s+")
 
 
-def _mentions(site: Site, scan: LinkIndex) -> dict[str, tuple[Mention, ...]]:
+def _mentions(affairs: Iterable[Affair], scan: LinkIndex) -> dict[str, list[Mention]]:
     """Every item of the current versions and open drafts that names a registry system in the
     document's own words: free text, list notes, table cells and the details written beside a
     ticked box. Not the form's own labels and choices, and not the system lists themselves
@@ -219,7 +248,7 @@ def _mentions(site: Site, scan: LinkIndex) -> dict[str, tuple[Mention, ...]]:
     if not scan.prose:
         return {}
     pattern = _prose_pattern(scan.prose, scan.unlinked)
-    for affair in site.affairs():
+    for affair in affairs:
         current = affair.current
         revs = [current, *(r for r in affair.open_drafts if r is not current)]
         for rev in revs:
@@ -237,7 +266,7 @@ def _mentions(site: Site, scan: LinkIndex) -> dict[str, tuple[Mention, ...]]:
             for slug, anchor, before, written, after in found:
                 out.setdefault(slug, []).append(Mention(slug, rev.muni, rev.affair, rev.id, anchor,
                                                         before, written, after, rev is current))
-    return {k: tuple(v) for k, v in out.items()}
+    return out
 
 
 _SCANNED: dict[tuple, tuple[tuple[str, str, str, str, str], ...]] = {}

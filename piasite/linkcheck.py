@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from html import unescape
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urljoin, urlsplit
@@ -65,7 +66,7 @@ def _revision_ids(rev) -> dict[str, Span]:
     return out
 
 
-def _sources(site: Site | None) -> tuple[Sources, dict[str, Span]]:
+def sources(site: Site | None) -> tuple[Sources, dict[str, Span]]:
     """Exact page URL → (its source file, id → finer span); and URL prefix → source file."""
     exact: Sources = {}
     prefix: dict[str, Span] = {}
@@ -115,43 +116,93 @@ def _span_for(url: str, path: PurePosixPath, text: str, offset: int,
 def check_links(files: Mapping[PurePosixPath, bytes], site: Site | None = None) -> list[Diagnostic]:
     """E701 for every link or #anchor in `files` that points at nothing in `files`."""
     base = site.config.base_url.rstrip("/") if site is not None else ""
-    pages: dict[PurePosixPath, _Page] = {}
-    for path, data in files.items():
-        if path.suffix == ".html":
-            pages[path] = _Page(data.decode("utf-8", "replace"))
-    texts = {path: pg.text for path, pg in pages.items()}
-    xml_links: dict[PurePosixPath, list[tuple[int, str]]] = {}
-    for path, data in files.items():
-        if path.suffix == ".xml":
-            texts[path] = text = data.decode("utf-8", "replace")
-            xml_links[path] = [(m.start(), unescape(m.group(1) or m.group(2)))
-                               for m in _XML_LINK.finditer(text)]
-    sources = _sources(site)
+    scans = {path: scan(path, data) for path, data in files.items()
+             if path.suffix in (".html", ".xml")}
     names = {str(p): p for p in files}
-    diags: list[Diagnostic] = []
-    seen: set[tuple] = set()
-    memo: dict[tuple[str, str], str | None] = {}
-    for path, links in [*((p, pg.links) for p, pg in pages.items()), *xml_links.items()]:
-        here = page_url(path)
-        for offset, raw in links:
-            # A root-relative link means the same on every page: resolve it once.
-            key = ("", raw) if raw.startswith("/") and path.suffix == ".html" else (here, raw)
-            if key not in memo:
-                memo[key] = _resolve(raw, here, base, names, pages, path.suffix == ".xml")
-            problem = memo[key]
-            if problem is None or (path, raw) in seen:
-                continue
-            seen.add((path, raw))
-            diags.append(error(
-                "E701", f"ページ「{here}」のリンク「{raw}」の{problem}",
-                _span_for(here, path, texts[path], offset, sources),
-                hint="テンプレートや本文のリンク先・#項目ID を確かめてください。output/ は変更していません。"))
+    diags, _ = check_scans(scans, names, lambda t: scans[t].ids, base, sources(site))
     return diags
 
 
-def _resolve(raw: str, here: str, base: str, names: Mapping[str, PurePosixPath],
-             pages: Mapping[PurePosixPath, _Page], absolute_only: bool) -> str | None:
-    """None when `raw` resolves (or is external); else what is missing, in Japanese."""
+@dataclass(frozen=True, slots=True)
+class Scan:
+    """One page's ids and links, and its text for placing a broken link."""
+
+    path: PurePosixPath
+    ids: frozenset[str]
+    links: tuple[tuple[int, str], ...]
+    """(offset, url): the position is worked out only for a broken link."""
+    text: str
+
+
+def scan(path: PurePosixPath, data: bytes) -> Scan:
+    text = data.decode("utf-8", "replace")
+    if path.suffix == ".xml":
+        links = tuple((m.start(), unescape(m.group(1) or m.group(2)))
+                      for m in _XML_LINK.finditer(text))
+        return Scan(path, frozenset(), links, text)
+    page = _Page(text)
+    return Scan(path, frozenset(page.ids), tuple(page.links), text)
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """A link to a file another part of the build writes: checked once every file is known."""
+
+    raw: str
+    targets: tuple[str, ...]
+    """Output files the link may mean, in the order they are tried."""
+    fragment: str
+    span: Span
+    here: str
+
+
+def check_scans(scans: Mapping[PurePosixPath, Scan], names: Mapping[str, PurePosixPath],
+                ids_of, base: str, srcs, local: bool = False
+                ) -> tuple[list[Diagnostic], list[Outbound]]:
+    """E701 for the broken links of `scans`.
+
+    `names` are the files this check knows, `ids_of(path)` the ids of one of them. With
+    `local`, a link to a file not in `names` is not judged here but returned as an Outbound,
+    for the caller to check once the whole site is written (one assessment is built alone).
+    """
+    diags: list[Diagnostic] = []
+    outbound: list[Outbound] = []
+    seen: set[tuple] = set()
+    memo: dict[tuple[str, str], tuple | None] = {}
+    for path, sc in scans.items():
+        here = page_url(path)
+        is_xml = path.suffix == ".xml"
+        for offset, raw in sc.links:
+            # A root-relative link means the same on every page: resolve it once.
+            key = ("", raw) if raw.startswith("/") and not is_xml else (here, raw)
+            if key not in memo:
+                memo[key] = locate(raw, here, base, is_xml)
+            where = memo[key]
+            if where is None or (path, raw) in seen:
+                continue
+            targets, frag = where
+            target = next((names[t] for t in targets if t in names), None)
+            if target is None and local:
+                seen.add((path, raw))
+                outbound.append(Outbound(raw, targets, frag,
+                                         _span_for(here, path, sc.text, offset, srcs), here))
+                continue
+            problem = judge(target, frag, ids_of)
+            if problem is None:
+                continue
+            seen.add((path, raw))
+            diags.append(broken(here, raw, problem, _span_for(here, path, sc.text, offset, srcs)))
+    return diags, outbound
+
+
+def broken(here: str, raw: str, problem: str, span: Span) -> Diagnostic:
+    return error("E701", f"ページ「{here}」のリンク「{raw}」の{problem}", span,
+                 hint="テンプレートや本文のリンク先・#項目ID を確かめてください。output/ は変更していません。")
+
+
+def locate(raw: str, here: str, base: str, absolute_only: bool) -> tuple[tuple[str, ...], str] | None:
+    """The output files a link may mean and its #fragment; None when it leaves the site (or
+    points into files a later step adds)."""
     url = raw.strip()
     if base and (url == base or url.startswith(base + "/")):
         url = url[len(base):] or "/"
@@ -166,12 +217,15 @@ def _resolve(raw: str, here: str, base: str, names: Mapping[str, PurePosixPath],
     rel = path.lstrip("/")
     if rel == "" or rel.endswith("/"):
         rel += "index.html"
-    target = names.get(rel) or names.get(rel + "/index.html")
+    return (rel, rel + "/index.html"), unquote(parts.fragment)
+
+
+def judge(target: PurePosixPath | None, frag: str, ids_of) -> str | None:
+    """None when the link resolves; else what is missing, in Japanese."""
     if target is None:
         return "リンク先のページ・ファイルがありません"
-    frag = unquote(parts.fragment)
     if not frag or frag.startswith(":~:") or target.suffix != ".html" or frag == "top":
         return None
-    if frag not in pages[target].ids:
+    if frag not in ids_of(target):
         return f"「#{frag}」がリンク先のページにありません"
     return None

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
@@ -23,7 +24,7 @@ from . import schema
 from .bind import Marks, bind, bodies_of
 from .config import load_config
 from .diagnostics import Diagnostic, Span, did_you_mean, error
-from .discover import AffairFiles, MunicipalityFiles, VersionFiles, discover, rel
+from .discover import AffairFiles, MunicipalityFiles, SiteFiles, VersionFiles, discover, rel
 from .families import load_families
 from .forms import read_form, shipped_forms
 from .model import (
@@ -37,6 +38,7 @@ from .model import (
     Channel,
     CommentPeriod,
     DocPage,
+    Family,
     Form,
     Municipality,
     Opinion,
@@ -44,6 +46,7 @@ from .model import (
     Reconstruction,
     Revision,
     Site,
+    SiteConfig,
     System,
 )
 from .source import (
@@ -58,19 +61,43 @@ from .source import (
 from .wareki import parse_date
 
 
+@dataclass(frozen=True, slots=True)
+class Shared:
+    """What every assessment is read and rendered against: settings, forms, the registry."""
+
+    config: SiteConfig
+    forms: Mapping[str, Form]
+    systems: tuple[System, ...]
+    families: Mapping[str, Family]
+
+
 def load(root: Path) -> tuple[Site, list[Diagnostic]]:
-    """Read a site folder; never raises for bad content."""
+    """Read a whole site folder; never raises for bad content."""
+    shared, files, diags = load_shared(root)
+    munis = []
+    for mf in files.municipalities:
+        m = municipality(root, mf, diags)
+        if m is None:
+            continue
+        affairs = tuple(a for af in mf.affairs
+                        if (a := load_affair(root, m.slug, af, shared.forms, diags)) is not None)
+        munis.append(dataclasses.replace(m, affairs=affairs))
+    return Site(config=shared.config, municipalities=tuple(munis), forms=shared.forms,
+                systems=shared.systems, families=shared.families), diags
+
+
+def load_shared(root: Path) -> tuple[Shared, SiteFiles, list[Diagnostic]]:
+    """site.toml, the forms and their families, the systems registry — and which files the
+    site has, so its assessments can then be read one at a time (`load_affair`)."""
     config, diags = load_config(root)
     files, found = discover(root)
     diags += found
     forms = load_forms(root, diags, files.forms)
-    munis = [m for mf in files.municipalities
-             if (m := _municipality(root, mf, forms, diags)) is not None]
     systems = tuple(s for p in files.systems if (s := _system(root, p, diags)) is not None)
     families, family_diags = load_families(root, forms)
     diags += family_diags
-    return Site(config=config, municipalities=tuple(munis), forms=MappingProxyType(forms),
-                systems=systems, families=MappingProxyType(families)), diags
+    return (Shared(config, MappingProxyType(forms), systems, MappingProxyType(families)), files,
+            diags)
 
 
 # --- reading files ------------------------------------------------------------------------
@@ -184,23 +211,31 @@ def _system(root: Path, p: Path, diags: list[Diagnostic]) -> System | None:
 # --- municipalities, assessments, documents -----------------------------------------------
 
 
-def _municipality(root: Path, mf: MunicipalityFiles, forms: Mapping[str, Form],
-                  diags: list[Diagnostic]) -> Municipality | None:
+def municipality(root: Path, mf: MunicipalityFiles, diags: list[Diagnostic]) -> Municipality | None:
+    """A municipality's own settings (its assessments are read apart: `load_affair`)."""
     doc, src = _read_toml(root, mf.meta, diags)
     if doc is None or src is None:
         return None
     # Missing keys were reported; keep going so check lists the assessments' problems too.
     v = {"name": "", "prefecture": "", "code": "", "agency": "", "contact": "",
          **_checked(doc, src, schema.MUNICIPALITY, diags)}
-    affairs = tuple(a for af in mf.affairs
-                    if (a := _affair(root, mf.slug, af, forms, diags)) is not None)
     return Municipality(slug=mf.slug, name=v["name"], prefecture=v["prefecture"], code=v["code"],
-                        agency=v["agency"], contact=v["contact"], affairs=affairs,
+                        agency=v["agency"], contact=v["contact"], affairs=(),
                         span=Span(src.path), key_spans=_key_spans(doc, src))
 
 
-def _affair(root: Path, muni: str, af: AffairFiles, forms: Mapping[str, Form],
-            diags: list[Diagnostic]) -> Affair | None:
+def affair_kind(root: Path, af: AffairFiles) -> str | None:
+    """The kind an assessment's _affair.toml declares, if it declares a valid one (read before
+    the assessment is built; its mistakes are reported when it is)."""
+    doc, src = _read_toml(root, af.meta, [])
+    if doc is None or src is None:
+        return None
+    return _checked(doc, src, schema.AFFAIR, []).get("kind")
+
+
+def load_affair(root: Path, muni: str, af: AffairFiles, forms: Mapping[str, Form],
+                diags: list[Diagnostic]) -> Affair | None:
+    """One assessment with every version and accompanying document in it."""
     doc, src = _read_toml(root, af.meta, diags)
     if doc is None or src is None:
         return None

@@ -7,6 +7,7 @@ with the values found in the content, each with the Span it came from.
 
 from __future__ import annotations
 
+import copyreg
 import dataclasses
 import re
 from collections.abc import Iterator, Mapping
@@ -25,6 +26,20 @@ def freeze(value: object) -> object:
     if isinstance(value, dict):
         return MappingProxyType({k: freeze(v) for k, v in value.items()})
     return value
+
+
+def read_only(data: dict) -> MappingProxyType:
+    """A read-only view of `data` (how a pickled frozen table comes back)."""
+    return MappingProxyType(data)
+
+
+def _reduce_mapping(m: MappingProxyType) -> tuple:
+    return read_only, (dict(m),)
+
+
+# Frozen values travel between worker processes and the build cache (pickle), which does not
+# know read-only maps by itself.
+copyreg.pickle(MappingProxyType, _reduce_mapping)
 
 
 def thaw(value: object) -> object:

@@ -1,22 +1,42 @@
-"""Run the stages in order: load → check → render → write. The only module importing all."""
+"""Run the stages in order: load → check → link → diff → render → write → index.
+
+The only module importing all. A build runs the stages one assessment at a time, in worker
+processes (assessment.py), then makes the site-wide pages from the assessments' summaries.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from . import diagnostics, export, linkcheck, privacy
+from . import diagnostics, export, linkcheck, privacy, routes
+from .assessment import AffairResult, Settings, Task, build_all, page_ids
+from .cache import BuildCache, published, reuse_index, settle, site_key
+from .check import MUNICIPALITY_RULES
 from .check import check as check_site
+from .compare import EntryStore, compared_kinds
 from .diagnostics import Diagnostic
 from .diff import DiffCache
 from .diff import diff as diff_site
+from .discover import MunicipalityFiles
 from .index import Indexer, index_site
-from .link import LinkIndex, link
-from .load import load
-from .model import Site
-from .render import Rendered, find_theme, render
-from .write import commit, discard, stage
+from .link import LinkIndex, link, registry
+from .load import Shared, affair_kind, load, load_shared, municipality
+from .model import Municipality, Site, SiteConfig
+from .render import (
+    Jobs,
+    Rendered,
+    find_theme,
+    render,
+    renderer,
+    site_jobs,
+    sitemap,
+    static_files,
+)
+from .summary import SiteSummary
+from .write import commit, discard, new_stage, put
 
 STAGES = ("load", "check", "link", "diff", "render", "write")
 
@@ -25,25 +45,42 @@ STAGES = ("load", "check", "link", "diff", "render", "write")
 class BuildResult:
     diagnostics: list[Diagnostic]
     site: Site | None = None
-    files: dict[PurePosixPath, bytes] = field(default_factory=dict)
+    """The whole model (`check`); a build reads one assessment at a time and keeps none."""
+    files: list[PurePosixPath] = field(default_factory=list)
+    """Every file written (`build`)."""
     wrote: bool = False
     diffs_computed: int = 0
     """Inline diffs computed in this build (the rest came from the cache)."""
     links: LinkIndex | None = None
+    reused: int = 0
+    """Assessments taken whole from the last build (their inputs had not changed)."""
+    unchanged: bool = False
+    """Nothing differed from output/, which was left exactly as it was."""
 
     @property
     def ok(self) -> bool:
         return not diagnostics.has_errors(self.diagnostics)
 
 
-def today_for(site: Site, now: str | None) -> datetime.date:
+def today_for(config: SiteConfig, now: str | None) -> datetime.date:
     """"Today" for the build: --now, else site.toml's now, else the real date."""
-    fixed = now or site.config.now
+    fixed = now or config.now
     return datetime.date.fromisoformat(fixed) if fixed else datetime.date.today()
 
 
-def check(root: Path) -> BuildResult:
-    """Load, check and link: everything that can find a mistake in the content."""
+def check(root: Path, jobs: int | None = None) -> BuildResult:
+    """Load, check and link every assessment, one at a time: every mistake in the content,
+    with nothing rendered and no assessment kept in memory after its turn."""
+    shared, _, munis, diags = _survey(root)
+    settings = Settings(root, today_for(shared.config, None), None)
+    tasks = [Task(m, af) for m, mf in munis for af in mf.affairs]
+    for r in build_all(settings, tasks, jobs):
+        diags += r.diagnostics
+    return BuildResult(diagnostics.sort(diags))
+
+
+def load_checked(root: Path) -> BuildResult:
+    """The whole site as one model, with every diagnostic (the preview server, tests)."""
     site, diags = load(root)
     diags += check_site(site) + privacy.scan(root)
     links, link_diags = link(site)
@@ -51,52 +88,186 @@ def check(root: Path) -> BuildResult:
     return BuildResult(diagnostics.sort(diags), site, links=links)
 
 
+Munis = list[tuple[Municipality, MunicipalityFiles]]
+
+
+def _survey(root: Path) -> tuple[Shared, LinkIndex, Munis, list[Diagnostic]]:
+    """What the whole site shares (settings, forms, registry), its municipalities with their
+    assessment folders, and the diagnostics of all of these and of the privacy scan."""
+    shared, files, diags = load_shared(root)
+    base, more = registry(shared.systems)
+    diags += more
+    munis = [(m, mf) for mf in files.municipalities
+             if (m := municipality(root, mf, diags)) is not None]
+    skeleton = Site(config=shared.config, municipalities=tuple(m for m, _ in munis))
+    diags += check_site(skeleton, MUNICIPALITY_RULES)
+    diags += privacy.scan(root)
+    return shared, base, munis, diags
+
+
 def build(root: Path, out: Path | None = None, now: str | None = None,
-          strict: bool = False) -> BuildResult:
-    """Build the site under `root` into `out` (default root/output); write nothing on errors."""
+          strict: bool = False, jobs: int | None = None) -> BuildResult:
+    """Build the site under `root` into `out` (default root/output); write nothing on errors.
+
+    `jobs` worker processes build the assessments (default: one per core); the output is the
+    same for any number.
+    """
     # Pagefind starts now: its Japanese dictionary loads (about 2 s) while the content is
     # checked and rendered, instead of after.
     indexer = Indexer()
     try:
-        return _build(root, out, now, strict, indexer)
+        return _build(root, out, now, strict, indexer, jobs)
     finally:
         indexer.close()
 
 
 def _build(root: Path, out: Path | None, now: str | None, strict: bool,
-           indexer: Indexer) -> BuildResult:
-    result = check(root)
-    proceed = result.ok and not (strict and diagnostics.has_warnings(result.diagnostics))
-    if not proceed:
+           indexer: Indexer, jobs: int | None) -> BuildResult:
+    shared, base, munis, diags = _survey(root)
+    today = today_for(shared.config, now)
+    target = (out or root / "output").resolve()
+    # Pages stream into a fresh folder beside output/; it replaces output/ only at the end,
+    # when the whole site is written, linked and indexed (write.py).
+    staged = new_stage(target)
+    try:
+        return _build_into(staged, target, root, shared, base, munis, diags, today, strict,
+                           indexer, jobs)
+    except BaseException:
+        discard(staged)
+        raise
+
+
+def _build_into(staged: Path, target: Path, root: Path, shared: Shared, base: LinkIndex,
+                munis: Munis, diags: list[Diagnostic], today: datetime.date,
+                strict: bool, indexer: Indexer, jobs: int | None) -> BuildResult:
+    render = not diagnostics.has_errors(diags)
+    tasks = [Task(m, af) for m, mf in munis for af in mf.affairs]
+    # Which form kinds are compared decides the links on every version page of them: known
+    # before any assessment is built, from the kinds their _affair.toml declare.
+    compared = compared_kinds({m.slug: {k for af in mf.affairs if af.versions
+                                        if (k := affair_kind(root, af))}
+                               for m, mf in munis}, shared.families)
+    settings = Settings(root, today, staged if render else None, compared)
+    theme = find_theme(root, shared.config.theme)
+    store = BuildCache(root, target, site_key(root, shared, theme, compared), today.isoformat())
+    results, keys = _assessments(settings, tasks, jobs, store if render else None)
+    for r in results:
+        diags += r.diagnostics
+    result = BuildResult(diagnostics.sort(diags))
+    if not result.ok or (strict and diagnostics.has_warnings(result.diagnostics)):
+        discard(staged)
         return result
-    site = result.site
-    assert site is not None
-    cache = DiffCache(root / ".piasite-cache" / "diff.json")
-    public = site.public()
-    links, _ = link(public)  # unpublished versions must not appear among a system's users
-    rendered = render_site(root, public, now, cache, links)
-    if dangling := linkcheck.check_links(rendered.files, public):  # E701 stops before any write
+    # The site-wide pages, from the assessments' summaries; the comparisons' entries wait on
+    # disk until their item page is made.
+    entries_db = root / ".piasite-cache" / "compare.sqlite"
+    entries_db.parent.mkdir(parents=True, exist_ok=True)
+    entries_db.unlink(missing_ok=True)
+    compare_store = EntryStore(entries_db)
+    try:
+        summary = SiteSummary.assemble([m for m, _ in munis],
+                                       [r.summary for r in results if r.summary], shared.systems,
+                                       base, shared.families, shared.forms, compared,
+                                       compare_store)
+        r = renderer(shared.config, theme, today, False, shared.families, shared.forms,
+                     compared, summary.links)
+        out = Jobs(r, theme, (repr(shared.families), sorted(compared)))
+        site_jobs(out, summary, export.accessibility_results(root))
+        pages: dict[PurePosixPath, bytes] = {}
+        for job in out.out:
+            pages[routes.output_path(job.url)] = job.make()
+    finally:
+        compare_store.close()
+        entries_db.unlink(missing_ok=True)
+    pages.update(static_files(theme))
+    written = [p.path for r in results for p in r.pages]
+    pages[routes.output_path(routes.sitemap())] = sitemap(shared.config.base_url,
+                                                          [*written, *pages])
+    for path, data in pages.items():
+        put(staged, path, data)
+    dangling = _check_links(pages, results, shared.config, [m for m, _ in munis])
+    if dangling:  # E701 stops before anything reaches output/
+        discard(staged)
         result.diagnostics = diagnostics.sort(result.diagnostics + dangling)
         return result
-    # stage → index → commit: the search index is built inside the fresh folder, so a failed
-    # index leaves output/ as it was.
-    target = out or root / "output"
-    staged = stage(rendered.files, target)
-    indexed = index_site(staged, indexer)
-    if indexed.diagnostics:
+    result.files = sorted([*written, *pages], key=str)
+    result.diffs_computed = sum(r.diffs_computed for r in results)
+    result.reused = store.reused
+    # A file equal to the one already published is linked to it, not rewritten; when nothing
+    # differs at all, output/ is left exactly as it is.
+    fresh = [p.path for r in results if not r.reused for p in r.pages] + list(pages)
+    changed = settle(staged, target, fresh)
+    removed = published(target) - {str(p) for p in result.files}
+    if not changed and not removed:
         discard(staged)
-        result.diagnostics = diagnostics.sort(result.diagnostics + indexed.diagnostics)
+        result.wrote = result.unchanged = True
         return result
+    # The search index is built inside the fresh folder, so a failed index leaves output/ as
+    # it was; it is taken over from output/ when no page it indexes changed.
+    if not reuse_index(target, staged, changed, removed):
+        indexed = index_site(staged, indexer)
+        if indexed.diagnostics:
+            discard(staged)
+            result.diagnostics = diagnostics.sort(result.diagnostics + indexed.diagnostics)
+            return result
+    # Stamped as they now stand (a page equal to the published one is that file), stored
+    # once the build is sure to be published.
+    for task, key, res in zip(tasks, keys, results, strict=True):
+        if not res.reused and res.summary is not None:
+            store.store(task, key, res, staged, today_matters=bool(res.summary.consultations))
     commit(staged, target)
-    result.files, result.wrote, result.diffs_computed = rendered.files, True, cache.computed
+    store.forget_others(tasks)
+    result.wrote = True
     return result
+
+
+def _assessments(settings: Settings, tasks: list[Task], jobs: int | None,
+                 store: BuildCache | None) -> tuple[list[AffairResult], list[str]]:
+    """Every assessment's result: taken from the last build where its inputs are unchanged
+    (its pages linked from output/), built anew otherwise; and each task's cache key."""
+    results: list[AffairResult | None] = [None] * len(tasks)
+    keys = [""] * len(tasks)
+    todo = []
+    for i, task in enumerate(tasks):
+        if store is not None:
+            keys[i] = store.key(task)
+            entry = store.lookup(task, keys[i])
+            if entry is not None:
+                store.reuse(entry, settings.out)  # type: ignore[arg-type]
+                results[i] = dataclasses.replace(entry.result, diffs_computed=0, reused=True)
+                continue
+        todo.append(i)
+    for i, res in zip(todo, build_all(settings, [tasks[i] for i in todo], jobs), strict=True):
+        results[i] = res
+    return [r for r in results if r is not None], keys
+
+
+def _check_links(pages: dict[PurePosixPath, bytes], results: list[AffairResult],
+                 config: SiteConfig, munis: list[Municipality]) -> list[Diagnostic]:
+    """E701 for the site-wide pages' links and for the assessments' links to other files."""
+    affair_pages = {p.path: p for r in results for p in r.pages}
+    names = {str(p): p for p in (*affair_pages, *pages)}
+    scans = {p: linkcheck.scan(p, d) for p, d in pages.items() if p.suffix in (".html", ".xml")}
+
+    def ids_of(target: PurePosixPath) -> frozenset[str]:
+        return scans[target].ids if target in scans else page_ids(affair_pages[target])
+
+    base = config.base_url.rstrip("/")
+    skeleton = Site(config=config, municipalities=tuple(munis))
+    diags, _ = linkcheck.check_scans(scans, names, ids_of, base, linkcheck.sources(skeleton))
+    for r in results:
+        for o in r.outbound:
+            target = next((names[t] for t in o.targets if t in names), None)
+            problem = linkcheck.judge(target, o.fragment, ids_of)
+            if problem is not None:
+                diags.append(linkcheck.broken(o.here, o.raw, problem, o.span))
+    return diags
 
 
 def render_site(root: Path, site: Site, now: str | None, cache: DiffCache, links: LinkIndex,
                 previous: Rendered | None = None, preview: bool = False) -> Rendered:
-    """The diff and render stages, shared by `build` and the preview server."""
+    """The diff and render stages of a site held whole in memory (the preview server)."""
     theme = find_theme(root, site.config.theme)
     diffs = diff_site(site, cache)
     cache.save()
-    return render(site, theme, today_for(site, now), diffs, links, previous=previous,
+    return render(site, theme, today_for(site.config, now), diffs, links, previous=previous,
                   preview=preview, a11y=export.accessibility_results(root))

@@ -7,9 +7,10 @@ import datetime
 import functools
 import hashlib
 import importlib.resources
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from types import MappingProxyType
 from xml.sax.saxutils import escape as xml_escape
 
 from jinja2 import (
@@ -25,7 +26,8 @@ from . import compare, diagram, export, feeds, routes, views
 from .diff import Diffs
 from .filters import FILTERS
 from .link import LinkIndex
-from .model import FORM_KINDS, Site
+from .model import FORM_KINDS, Affair, Family, Form, Municipality, Site, SiteConfig, System
+from .summary import AffairSummary, SiteSummary
 from .views import Crumb
 
 
@@ -116,20 +118,19 @@ def environment(theme: Theme) -> Environment:
 class Renderer:
     """Holds the Jinja environment and the site-wide context for one build."""
 
-    def __init__(self, site: Site, theme: Theme, today: datetime.date, preview: bool = False):
-        self.site = site
+    def __init__(self, config: SiteConfig, theme: Theme, today: datetime.date,
+                 preview: bool = False):
+        self.config = config
         self.links: LinkIndex | None = None
-        self.compare: Callable[[object], Mapping[str, str]] = lambda form: {}
+        self.compare: Callable[[Form], Mapping[str, str]] = lambda form: {}
         """A version's form -> its items' comparison pages (compare.compare_links)."""
         self.env = environment(theme)
         self.today = today
-        self.index = views.site_index(site)
-        self.site_ctx = dict(title=site.config.title, description=site.config.description,
-                             base_url=site.config.base_url, municipalities=self.index,
-                             today=today.isoformat(), preview=preview,
-                             diff=dict(new_label=site.config.diff_new_label,
-                                       old_label=site.config.diff_old_label,
-                                       new_first=site.config.diff_new_first))
+        self.site_ctx = dict(title=config.title, description=config.description,
+                             base_url=config.base_url, today=today.isoformat(), preview=preview,
+                             diff=dict(new_label=config.diff_new_label,
+                                       old_label=config.diff_old_label,
+                                       new_first=config.diff_new_first))
 
     def page(self, template: str, url: str, title: str, crumbs: list[Crumb], **ctx) -> bytes:
         page = dict(url=url, title=title, crumbs=crumbs, **ctx.pop("page_extra", {}))
@@ -168,16 +169,17 @@ def _inputs(obj: object, *without: str) -> dict:
             if f.name not in without}
 
 
-class _Jobs:
+class Jobs:
     """Collects the pages of one build. A page whose view data is cheap to make is
     fingerprinted by exactly what its template receives; a page of an assessment by the
     inputs of that assessment (its files' digests) and its URL from the route table."""
 
-    def __init__(self, r: Renderer, theme: Theme):
+    def __init__(self, r: Renderer, theme: Theme, site_wide: tuple = ()):
         self.r = r
         self.out: list[Job] = []
-        # What every template receives besides its own context.
-        self.base = _fp(theme.digest, r.site_ctx)
+        # What every template receives besides its own context, and what every page depends
+        # on besides its own inputs (which form families are compared: the links on versions).
+        self.base = _fp(theme.digest, r.site_ctx, site_wide)
 
     def page(self, template: str, url: str, title: str, crumbs: list[Crumb], **ctx) -> None:
         self.out.append(Job(url, _fp(self.base, template, url, title, crumbs, ctx),
@@ -191,172 +193,196 @@ class _Jobs:
         self.out.append(Job(url, hashlib.sha256(data).hexdigest(), lambda: data))
 
 
+HOME = Crumb("ホーム", routes.home())
+
+
 def jobs(site: Site, theme: Theme, today: datetime.date, diffs: Diffs | None = None,
          links: LinkIndex | None = None, preview: bool = False,
          a11y: tuple[dict | None, bytes] = (None, b"")) -> list[Job]:
-    """Every page of the site as a job, so a rebuild can re-render only what changed.
+    """Every page of a site held whole in memory (the preview, tests): each assessment's pages,
+    then the site-wide pages made from their summaries — the same two steps a large build
+    takes one assessment at a time, in worker processes (pipeline.py, assessment.py).
 
     `a11y` is the site's recorded accessibility results (export.accessibility_results).
     """
     diffs = diffs or Diffs({}, {})
     links = links or LinkIndex({}, {}, {}, ())
-    r = Renderer(site, theme, today, preview)
-    r.links = links
-    out = _Jobs(r, theme)
-    home = Crumb("ホーム", routes.home())
-    comps = compare.comparisons(site)
-    r.compare = compare.compare_links(site, comps)
-    # Which families have comparisons decides the links on every version page of them.
-    out.base = _fp(out.base, repr(site.families), sorted(comps))
-
-    out.page("home.html", routes.home(), site.config.title, [])
-    for muni_idx, m in zip(r.index, site.municipalities, strict=True):
-        out.page("municipality.html", m.url, f"{m.full_name}の評価書", [home], muni=muni_idx)
-        mcrumb = Crumb(m.full_name, m.url)
+    compared = compare.compared_kinds({m.slug: {a.kind for a in m.affairs if a.revisions}
+                                       for m in site.municipalities}, site.families)
+    r = renderer(site.config, theme, today, preview, site.families, site.forms, compared, links)
+    out = Jobs(r, theme, (repr(site.families), sorted(compared)))
+    summaries = []
+    for m in site.municipalities:
         for a in m.affairs:
-            _affair_jobs(out, site, m, a, diffs, home, mcrumb)
-    out.page("404.html", routes.not_found(), "ページが見つかりません", [home])
-    out.page("search.html", routes.search(), "評価書の検索", [home],
-             aliases=views.search_aliases(site.systems))
-    _system_jobs(out, site, links, home)
-    _comment_list_jobs(out, site, home)
-    out.data(routes.schema(), export.schema_bytes())
-    _compare_jobs(out, site, comps, links, home)
-    a11y, a11y_raw = a11y
-    out.page("accessibility.html", routes.accessibility(), "アクセシビリティ", [home],
-             results=a11y, results_url=routes.accessibility_results() if a11y else "")
-    if a11y:
-        out.data(routes.accessibility_results(), a11y_raw)
+            affair_jobs(out, m, a, diffs, links, site.systems)
+            summaries.append(summarise(m, a, links, today, site.families, site.forms, compared))
+    site_jobs(out, SiteSummary.assemble(site.municipalities, summaries, site.systems, links,
+                                        site.families, site.forms, compared,
+                                        compare.EntryStore()), a11y)
     return out.out
 
 
-def _comment_list_jobs(out: _Jobs, site: Site, home: Crumb) -> None:
-    """/comments/ (every consultation by status) and /feed.xml."""
+def renderer(config: SiteConfig, theme: Theme, today: datetime.date, preview: bool,
+             families: Mapping[str, Family], forms: Mapping[str, Form],
+             compared: frozenset[str], links: LinkIndex) -> Renderer:
+    r = Renderer(config, theme, today, preview)
+    r.links = links
+    r.compare = compare.compare_links(families, forms, compared)
+    return r
+
+
+def summarise(m: Municipality, a: Affair, links: LinkIndex, today: datetime.date,
+              families: Mapping[str, Family], forms: Mapping[str, Form],
+              compared: frozenset[str]) -> AffairSummary:
+    """What the site-wide pages need from one assessment (no item text but its comparisons')."""
+    mine = {(m.slug, a.slug)}
+    return AffairSummary(
+        muni=m.slug, slug=a.slug, title=a.title, index=views.affair_index(a),
+        consultations=tuple(views.consultation_view(rev, a, m, today) for rev in a.revisions
+                            if rev.comment is not None),
+        feed=feeds.entries(m, a, views.revision_label),
+        uses=MappingProxyType({k: tuple(u for u in v if (u.muni, u.affair) in mine)
+                               for k, v in links.uses.items()}),
+        mentions=MappingProxyType(views.mention_views(
+            [x for v in links.mentions.values() for x in v if (x.muni, x.affair) in mine], a, m)),
+        labels=MappingProxyType({rv.id: views.revision_label(rv) for rv in a.revisions}),
+        kind=a.kind, has_versions=bool(a.revisions),
+        compare=compare.record(m, a, families, forms, compared, links))
+
+
+def site_jobs(out: Jobs, s: SiteSummary, a11y: tuple[dict | None, bytes] = (None, b"")) -> None:
+    """The pages made from every assessment's summary: home, municipalities, registry,
+    comments, feed, comparisons, search, and the fixed pages (`a11y`: the site's recorded
+    accessibility results, export.accessibility_results)."""
     r = out.r
-    rows = []
-    for m in site.municipalities:
-        for a in m.affairs:
-            for rev in a.revisions:
-                if rev.comment is not None:
-                    rows.append(views.consultation_view(rev, a, m, r.today))
+    index = [dict(views.municipality_index(m), affairs=[a.index for a in affairs])
+             for m, affairs in s.munis]
+    out.page("home.html", routes.home(), r.config.title, [], municipalities=index)
+    for muni_idx, (m, _) in zip(index, s.munis, strict=True):
+        out.page("municipality.html", m.url, f"{m.full_name}の評価書", [HOME], muni=muni_idx)
+    out.page("404.html", routes.not_found(), "ページが見つかりません", [HOME])
+    out.page("search.html", routes.search(), "評価書の検索", [HOME],
+             aliases=views.search_aliases(s.systems))
+    _system_jobs(out, s)
+    _comment_list_jobs(out, s)
+    out.data(routes.schema(), export.schema_bytes())
+    _compare_jobs(out, s)
+    a11y_data, a11y_raw = a11y
+    out.page("accessibility.html", routes.accessibility(), "アクセシビリティ", [HOME],
+             results=a11y_data, results_url=routes.accessibility_results() if a11y_data else "")
+    if a11y_data:
+        out.data(routes.accessibility_results(), a11y_raw)
+
+
+def _comment_list_jobs(out: Jobs, s: SiteSummary) -> None:
+    """/comments/ (every consultation by status) and /feed.xml."""
+    rows = [c for _, affairs in s.munis for a in affairs for c in a.consultations]
     rows.sort(key=lambda c: (c["start_iso"], c["draft_url"]), reverse=True)
     groups = [(code, title, [c for c in rows if c["status"] == code])
               for code, title in (("open", "意見募集中"), ("before", "意見募集前"),
                                   ("closed", "意見募集終了（結果公表待ち）"),
                                   ("results", "結果公表済み"))]
-    out.page("comments.html", routes.comments(), "パブリックコメント（意見募集）", [home],
+    out.page("comments.html", routes.comments(), "パブリックコメント（意見募集）", [HOME],
              groups=groups)
-    out.data(routes.feed(), feeds.atom(site, site.config.base_url, views.revision_label))
+    out.data(routes.feed(), feeds.atom(out.r.config, (e for _, affairs in s.munis
+                                                       for a in affairs for e in a.feed)))
 
 
-def _system_jobs(out: _Jobs, site: Site, links: LinkIndex, home: Crumb) -> None:
-    """/systems/ and one page per registry entry, with every assessment that uses it."""
-    names = {(m.slug, a.slug): (m.full_name, a.title) for m in site.municipalities
-             for a in m.affairs}
-    labels = {(a.muni, a.slug, rv.id): views.revision_label(rv) for a in site.affairs()
-              for rv in a.revisions}
-    versions = {(a.muni, a.slug, rv.id): (m, a, rv) for m in site.municipalities
-                for a in m.affairs for rv in a.revisions}
-    places: dict = {}
+def _system_jobs(out: Jobs, s: SiteSummary) -> None:
+    """/systems/ and one page per registry entry, with every assessment that uses it and every
+    item that names it."""
+    names = {(m.slug, a.slug): (m.full_name, a.title) for m, affairs in s.munis for a in affairs}
+    labels = {(m.slug, a.slug, rid): label for m, affairs in s.munis for a in affairs
+              for rid, label in a.labels.items()}
+    links = s.links
     entries = []
-    for s in sorted(site.systems, key=lambda s: (s.scope != "national", s.scope, s.slug)):
+    for sy in sorted(s.systems, key=lambda x: (x.scope != "national", x.scope, x.slug)):
         uses = [dict(muni=names[(u.muni, u.affair)][0], affair=names[(u.muni, u.affair)][1],
                      revision=labels[(u.muni, u.affair, u.revision)], current=u.current,
                      url=f"{routes.revision(u.muni, u.affair, u.revision)}#{u.anchor}",
                      number=u.number, label=u.label)
-                for u in links.uses.get(s.slug, ())]
-        mentions = links.mentions.get(s.slug, ())
-        entries.append(dict(slug=s.slug, name=s.name, url=s.url, scope=s.scope,
-                            scope_name=s.scope_name, operator=s.operator, aliases=s.aliases,
-                            description=s.description, description_source=s.description_source,
+                for u in links.uses.get(sy.slug, ())]
+        mentions = s.mentions.get(sy.slug, ())
+        entries.append(dict(slug=sy.slug, name=sy.name, url=sy.url, scope=sy.scope,
+                            scope_name=sy.scope_name, operator=sy.operator, aliases=sy.aliases,
+                            description=sy.description, description_source=sy.description_source,
                             related=[dict(name=links.systems[x].name, url=links.systems[x].url)
-                                     for x in s.related if x in links.systems],
+                                     for x in sy.related if x in links.systems],
                             uses=uses,
                             n_assessments=len({(u["muni"], u["affair"]) for u in uses}),
-                            n_mentioning=len({(m.muni, m.affair) for m in mentions}),
-                            link_prose=s.link_prose))
-    out.page("systems.html", routes.systems(), "システム登録簿", [home], systems=entries)
+                            n_mentioning=len({(m["muni"], m["affair_url"]) for m in mentions}),
+                            link_prose=sy.link_prose))
+    out.page("systems.html", routes.systems(), "システム登録簿", [HOME], systems=entries)
     crumb = Crumb("システム登録簿", routes.systems())
-    r = out.r
     for e in entries:
-        mentions = links.mentions.get(e["slug"], ())
-
-        def make(e=e, mentions=mentions):
-            groups = views.mention_groups(mentions, versions, places)
-            return r.page("system.html", e["url"], f"{e['name']}｜システム登録簿", [home, crumb],
-                          system=dict(e, mentions=groups))
-
-        # The assessment's versions stand for the places and titles the page shows.
-        seen = [(m.muni, m.affair, m.revision, m.anchor, m.before, m.written, m.after, m.current,
-                 [rv.digest for rv in versions[(m.muni, m.affair, m.revision)][1].revisions])
-                for m in mentions]
-        out.add(e["url"], _fp(out.base, e, seen), make)
+        out.page("system.html", e["url"], f"{e['name']}｜システム登録簿", [HOME, crumb],
+                 system=dict(e, mentions=views.mention_groups(s.mentions.get(e["slug"], []))))
 
 
-def _compare_jobs(out: _Jobs, site: Site, comps: Mapping[str, compare.FamilyComparison],
-                  links: LinkIndex, home: Crumb) -> None:
+def _compare_jobs(out: Jobs, s: SiteSummary) -> None:
     """/compare/ (every assessment's key facts, and as CSV), and for each family used by two
     municipalities or more, its list of items and one page (and JSON) per item."""
-    r, base = out.r, out.base
-    base_url = site.config.base_url
-    every = _fp(base, [(m.slug, m.full_name, m.code, a.slug, a.name, a.title, a.kind,
-                        [(rv.id, rv.digest) for rv in a.revisions])
-                       for m in site.municipalities for a in m.affairs])
-    overview = functools.cache(lambda: compare.overview(site))
-    kinds = sorted({a.kind for a in site.affairs()})
+    r = out.r
+    base_url = r.config.base_url
+    rows = [a.compare.row for _, affairs in s.munis for a in affairs if a.compare is not None]
+    comps = s.comparisons
+    kinds = sorted({a.kind for _, affairs in s.munis for a in affairs})
     families = [dict(name=comps[k].name if k in comps else FORM_KINDS.get(k, k),
                      url=compare.family_url(k) if k in comps else "",
-                     n=sum(1 for a in site.affairs() if a.kind == k),
-                     n_munis=sum(1 for m in site.municipalities if any(a.kind == k for a in m.affairs)),
+                     n=sum(1 for _, affairs in s.munis for a in affairs if a.kind == k),
+                     n_munis=sum(1 for _, affairs in s.munis if any(a.kind == k for a in affairs)),
                      n_items=len(comps[k].nodes) if k in comps else 0)
                 for k in kinds]
-    out.add(compare.INDEX_URL, every, lambda: r.page(
-        "compare.html", compare.INDEX_URL, "評価書の比較", [home], rows=overview(),
-        facts=compare.FACTS, families=families, csv_url=compare.OVERVIEW_CSV_URL,
-        minimum=compare.MIN_MUNICIPALITIES))
-    out.add(compare.OVERVIEW_CSV_URL, _fp(every, base_url),
-            lambda: compare.overview_csv(overview(), base_url))
+    out.page("compare.html", compare.INDEX_URL, "評価書の比較", [HOME], rows=rows,
+             facts=compare.FACTS, families=families, csv_url=compare.OVERVIEW_CSV_URL,
+             minimum=compare.MIN_MUNICIPALITIES)
+    out.add(compare.OVERVIEW_CSV_URL, _fp(out.base, rows, base_url),
+            lambda: compare.overview_csv(rows, base_url))
     crumb = Crumb("評価書の比較", compare.INDEX_URL)
     for kind, comp in comps.items():
-        # What the pages show of each assessment besides the item: an edit re-renders only the
-        # comparisons of the items it changed.
-        ffp = _fp(base, [(c.muni.slug, c.muni.full_name, c.muni.code, c.affair.slug, c.affair.name,
-                          c.affair.title, c.rev.url, views.revision_label(c.rev), c.rev.form.id,
-                          views.revision_label(c.newer_draft) if c.newer_draft else "")
-                         for c in comp.assessments], [n.title for n in comp.nodes])
         furl = compare.family_url(kind)
-        out.add(furl, _fp(ffp, [len(v) for v in comp.entries.values()]),
-                lambda furl=furl, comp=comp: r.page(
-                    "compare_family.html", furl, f"{comp.name}の項目ごとの比較",
-                    [home, crumb], family=views.compare_family_view(comp)))
+        out.page("compare_family.html", furl, f"{comp.name}の項目ごとの比較", [HOME, crumb],
+                 family=views.compare_family_view(comp))
         fcrumb = Crumb(f"{comp.name}の項目", furl)
+        # What an item page shows of each assessment besides the item, and the item's entries
+        # (by their digests): an edit re-renders only the comparisons of the items it changed.
+        ffp = _fp(out.base, comp.assessments, [n.title for n in comp.nodes])
         for n in comp.nodes:
             url = compare.compare_url(kind, n.id)
+            ifp = _fp(ffp, n.id, comp.digests[n.id])
+            made: dict = {}
 
-            def make_item(n=n, url=url, comp=comp, fcrumb=fcrumb):
-                item = views.compare_item_view(comp, n.id, links)
-                return r.page("compare_item.html", url, f"{n.title}｜{comp.name}の項目の比較",
-                              [home, crumb, fcrumb], item=item)
+            def view(comp=comp, n=n, made=made) -> dict:
+                # The item's entries are read from the store once, for its page and its JSON.
+                if not made:
+                    entries = comp.entries(n.id)
+                    counts = compare.choice_counts(comp, n.id, entries)
+                    made["page"] = views.compare_item_view(comp, n.id, entries, counts)
+                    made["data"] = compare.item_data(comp, n.id, base_url, entries, counts)
+                return made
 
-            ifp = _fp(ffp, n.id, [(i, it.anchor, it.label, it.value, it.lost, it.absent_in_version,
-                                   it.unknown_in_version, comp.assessments[i].places[it.anchor].entries)
-                                  for i, it in comp.entries[n.id]])
-            out.add(url, _fp(ifp, "item"), make_item)
+            out.add(url, _fp(ifp, "item"), lambda n=n, url=url, comp=comp, fcrumb=fcrumb,
+                    view=view: r.page("compare_item.html", url,
+                                      f"{n.title}｜{comp.name}の項目の比較",
+                                      [HOME, crumb, fcrumb], item=view()["page"]))
             out.add(compare.compare_json_url(kind, n.id), _fp(ifp, "json", base_url),
-                    functools.partial(compare.item_json, comp, n.id, base_url))
+                    lambda view=view: compare.item_json(view()["data"]))
 
 
-def _affair_jobs(out: _Jobs, site: Site, m, a, diffs, home: Crumb, mcrumb: Crumb) -> None:
+def affair_jobs(out: Jobs, m: Municipality, a: Affair, diffs: Diffs, links: LinkIndex,
+                systems: tuple[System, ...]) -> None:
+    """Every page of one assessment: its versions, 新旧対照表, 変更箇所, documents, data."""
     r = out.r
+    home, mcrumb = HOME, Crumb(m.full_name, m.url)
     acrumb = Crumb(a.title, a.url)
     adiffs = [d for k, d in sorted(diffs.pairs.items()) if k[:2] == (m.slug, a.slug)]
     labels = {rv.id: views.revision_label(rv) for rv in a.revisions}
-    links = [views.DiffLink(d.url, labels[d.old_id], labels[d.new_id], d.old_id, d.new_id,
-                            len(d.changed)) for d in adiffs]
+    dlinks = [views.DiffLink(d.url, labels[d.old_id], labels[d.new_id], d.old_id, d.new_id,
+                             len(d.changed)) for d in adiffs]
     # Everything an assessment's pages show: the site's templates and settings, the registry,
     # this municipality and assessment, and the digests of its versions' and documents'
     # files. An edit to one version re-renders this assessment's pages and nothing else.
-    afp = _fp(out.base, repr(site.systems), _inputs(m, "affairs"),
+    afp = _fp(out.base, repr(systems), _inputs(m, "affairs"),
               _inputs(a, "revisions", "pages"), [(rv.id, rv.digest) for rv in a.revisions],
               [p.digest for p in a.pages])
     affair_ctx = dict(title=a.title, url=a.url, muni=m.full_name)
@@ -376,7 +402,7 @@ def _affair_jobs(out: _Jobs, site: Site, m, a, diffs, home: Crumb, mcrumb: Crumb
             dv = views.diff_view(d, labels)
             title = f"新旧対照表 {a.title}（{dv['new_label']}と{dv['old_label']}）｜{m.full_name}"
             return r.page("diff.html", d.url, title, [home, mcrumb, acrumb], diff=dv,
-                          affair=affair_ctx, links=links,
+                          affair=affair_ctx, links=dlinks,
                           consult=about_draft(d.old_id, d.new_id))
 
         inline = routes.diff_inline(m.slug, a.slug, d.old_id, d.new_id)
@@ -392,8 +418,8 @@ def _affair_jobs(out: _Jobs, site: Site, m, a, diffs, home: Crumb, mcrumb: Crumb
         out.add(inline, afp, make_inline)
     for rev in a.revisions:
         def make_rev(rev=rev, url=rev.url, alias=False):
-            rv = views.revision_view(rev, a, m, links, r.links, r.compare(rev.form))
-            g = diagram.graph(rev, r.links)
+            rv = views.revision_view(rev, a, m, dlinks, links, r.compare(rev.form))
+            g = diagram.graph(rev, links)
             if alias:
                 title = f"{a.title}（現行版・{rv.label}）｜{m.full_name}"
                 return r.page("revision.html", url, title, [home, mcrumb], rev=rv,
@@ -405,8 +431,8 @@ def _affair_jobs(out: _Jobs, site: Site, m, a, diffs, home: Crumb, mcrumb: Crumb
                           consult=about_draft(rev.id))
 
         out.add(rev.url, afp, make_rev)
-        out.add(routes.revision_json(m.slug, a.slug, rev.id), _fp(afp, site.config),
-                functools.partial(export.revision_json, rev, a, m, r.site.config))
+        out.add(routes.revision_json(m.slug, a.slug, rev.id), _fp(afp, r.config),
+                functools.partial(export.revision_json, rev, a, m, r.config))
         if rev is a.current:
             out.add(a.url, _fp(afp, rev.id), functools.partial(make_rev, rev, a.url, True))
     for doc in a.pages:
@@ -428,7 +454,7 @@ def _affair_jobs(out: _Jobs, site: Site, m, a, diffs, home: Crumb, mcrumb: Crumb
         changes = routes.changes(m.slug, a.slug)
 
         def make_changes():
-            rv = views.revision_view(cur, a, m, links)
+            rv = views.revision_view(cur, a, m, dlinks)
             marks = diffs.rows.get((m.slug, a.slug, cur.id), ())
             groups = _group_rows(rv.changes, marks, views.row_diff_targets(a, adiffs))
             return r.page("changes.html", changes,
@@ -440,7 +466,7 @@ def _affair_jobs(out: _Jobs, site: Site, m, a, diffs, home: Crumb, mcrumb: Crumb
         out.data(routes.changes_csv(m.slug, a.slug), export.changes_csv(cur))
 
 
-def _consultation_jobs(out: _Jobs, afp: str, m, a, draft, consult: dict, home: Crumb,
+def _consultation_jobs(out: Jobs, afp: str, m, a, draft, consult: dict, home: Crumb,
                        mcrumb: Crumb, acrumb: Crumb) -> None:
     """The draft's results page and its calendar file."""
     r = out.r
@@ -450,7 +476,7 @@ def _consultation_jobs(out: _Jobs, afp: str, m, a, draft, consult: dict, home: C
         "results.html", url, f"意見募集の結果 {a.title}（{consult['draft_label']}）｜{m.full_name}",
         [home, mcrumb, acrumb, dcrumb], consult=consult))
     out.data(routes.comment_ics(m.slug, a.slug, draft.id),
-             feeds.ics(draft, a, m, r.site.config.base_url))
+             feeds.ics(draft, a, m, r.config.base_url))
 
 
 def _graph_view(g, a, m) -> dict:
@@ -478,7 +504,7 @@ def render(site: Site, theme: Theme, today: datetime.date, diffs: Diffs | None =
             files[path] = job.make()
             rendered.append(path)
         fps[path] = job.fingerprint
-    files[routes.output_path(routes.sitemap())] = _sitemap(site, files)
+    files[routes.output_path(routes.sitemap())] = sitemap(site.config.base_url, files)
     files.update(static_files(theme))
     return Rendered(files, fps, rendered)
 
@@ -494,8 +520,8 @@ def _group_rows(rows, marks, targets: Mapping[int, str]) -> list[dict]:
     return sorted(groups.values(), key=lambda g: g["date_iso"] or "9999", reverse=True)
 
 
-def _sitemap(site: Site, pages: Mapping[PurePosixPath, bytes]) -> bytes:
-    base = site.config.base_url
+def sitemap(base: str, pages: Iterable[PurePosixPath]) -> bytes:
+    """Every HTML page but the 404 page, as absolute URLs."""
     not_found = routes.output_path(routes.not_found())
     urls = []
     for path in sorted(pages, key=str):

@@ -97,7 +97,7 @@ class Preview:
         t0 = time.perf_counter()
         if self.cache is None:
             self.cache = DiffCache(self.root / ".piasite-cache" / "diff.json")
-        result = pipeline.check(self.root)
+        result = pipeline.load_checked(self.root)
         errors = [d for d in result.diagnostics if d.severity is diagnostics.Severity.ERROR]
         if errors or result.site is None:
             with self.cond:

@@ -176,6 +176,11 @@ def link_mentions(html: str, links: LinkIndex) -> str:
     return "".join(parts)
 
 
+def field_view(item: Item, level: int, ctx: Context = Context()) -> FieldView:
+    """One item as a page shows it (a comparison page shows it the same way)."""
+    return _field(item, level, ctx)
+
+
 def _field(item: Item, level: int, ctx: Context = Context()) -> FieldView:
     node = item.node
     base = dict(anchor=item.anchor, kind=node.kind, label=item.label,
@@ -588,22 +593,25 @@ class Crumb:
 
 def site_index(site: Site) -> list[dict]:
     """Municipalities and their assessments for the home and municipality pages."""
-    out = []
-    for m in site.municipalities:
-        affairs = []
-        for a in m.affairs:
-            cur = a.current
-            affairs.append(dict(slug=a.slug, url=a.url, name=a.name, title=a.title,
-                                kind_name=a.kind_name, number=a.number,
-                                current_label=revision_label(cur) if cur else "",
-                                current_id=cur.id if cur else "",
-                                current_url=cur.url if cur else "",
-                                revisions=revision_refs(a), changes_url=routes.changes(m.slug, a.slug),
-                                n_changes=len(cur.changes) if cur else 0))
-        out.append(dict(slug=m.slug, url=m.url, name=m.name, full_name=m.full_name,
-                        prefecture=m.prefecture, code=m.code, agency=m.agency,
-                        affairs=affairs))
-    return out
+    return [dict(municipality_index(m), affairs=[affair_index(a) for a in m.affairs])
+            for m in site.municipalities]
+
+
+def municipality_index(m: Municipality) -> dict:
+    return dict(slug=m.slug, url=m.url, name=m.name, full_name=m.full_name,
+                prefecture=m.prefecture, code=m.code, agency=m.agency)
+
+
+def affair_index(a: Affair) -> dict:
+    """One assessment as the home and municipality pages list it."""
+    cur = a.current
+    return dict(slug=a.slug, url=a.url, name=a.name, title=a.title,
+                kind_name=a.kind_name, number=a.number,
+                current_label=revision_label(cur) if cur else "",
+                current_id=cur.id if cur else "",
+                current_url=cur.url if cur else "",
+                revisions=revision_refs(a), changes_url=routes.changes(a.muni, a.slug),
+                n_changes=len(cur.changes) if cur else 0)
 
 
 def _fold(fields) -> list[dict]:
@@ -715,27 +723,35 @@ def consultation_view(rev: Revision, affair: Affair, muni: Municipality, today,
 # --- across assessments: system mentions, comparisons (compare.py) --------------------------
 
 
-def mention_groups(mentions, versions: Mapping[tuple[str, str, str], tuple],
-                   places: dict) -> list[dict]:
-    """A system's mentions grouped by assessment, then version, in document order.
+def mention_views(mentions, affair: Affair, muni: Municipality) -> dict[str, list[dict]]:
+    """An assessment's mentions of each system, as a system page lists them (slug → items)."""
+    revs = {r.id: r for r in affair.revisions}
+    places: dict[str, dict[str, Place]] = {}
+    out: dict[str, list[dict]] = {}
+    for m in mentions:
+        rev = revs[m.revision]
+        if m.revision not in places:
+            places[m.revision] = item_places(rev)
+        place = places[m.revision][m.anchor]
+        out.setdefault(m.slug, []).append(dict(
+            muni=muni.full_name, affair=affair.title, affair_url=affair.url,
+            revision=m.revision, label=revision_label(rev), url=rev.url, current=m.current,
+            item=dict(title=place.title, context=" › ".join(place.context),
+                      url=f"{rev.url}#{m.anchor}", before=m.before, written=m.written,
+                      after=m.after)))
+    return out
 
-    `versions` maps (muni, affair, revision) to (Municipality, Affair, Revision); `places`
-    caches item_places per version across systems (one pass per version for the whole site).
-    """
+
+def mention_groups(mentions: list[dict]) -> list[dict]:
+    """A system's mentions (mention_views) grouped by assessment, then version, in document
+    order."""
     groups: dict[tuple[str, str], dict] = {}
     for m in mentions:
-        muni, affair, rev = versions[(m.muni, m.affair, m.revision)]
-        key = (m.muni, m.affair, m.revision)
-        if key not in places:
-            places[key] = item_places(rev)
-        place = places[key][m.anchor]
-        g = groups.setdefault((m.muni, m.affair), dict(
-            muni=muni.full_name, affair=affair.title, url=affair.url, versions={}))
-        v = g["versions"].setdefault(m.revision, dict(
-            label=revision_label(rev), url=rev.url, current=m.current, items=[]))
-        v["items"].append(dict(title=place.title, context=" › ".join(place.context),
-                               url=f"{rev.url}#{m.anchor}", before=m.before, written=m.written,
-                               after=m.after))
+        g = groups.setdefault((m["muni"], m["affair_url"]), dict(
+            muni=m["muni"], affair=m["affair"], url=m["affair_url"], versions={}))
+        v = g["versions"].setdefault(m["revision"], dict(
+            label=m["label"], url=m["url"], current=m["current"], items=[]))
+        v["items"].append(m["item"])
     out = []
     for g in groups.values():
         vs = sorted(g["versions"].values(), key=lambda v: not v["current"])
@@ -743,44 +759,44 @@ def mention_groups(mentions, versions: Mapping[tuple[str, str, str], tuple],
     return out
 
 
-def compare_item_view(comp, item_id: str, links: LinkIndex | None) -> dict:
-    """One item across assessments: each assessment's entries, and the count of each choice."""
+def compare_item_view(comp, item_id: str, entries: list, counts: list[dict]) -> dict:
+    """One item across assessments: each assessment's entries, and the count of each choice.
+
+    `entries` are (index into comp.assessments, compare.Entry); `counts`, compare.choice_counts.
+    """
     from . import compare
 
     node = comp.node(item_id)
-    by: dict[int, list[Item]] = {}
-    for i, item in comp.entries[item_id]:
-        by.setdefault(i, []).append(item)
+    by: dict[int, list] = {}
+    for i, entry in entries:
+        by.setdefault(i, []).append(entry)
     blocks = []
     repeated = False
     for i, c in enumerate(comp.assessments):
-        items = by.get(i)
-        if not items:
+        found = by.get(i)
+        if not found:
             continue
-        ctx = Context(c.rev, links)
-        entries = []
-        for it in items:
-            place = c.places[it.anchor]
-            repeated = repeated or bool(place.entries)
-            entries.append(dict(place=" › ".join(place.entries), url=f"{c.rev.url}#{it.anchor}",
-                                label=it.label if it.label != node.label else "",
-                                field=_field(it, 4, ctx)))
-        draft = c.newer_draft
+        shown = []
+        for e in found:
+            repeated = repeated or bool(e.places)
+            shown.append(dict(place=" › ".join(e.places), url=f"{c.rev_url}#{e.anchor}",
+                              label=e.label if e.label != node.label else "", field=e.field))
         blocks.append(dict(
-            id=c.block, muni=c.muni.full_name, affair=c.affair.title, affair_url=c.affair.url,
-            label=revision_label(c.rev), url=c.rev.url, draft=c.rev.status == "draft",
-            edition="" if c.rev.form.id == comp.form.id else f"{c.rev.form.yoshiki}（{c.rev.form.edition}）",
-            newer_draft=(revision_label(draft), draft.url) if draft else None, entries=entries))
-    counts = [dict(choice=x["choice"], listed=x["listed"], n=x["n"],
-                   assessments=[dict(name=f"{c.muni.full_name} {c.affair.title}",
-                                     href=f"#{c.block}", n=n) for c, n in x["assessments"]])
-              for x in compare.choice_counts(comp, item_id)]
+            id=c.block, muni=c.muni_name, affair=c.affair_title, affair_url=c.affair_url,
+            label=c.rev_label, url=c.rev_url, draft=c.rev_status == "draft",
+            edition="" if c.form_id == comp.form.id else c.edition,
+            newer_draft=c.newer_draft, entries=shown))
     return dict(
         id=item_id, title=node.title, label=node.label, kind=node.kind,
         context=" › ".join(comp.form_context[item_id]), family=comp.name,
         family_url=compare.family_url(comp.family.id), edition=comp.form.edition,
-        blocks=blocks, counts=counts, repeated=repeated, n_entries=len(comp.entries[item_id]),
-        missing=[f"{c.muni.full_name} {c.affair.title}（{c.rev.form.yoshiki}・{c.rev.form.edition}）"
+        blocks=blocks,
+        counts=[dict(choice=x["choice"], listed=x["listed"], n=x["n"],
+                     assessments=[dict(name=f"{c.muni_name} {c.affair_title}",
+                                       href=f"#{c.block}", n=n) for c, n in x["assessments"]])
+                for x in counts],
+        repeated=repeated, n_entries=len(entries),
+        missing=[f"{c.muni_name} {c.affair_title}（{c.form_yoshiki}・{c.form_edition}）"
                  for c in compare.missing_form(comp, item_id)],
         json_url=compare.compare_json_url(comp.family.id, item_id))
 
@@ -797,9 +813,8 @@ def compare_family_view(comp) -> dict:
             parts.append(dict(title=top, items=[]))
         parts[-1]["items"].append(dict(title=n.title, context=" › ".join(ctx[1:]),
                                        url=compare.compare_url(comp.family.id, n.id),
-                                       n=len(comp.entries[n.id])))
+                                       n=comp.counts[n.id]))
     return dict(name=comp.name, edition=comp.form.edition, parts=parts,
-                assessments=[dict(name=f"{c.muni.full_name} {c.affair.title}", url=c.rev.url,
-                                  label=revision_label(c.rev),
-                                  edition=f"{c.rev.form.yoshiki}（{c.rev.form.edition}）")
+                assessments=[dict(name=f"{c.muni_name} {c.affair_title}", url=c.rev_url,
+                                  label=c.rev_label, edition=c.edition)
                              for c in comp.assessments])

@@ -14,18 +14,28 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
 
-def stage(files: Mapping[PurePosixPath, bytes], out: Path) -> Path:
-    """Write every file into a new temp folder beside `out`; return that folder."""
+def new_stage(out: Path) -> Path:
+    """A new empty folder beside `out`, for a build to write into before it is swapped in."""
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    return Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+
+
+def put(folder: Path, rel: PurePosixPath, data: bytes) -> None:
+    """Write one file into a staging folder (no reader sees it before `commit`)."""
+    if rel.is_absolute() or ".." in rel.parts:
+        raise ValueError(f"refusing to write outside the output folder: {rel}")
+    target = folder.joinpath(*rel.parts)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+
+
+def stage(files: Mapping[PurePosixPath, bytes], out: Path) -> Path:
+    """Write every file into a new temp folder beside `out`; return that folder."""
+    tmp = new_stage(out)
     try:
         for rel in sorted(files, key=str):
-            if rel.is_absolute() or ".." in rel.parts:
-                raise ValueError(f"refusing to write outside the output folder: {rel}")
-            target = tmp.joinpath(*rel.parts)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(files[rel])
+            put(tmp, rel, files[rel])
     except BaseException:
         discard(tmp)
         raise

@@ -1,7 +1,7 @@
 """Any content yields diagnostics or a model, never a traceback (property-based, hypothesis).
 
 Random bytes, random TOML built from the real keys, random edits of a valid version and random
-Markdown are written into a copy of tests/sites/invalid/_base; `pipeline.check` must return
+Markdown are written into a copy of tests/sites/invalid/_base; `pipeline.check` (and the whole-site `load_checked`) must return
 well-formed diagnostics every time. The 和暦 parser gets arbitrary strings.
 """
 
@@ -68,9 +68,13 @@ def put(site: Path) -> Iterator:
 def _check(site: Path, put) -> None:
     try:
         result = pipeline.check(site)
+        # The preview reads the site whole; a build, one assessment at a time: both must see
+        # the same mistakes.
+        whole = pipeline.load_checked(site)
     finally:
         put.restore()
-    assert result.site is not None
+    assert whole.site is not None
+    assert [d.format() for d in result.diagnostics] == [d.format() for d in whole.diagnostics]
     for d in result.diagnostics:
         assert LINE.match(str(d)), str(d)
         assert not d.span.path.is_absolute() and d.span.line >= 1 and d.span.col >= 1

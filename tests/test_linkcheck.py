@@ -47,7 +47,7 @@ def test_missing_page_and_missing_anchor_are_errors_with_position() -> None:
 
 
 def test_bundled_site_has_no_dangling_link(built_site: Path) -> None:
-    site = pipeline.check(REPO_ROOT).site
+    site = pipeline.load_checked(REPO_ROOT).site
     assert site is not None
     files = {PAGE(p.relative_to(built_site).as_posix()): p.read_bytes()
              for p in built_site.rglob("*") if p.is_file() and "pagefind" not in p.parts}

@@ -106,7 +106,7 @@ class Site:
 
     def build(self) -> list:
         """The build as `piasite build` runs it, without the search index and the write."""
-        result = pipeline.check(self.root)
+        result = pipeline.load_checked(self.root)
         if not result.ok:
             return result.diagnostics
         _, dangling = self._render(result)

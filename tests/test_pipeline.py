@@ -6,7 +6,7 @@ import ast
 import inspect
 from pathlib import Path
 
-from piasite import pipeline
+from piasite import assessment, pipeline
 
 PKG = Path(pipeline.__file__).parent
 
@@ -18,10 +18,15 @@ def _order(fn, *calls: str) -> list[int]:
 
 def test_stage_order_is_load_check_link_diff_render_write():
     assert pipeline.STAGES == ("load", "check", "link", "diff", "render", "write")
-    assert _order(pipeline.check, "load(root)", "check_site(site)", "link(site)") == sorted(
-        _order(pipeline.check, "load(root)", "check_site(site)", "link(site)"))
-    build = _order(pipeline._build, "check(root)", "render_site(", "stage(rendered",
-                   "index_site(staged", "commit(staged")
+    assert _order(pipeline.load_checked, "load(root)", "check_site(site)", "link(site)") == sorted(
+        _order(pipeline.load_checked, "load(root)", "check_site(site)", "link(site)"))
+    # A build takes each assessment through the stages (in a worker process), then makes the
+    # site-wide pages, checks every link, indexes and only then swaps the new folder in.
+    one = _order(assessment.build_one, "load_affair(", "check_site(site", "resolve([affair]",
+                 "diff_site(public", "affair_jobs(", "write.put(", "check_scans(")
+    assert one == sorted(one)
+    build = _order(pipeline._build_into, "_assessments(", "site_jobs(", "put(staged",
+                   "_check_links(", "index_site(staged", "commit(staged")
     assert build == sorted(build)
     stages = _order(pipeline.render_site, "diff_site(site", "render(site")
     assert stages == sorted(stages)

@@ -132,7 +132,7 @@ def test_preview_search_page_says_search_is_unavailable(tmp_path: Path) -> None:
     from piasite.diff import DiffCache
 
     site = copy_site(tmp_path / "site")
-    result = pipeline.check(site)
+    result = pipeline.load_checked(site)
     assert result.site is not None and result.links is not None
     rendered = pipeline.render_site(site, result.site, None, DiffCache(tmp_path / "c.json"),
                                     result.links, preview=True)

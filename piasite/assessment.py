@@ -1,0 +1,191 @@
+"""One assessment through the stages — load → check → link → diff → render → write — in a
+worker process of its own.
+
+A national site holds tens of thousands of assessments. Built one at a time, memory is
+bounded by the largest assessment, not by the site, and several worker processes build
+assessments at once. Each run writes its pages straight into the staging folder and returns
+an `AffairResult`: its diagnostics, what it wrote, and the small summary the site-wide pages
+are made from. The output does not depend on the number of workers: every page is a function
+of its own assessment, and results are used in the order of the content folders.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import multiprocessing
+import os
+import zlib
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from . import diagnostics, linkcheck, routes, write
+from .check import ASSESSMENT_RULES
+from .check import check as check_site
+from .diagnostics import Diagnostic
+from .diff import DiffCache
+from .diff import diff as diff_site
+from .discover import AffairFiles
+from .link import LinkIndex, registry, resolve, with_uses
+from .load import Shared, load_affair, load_shared
+from .model import Municipality, Site
+from .render import Jobs, Theme, affair_jobs, find_theme, renderer, summarise
+from .summary import AffairSummary
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    muni: Municipality
+    """The municipality's own settings (its `affairs` is empty)."""
+    files: AffairFiles
+    """The assessment's files under content/<muni>/<affair>/."""
+
+    @property
+    def folder(self) -> Path:
+        return self.files.meta.parent
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    path: PurePosixPath
+    fingerprint: str
+    ids: bytes = b""
+    """zlib of the page's HTML ids, one per line (for links into it from site-wide pages)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AffairResult:
+    task: Task
+    diagnostics: tuple[Diagnostic, ...]
+    summary: AffairSummary | None = None
+    """None when the assessment was not rendered (it has errors, or this is a check only)."""
+    pages: tuple[Page, ...] = ()
+    outbound: tuple[linkcheck.Outbound, ...] = ()
+    """Links to files outside this assessment, checked once the whole site is written."""
+    diffs_computed: int = 0
+    reused: bool = False
+    """Taken from the last build (cache.py): its pages were linked, not written."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything a worker needs to rebuild its context: all of it plain and picklable."""
+
+    root: Path
+    today: datetime.date
+    out: Path | None
+    """The staging folder; None for a check that renders nothing."""
+    compared: frozenset[str] = frozenset()
+    """The form kinds whose items are compared across assessments (compare.compared_kinds)."""
+    preview: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    settings: Settings
+    shared: Shared
+    registry: LinkIndex
+    theme: Theme
+
+
+def make_context(settings: Settings) -> Context:
+    """The settings, forms, registry and theme every assessment of one build is made with."""
+    # The site-wide files' own diagnostics are the parent's to report, once.
+    shared, _, _ = load_shared(settings.root)
+    base, _ = registry(shared.systems)
+    return Context(settings, shared, base, find_theme(settings.root, shared.config.theme))
+
+
+_WORKER: Context | None = None
+"""A worker process's context, made once when the worker starts (its pool lives one build)."""
+
+
+def build_one(ctx: Context, task: Task) -> AffairResult:
+    """Load, check and link one assessment; if it has no errors and `settings.out` is set,
+    diff and render it too, writing its pages into the staging folder."""
+    settings = ctx.settings
+    diags: list[Diagnostic] = []
+    affair = load_affair(settings.root, task.muni.slug, task.files, ctx.shared.forms, diags)
+    if affair is None:
+        return AffairResult(task, tuple(diags))
+    muni = dataclasses.replace(task.muni, affairs=(affair,))
+    site = Site(config=ctx.shared.config, municipalities=(muni,), forms=ctx.shared.forms,
+                systems=ctx.shared.systems, families=ctx.shared.families)
+    diags += check_site(site, ASSESSMENT_RULES)
+    diags += resolve([affair], ctx.registry)[3]
+    if settings.out is None or diagnostics.has_errors(diags):
+        return AffairResult(task, tuple(diags))
+    public = site.public()
+    if not public.municipalities:  # every version is unpublished: nothing to publish
+        return AffairResult(task, tuple(diags))
+    pm = public.municipalities[0]
+    pa = pm.affairs[0]
+    resolved, uses, mentions, _ = resolve([pa], ctx.registry)
+    links = with_uses(ctx.registry, uses, mentions, resolved)
+    cache = DiffCache(settings.root / ".piasite-cache" / "diff" / pm.slug / f"{pa.slug}.json")
+    diffs = diff_site(public, cache)
+    cache.save()
+    shared = ctx.shared
+    r = renderer(shared.config, ctx.theme, settings.today, settings.preview, shared.families,
+                 shared.forms, settings.compared, links)
+    out = Jobs(r, ctx.theme, (repr(shared.families), sorted(settings.compared)))
+    affair_jobs(out, pm, pa, diffs, links, shared.systems)
+    pages, scans = [], {}
+    for job in out.out:
+        data = job.make()
+        path = routes.output_path(job.url)
+        write.put(settings.out, path, data)
+        sc = scans[path] = linkcheck.scan(path, data)
+        ids = zlib.compress("\n".join(sorted(sc.ids)).encode()) if sc.ids else b""
+        pages.append(Page(path, job.fingerprint, ids))
+    names = {str(p): p for p in scans}
+    base = ctx.shared.config.base_url.rstrip("/")
+    broken, outbound = linkcheck.check_scans(scans, names, lambda t: scans[t].ids, base,
+                                             linkcheck.sources(public), local=True)
+    summary = summarise(pm, pa, links, settings.today, shared.families, shared.forms,
+                        settings.compared)
+    return AffairResult(task, tuple(diags + broken), summary, tuple(pages), tuple(outbound),
+                        cache.computed)
+
+
+def _worker_init(settings: Settings) -> None:
+    global _WORKER
+    _WORKER = make_context(settings)
+
+
+def _run(task: Task) -> AffairResult:
+    assert _WORKER is not None
+    return build_one(_WORKER, task)
+
+
+MIN_TASKS_FOR_WORKERS = 8
+"""With `jobs` unset, fewer assessments than this are built in this process."""
+
+
+def build_all(settings: Settings, tasks: Sequence[Task], jobs: int | None = None
+              ) -> Iterator[AffairResult]:
+    """Every task's result, in the order of `tasks`, built by `jobs` worker processes
+    (default: one per core for a site of MIN_TASKS_FOR_WORKERS assessments or more, else
+    this process)."""
+    if jobs is None:
+        # Starting workers costs about a second: a small site is quicker in this process.
+        jobs = (os.cpu_count() or 1) if len(tasks) >= MIN_TASKS_FOR_WORKERS else 1
+    if jobs <= 1 or len(tasks) <= 1:
+        ctx = make_context(settings)
+        for t in tasks:
+            yield build_one(ctx, t)
+        return
+    # forkserver: the parent has threads (the Pagefind service), which fork must not copy.
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    mp = multiprocessing.get_context(method)
+    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=mp,
+                             initializer=_worker_init, initargs=(settings,)) as pool:
+        yield from pool.map(_run, tasks, chunksize=1)
+
+
+def page_ids(page: Page) -> frozenset[str]:
+    return frozenset(zlib.decompress(page.ids).decode().split("\n")) if page.ids else frozenset()
+
+

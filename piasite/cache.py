@@ -1,0 +1,209 @@
+"""What a build can take from the last one: assessments whose inputs did not change.
+
+An assessment's result (its diagnostics, page list and summary) is stored under
+`.piasite-cache/build/`, keyed by a digest of everything its pages are made from: its own
+files, its municipality's settings, site.toml, the forms, the systems registry, the theme,
+piasite's own code and — for an assessment with a comment period — "today". When the key
+matches and the pages it wrote are still in output/ as they were written, the next build
+links those files into its staging folder instead of rendering them again: an unchanged
+page is neither rendered nor rewritten. Anything that does not match is simply built again.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import pickle
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from .assessment import AffairResult, Task
+from .routes import PAGEFIND as BUNDLE
+
+FORMAT = 1
+"""Part of every key: a change to what is stored must not read old entries."""
+
+
+@functools.cache
+def code_digest() -> str:
+    """piasite's own code and shipped data: a new piasite renders pages anew."""
+    h = hashlib.sha256(str(FORMAT).encode())
+    pkg = Path(__file__).parent
+    for p in sorted(pkg.rglob("*")):
+        if p.is_file() and p.suffix in (".py", ".toml", ".json"):
+            h.update(p.relative_to(pkg).as_posix().encode() + b"\0" + p.read_bytes())
+    return h.hexdigest()
+
+
+def files_digest(folder: Path) -> str:
+    """Every file under `folder` (names and bytes), symlinks included as what they point to."""
+    h = hashlib.sha256()
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames.sort()
+        for name in sorted(filenames):
+            p = Path(dirpath, name)
+            h.update(p.relative_to(folder).as_posix().encode() + b"\0")
+            try:
+                h.update(p.read_bytes())
+            except OSError:
+                h.update(b"\0unreadable")
+    return h.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    key: str
+    today: str
+    """The day the result was made for, when its pages show a comment period's status."""
+    out: str
+    """The output folder its pages were published to."""
+    result: AffairResult
+    stamps: tuple[tuple[int, int], ...]
+    """(size, mtime in ns) of each page as written, in the order of `result.pages`."""
+
+
+class BuildCache:
+    """Results of the last build, one file per assessment."""
+
+    def __init__(self, root: Path, out: Path, site_key: str, today: str):
+        self.folder = root / ".piasite-cache" / "build"
+        self.out = out
+        self.site_key = site_key
+        """Digest of what every assessment depends on (settings, forms, registry, theme, code)."""
+        self.today = today
+        self.reused = 0
+
+    def key(self, task: Task) -> str:
+        h = hashlib.sha256()
+        for part in (self.site_key, repr(task.muni), task.folder.name, files_digest(task.folder)):
+            h.update(part.encode() + b"\0")
+        return h.hexdigest()
+
+    def _file(self, task: Task) -> Path:
+        return self.folder / task.muni.slug / f"{task.folder.name}.pickle"
+
+    def lookup(self, task: Task, key: str) -> Entry | None:
+        """The stored result, if its key matches and every page it wrote is still in output/."""
+        try:
+            entry = pickle.loads(self._file(task).read_bytes())
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError):
+            return None
+        if (not isinstance(entry, Entry) or entry.key != key or entry.out != str(self.out)
+                or (entry.today and entry.today != self.today)):
+            return None
+        for page, stamp in zip(entry.result.pages, entry.stamps, strict=True):
+            try:
+                st = (self.out / page.path).stat()
+            except OSError:
+                return None
+            if (st.st_size, st.st_mtime_ns) != stamp:
+                return None
+        return entry
+
+    def reuse(self, entry: Entry, staged: Path) -> None:
+        """Link the entry's pages from output/ into the staging folder (copy where links fail)."""
+        for page in entry.result.pages:
+            link_or_copy(self.out / page.path, staged / page.path)
+        self.reused += 1
+
+    def store(self, task: Task, key: str, result: AffairResult, staged: Path,
+              today_matters: bool) -> None:
+        stamps = []
+        for page in result.pages:
+            st = (staged / page.path).stat()
+            stamps.append((st.st_size, st.st_mtime_ns))
+        entry = Entry(key, self.today if today_matters else "", str(self.out), result,
+                      tuple(stamps))
+        path = self._file(task)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL))
+        tmp.replace(path)
+
+    def forget_others(self, tasks: Iterable[Task]) -> None:
+        """Drop entries of assessments that no longer exist."""
+        keep = {self._file(t) for t in tasks}
+        if not self.folder.is_dir():
+            return
+        for p in self.folder.rglob("*.pickle"):
+            if p not in keep:
+                p.unlink(missing_ok=True)
+
+
+def site_key(root: Path, shared, theme, compared: frozenset[str]) -> str:
+    """Digest of what every assessment's pages depend on besides its own files: settings,
+    forms and their families, the registry, the theme, piasite, which kinds are compared."""
+    h = hashlib.sha256()
+    for part in (code_digest(), theme.digest, repr(shared.config),
+                 repr(sorted(shared.forms.items())), repr(sorted(shared.families.items())),
+                 repr(shared.systems), repr(sorted(compared))):
+        h.update(part.encode() + b"\0")
+    return h.hexdigest()
+
+
+def link_or_copy(src: Path | str, dst: Path | str) -> None:
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def settle(staged: Path, out: Path, paths: Iterable[PurePosixPath]) -> set[str]:
+    """The files of `paths` that differ from output/; each one that does not is replaced in
+    the staging folder by a link to the published file, which is thus never rewritten."""
+    changed = set()
+    for rel in paths:
+        new, old = staged.joinpath(*rel.parts), out.joinpath(*rel.parts)
+        try:
+            same = old.stat().st_size == new.stat().st_size and old.read_bytes() == new.read_bytes()
+        except OSError:
+            same = False
+        if not same:
+            changed.add(rel.as_posix())
+            continue
+        tmp = new.with_name(new.name + ".link")
+        try:
+            os.link(old, tmp)
+            os.replace(tmp, new)
+        except OSError:
+            tmp.unlink(missing_ok=True)  # the copy just written is as good
+    return changed
+
+
+def published(out: Path) -> set[str]:
+    """Every file in output/ but the search index, as paths relative to it."""
+    if not out.is_dir():
+        return set()
+    found = set()
+    for dirpath, dirnames, filenames in os.walk(out):
+        if Path(dirpath) == out:
+            dirnames[:] = [d for d in dirnames if d != BUNDLE]
+        for name in filenames:
+            found.add(Path(dirpath, name).relative_to(out).as_posix())
+    return found
+
+
+_INDEXED = b"data-pagefind-body"
+
+
+def reuse_index(out: Path, staged: Path, changed: set[str], removed: set[str]) -> bool:
+    """Take output/'s search index over when no page it indexes (or indexed) has changed."""
+    old = out / BUNDLE
+    if not old.is_dir():
+        return False
+    for rel in sorted(changed | removed):
+        if not rel.endswith(".html"):
+            continue
+        for path in (staged / rel, out / rel):
+            try:
+                if _INDEXED in path.read_bytes():
+                    return False
+            except OSError:
+                pass
+    shutil.copytree(old, staged / BUNDLE, copy_function=link_or_copy)
+    return True

@@ -1,0 +1,77 @@
+"""What the site-wide pages need from each assessment: small, plain, picklable.
+
+A large site is built one assessment at a time (each in a worker process); the home page,
+the municipality pages, the systems registry, the comments list, the feed and the comparison
+pages are then made from these summaries, so no stage needs every assessment in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from . import compare
+from .feeds import FeedEntry
+from .link import LinkIndex, SystemUse, with_uses
+from .model import Family, Form, Municipality, System
+
+
+@dataclass(frozen=True, slots=True)
+class AffairSummary:
+    muni: str
+    slug: str
+    title: str
+    """評価書名, as the registry pages name the assessment."""
+    index: dict
+    """The assessment as the home and municipality pages list it (views.affair_index)."""
+    consultations: tuple[dict, ...]
+    """views.consultation_view of every version with a comment period (for /comments/)."""
+    feed: tuple[FeedEntry, ...]
+    uses: Mapping[str, tuple[SystemUse, ...]]
+    """System slug → where this assessment's versions list it."""
+    mentions: Mapping[str, list[dict]]
+    """System slug → the items naming it, as its page lists them (views.mention_views)."""
+    labels: Mapping[str, str]
+    """Version id → its label (令和7年12月12日公表版)."""
+    kind: str
+    has_versions: bool
+    compare: compare.Record | None = None
+    """Its row of the overview and its part of every item comparison."""
+
+
+@dataclass(frozen=True, slots=True)
+class SiteSummary:
+    munis: tuple[tuple[Municipality, tuple[AffairSummary, ...]], ...]
+    """Each municipality (without its assessments) with its assessments' summaries, in order."""
+    systems: tuple[System, ...]
+    links: LinkIndex
+    """The registry with every assessment's uses."""
+    mentions: Mapping[str, list[dict]]
+    comparisons: Mapping[str, compare.FamilyComparison]
+
+    @classmethod
+    def assemble(cls, munis: Iterable[Municipality], summaries: Iterable[AffairSummary],
+                 systems: tuple[System, ...], registry: LinkIndex,
+                 families: Mapping[str, Family], forms: Mapping[str, Form],
+                 compared: frozenset[str], store: compare.EntryStore) -> SiteSummary:
+        """The summaries in the site's order; their comparison entries go into `store`, which
+        the item pages read one item at a time."""
+        by_muni: dict[str, list[AffairSummary]] = {}
+        uses: dict[str, list[SystemUse]] = {}
+        mentions: dict[str, list[dict]] = {}
+        records = []
+        for s in summaries:
+            by_muni.setdefault(s.muni, []).append(s)
+            for slug, us in s.uses.items():
+                uses.setdefault(slug, []).extend(us)
+            for slug, ms in s.mentions.items():
+                mentions.setdefault(slug, []).extend(ms)
+            if s.compare is not None:
+                seq = len(records)
+                if s.compare.assessment.kind in compared:
+                    store.add(s.compare.assessment.kind, seq, s.compare)
+                records.append((seq, s.compare))
+        # A municipality is listed once it has at least one assessment to show.
+        rows = tuple((m, tuple(by_muni[m.slug])) for m in munis if by_muni.get(m.slug))
+        return cls(rows, systems, with_uses(registry, uses, {}), mentions,
+                   compare.comparisons(records, families, forms, compared, store))
