@@ -160,10 +160,12 @@ class OneOf(Type):
     """The first option whose shape fits decides (a list element: a string or a table)."""
 
     options: tuple[Type, ...]
+    described: str = ""
+    """What the value is, for messages, where the options' names would not say it."""
 
     @property
     def expected(self) -> str:  # type: ignore[override]
-        return "または".join(o.expected for o in self.options)
+        return self.described or "または".join(o.expected for o in self.options)
 
     def fits(self, value: object) -> bool:
         return any(o.fits(value) for o in self.options)
@@ -233,7 +235,8 @@ SYSTEM = table({
 })
 """content/systems/<slug>.toml."""
 
-READINGS = Map(OneOf((Str(), table({}, open=True))))
+READINGS = Map(OneOf((Str(), table({}, open=True)),
+                     '理由（文字列）か { reason = "…", lines = [行, …] } の表'))
 """Names → a reading: a reason (code or sentence) or { reason, lines } (load.py reads it)."""
 
 CHANGE_ROW = table({

@@ -41,7 +41,7 @@ from piasite.diff import DiffCache
 from piasite.forms import shipped_forms
 from piasite.link import link
 
-LINE = re.compile(r"^[^\s:][^:]*:\d+:\d+: (error|warning)\[[EW]\d{3}\]: \S")
+LINE = re.compile(r"^[^\s:][^:]*:\d+:\d+: (error|warning|note)\[[EWI]\d{3}\]: \S")
 
 settings.register_profile("piasite-ci", max_examples=200, deadline=None, derandomize=True,
                           suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -74,7 +74,7 @@ class Site:
                 self.docs.append(p.relative_to(root).as_posix())
         self.cache = DiffCache(None)
         self.baseline = None
-        result = pipeline.check(root)
+        result = pipeline.load_checked(root)
         assert result.ok, [str(d) for d in result.diagnostics if d.severity is Severity.ERROR]
         self.baseline = self._render(result)[0]
 
