@@ -47,10 +47,10 @@ def _valid_date(s: str) -> str:
 def _print_theme(root: Path) -> None:
     """Say which files of the default theme the site's own theme folders replace."""
     from .config import load_config
-    from .render import find_theme
+    from .render import find_theme, is_folder
 
     name = load_config(root)[0].theme
-    if name != "default" and not (root / "themes" / name).is_dir():
+    if name != "default" and not is_folder(root / "themes" / name):
         print(f"テーマ: site.toml の theme = \"{name}\" のフォルダ themes/{name}/ がないため、"
               "既定のテーマで作ります。", file=sys.stderr)
     folders: dict[str, tuple[list[str], list[str]]] = {}

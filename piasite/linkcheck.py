@@ -135,6 +135,10 @@ class Scan:
 
 
 def scan(path: PurePosixPath, data: bytes) -> Scan:
+    """The ids and links of an HTML page or an XML file (the sitemap, the feed); of any other
+    file (JSON, CSV, CSS), none."""
+    if path.suffix not in (".html", ".xml"):
+        return Scan(path, frozenset(), (), "")
     text = data.decode("utf-8", "replace")
     if path.suffix == ".xml":
         links = tuple((m.start(), unescape(m.group(1) or m.group(2)))

@@ -62,6 +62,14 @@ def default_theme_dir() -> Path:
     return Path(importlib.resources.files("piasite.themes")) / "default"
 
 
+def is_folder(p: Path) -> bool:
+    """Whether `p` is a folder; a name the file system refuses (too long …) is none."""
+    try:
+        return p.is_dir()
+    except OSError:
+        return False
+
+
 def find_theme(root: Path, name: str) -> Theme:
     """The site's theme `name` and its own themes/default/ (if any) over the shipped default."""
     base = default_theme_dir()
@@ -69,7 +77,7 @@ def find_theme(root: Path, name: str) -> Theme:
     # The repository's own site has themes/default/, which is the shipped default theme
     # itself: resolve() keeps it from being layered twice.
     for d in (root / "themes" / name, root / "themes" / "default", base):
-        if d.is_dir() and d.resolve() not in [x.resolve() for x in dirs]:
+        if is_folder(d) and d.resolve() not in [x.resolve() for x in dirs]:
             dirs.append(d)
     h = hashlib.sha256()
     files: dict[Path, list[Path]] = {}

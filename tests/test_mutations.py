@@ -409,3 +409,17 @@ def test_a_comment_period_ending_on_the_last_representable_day_is_a_date_error(a
         asahikawa.restore()
     assert [str(d) for d in diags if d.severity is Severity.ERROR] == [
         f"{rel}:{line}:1: error[E302]: 「comment.end」: 「9999-12-31」の年は範囲外です"]
+
+
+def test_a_theme_name_too_long_for_the_file_system_builds_with_the_default_theme(tmp_path):
+    # Found by the property test: a folder name the OS refuses (ENAMETOOLONG) crashed the build.
+    site = copy_site(tmp_path / "site")
+    cfg = site / "site.toml"
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace('theme = "default"',
+                                                           f'theme = "{"default" * 60}"'),
+                   encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "piasite", "build", "--site", str(site),
+                           "--now", "2026-01-15"], capture_output=True, text=True,
+                          encoding="utf-8")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr and (site / "output/midori/juki/index.html").is_file()
