@@ -11,7 +11,7 @@ from .check import check as check_site
 from .diagnostics import Diagnostic
 from .diff import DiffCache
 from .diff import diff as diff_site
-from .index import Indexer, index_site
+from .index import index_site
 from .link import LinkIndex, link
 from .load import load
 from .model import Site
@@ -54,17 +54,10 @@ def check(root: Path) -> BuildResult:
 def build(root: Path, out: Path | None = None, now: str | None = None,
           strict: bool = False) -> BuildResult:
     """Build the site under `root` into `out` (default root/output); write nothing on errors."""
-    # Pagefind starts now: its Japanese dictionary loads (about 2 s) while the content is
-    # checked and rendered, instead of after.
-    indexer = Indexer()
-    try:
-        return _build(root, out, now, strict, indexer)
-    finally:
-        indexer.close()
+    return _build(root, out, now, strict)
 
 
-def _build(root: Path, out: Path | None, now: str | None, strict: bool,
-           indexer: Indexer) -> BuildResult:
+def _build(root: Path, out: Path | None, now: str | None, strict: bool) -> BuildResult:
     result = check(root)
     proceed = result.ok and not (strict and result.diagnostics)
     if not proceed:
@@ -82,7 +75,7 @@ def _build(root: Path, out: Path | None, now: str | None, strict: bool,
     # index leaves output/ as it was.
     target = out or root / "output"
     staged = stage(rendered.files, target)
-    indexed = index_site(staged, indexer)
+    indexed = index_site(staged)
     if indexed.diagnostics:
         discard(staged)
         result.diagnostics = diagnostics.sort(result.diagnostics + indexed.diagnostics)

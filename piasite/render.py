@@ -185,6 +185,7 @@ def _system_jobs(r: Renderer, base: tuple, site: Site, links: LinkIndex, home: C
              for a in m.affairs}
     labels = {(a.muni, a.slug, rv.id): views.revision_label(rv) for a in site.affairs()
               for rv in a.revisions}
+    short = {m.slug: m.name for m in site.municipalities}
     entries = []
     for s in sorted(site.systems, key=lambda s: (s.scope != "national", s.scope, s.slug)):
         uses = [dict(muni=names[(u.muni, u.affair)][0], affair=names[(u.muni, u.affair)][1],
@@ -198,7 +199,9 @@ def _system_jobs(r: Renderer, base: tuple, site: Site, links: LinkIndex, home: C
                             related=[dict(name=links.systems[x].name, url=links.systems[x].url)
                                      for x in s.related if x in links.systems],
                             uses=uses,
-                            n_assessments=len({(u["muni"], u["affair"]) for u in uses})))
+                            n_assessments=len({(u["muni"], u["affair"]) for u in uses}),
+                            search=views.system_search(
+                                s.name, [short[u.muni] for u in links.uses.get(s.slug, ())])))
     out = [Job("/systems/", _fp(base, entries), lambda: r.page(
         "systems.html", "/systems/", "システム登録簿", [home], systems=entries))]
     crumb = Crumb("システム登録簿", "/systems/")
@@ -276,7 +279,8 @@ def _affair_jobs(r: Renderer, base: tuple, m, a, diffs, home: Crumb, mcrumb: Cru
                               title=doc.title, html=views.md(doc.body, document=True),
                               source=doc.source,
                               revision_label=views.revision_label(owner) if owner else "",
-                              revision_url=owner.url if owner else ""),
+                              revision_url=owner.url if owner else "",
+                              search=views.document_search(doc, a, m)),
                           consult=about_draft(doc.revision))
 
         out.append(Job(f"{a.url}{doc.slug}/", _fp(afp, "doc", doc.slug), make_doc))
