@@ -172,31 +172,34 @@ class Record:
 
 _TOKEN = re.compile(
     r"(<!--.*?-->|<script\b.*?</script\s*>|<style\b.*?</style\s*>)"
-    r"|<(/?)([a-zA-Z][a-zA-Z0-9-]*)([^>\"']*(?:(?:\"[^\"]*\"|'[^']*')[^>\"']*)*)>|([^<]+)|<",
+    r"|</([a-zA-Z][a-zA-Z0-9-]*)\s*>"
+    r"|<([a-zA-Z][a-zA-Z0-9-]*)([^>\"']*(?:(?:\"[^\"]*\"|'[^']*')[^>\"']*)*)>"
+    r"|([^<]+)|<",
     re.S | re.I)
-"""A comment, script or style (skipped whole); a tag: /, name, attributes; text; a lone <."""
+"""Group 1: a comment, script or style (skipped whole); 2: an end tag's name; 3 and 4: a start
+tag's name and attributes; 5: text; else a lone "<"."""
 _ATTR = re.compile(r"([^\s=/>]+)(?:\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>\"']+)))?")
+_VOID, _BLOCK, _SKIP, _HEADING, _LABEL, _NOT_A_PLACE = 1, 2, 4, 8, 16, 32
+_TAGS: dict[str, int] = {}
+for _names, _bit in (
+    ("area base br col embed hr img input link meta source track wbr", _VOID),
+    ("address article aside blockquote br caption dd details dialog div dl dt fieldset "
+     "figcaption figure footer form h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section "
+     "summary table tbody td tfoot th thead tr ul", _BLOCK),
+    # Never read as text: code, and drawings whose text the page repeats in a table.
+    ("script style template svg noscript math", _SKIP),
+    ("h1 h2 h3 h4 h5 h6", _HEADING | _LABEL),
+    ("dt", _LABEL),
+    # Elements whose id is not somewhere a result should land (a table's caption, a link).
+    ("a abbr b caption code em i mark small span strong sub sup time", _NOT_A_PLACE),
+):
+    for _name in _names.split():
+        _TAGS[_name] = _TAGS.get(_name, 0) | _bit
 _SPACE = re.compile(r"\s+")
-_VOID = frozenset({
-    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track",
-    "wbr",
-})
-_SKIP = frozenset(("script", "style", "template", "svg", "noscript", "math"))
-"""Never read as text: code, and drawings whose text the page repeats in a table."""
-_BLOCK = frozenset({
-    "address", "article", "aside", "blockquote", "br", "caption", "dd", "details", "dialog",
-    "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3",
-    "h4", "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "summary",
-    "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul",
-})
-_HEADINGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
-_LABELS = _HEADINGS | {"dt"}
-_NOT_A_PLACE = frozenset({
-    "a", "abbr", "b", "caption", "code", "em", "i", "mark", "small", "span", "strong", "sub",
-    "sup", "time",
-})
-"""Elements whose id is not somewhere a result should land (a table's caption, a link)."""
 _LABEL_CHARS = 40
+_NO_ATTRS: dict[str, str] = {}
+# Flags of an open element.
+_F_SKIP, _F_HEADING, _F_LABEL, _F_REGION = 1, 2, 4, 8
 
 
 def _attrs(raw: str) -> dict[str, str]:
@@ -225,6 +228,8 @@ class _Region:
         """Per anchor: text collected for its label; None once the label is final."""
         self.capture: int | None = None
         """Anchor whose heading or dt is open, collecting its label."""
+        self.parts: list[tuple[int, list[str]]] = []
+        """The text so far: (anchor, pieces) per run of text in one place."""
 
     def open_place(self, id_: str, label: str = "") -> None:
         self.record.anchors.append((id_, label))
@@ -241,34 +246,40 @@ class _Region:
         self.labels[i] = None
 
     def text(self, data: str) -> None:
-        data = _SPACE.sub(" ", html.unescape(data))
-        if not data.strip():
+        if "&" in data:
+            data = html.unescape(data)
+        if not data or data.isspace():
             self.space = self.space or bool(data)
             return
-        segs = self.record.segments
+        data = _SPACE.sub(" ", data)
+        anchor = self.anchor
         if self.space:
             data = " " + data.lstrip()
             self.space = False
             # A place without a heading is labelled by its first block of text.
-            for i in {self.anchor} - {-1, self.capture}:
-                if self.labels[i]:
-                    self.finish_label(i, "".join(self.labels[i] or ()))
-        if segs and segs[-1][0] == self.anchor:
-            segs[-1] = (self.anchor, segs[-1][1] + data)
+            if anchor >= 0 and anchor != self.capture and self.labels[anchor]:
+                self.finish_label(anchor, "".join(self.labels[anchor] or ()))
+        if self.parts and self.parts[-1][0] == anchor:
+            self.parts[-1][1].append(data)
         else:
-            segs.append((self.anchor, data.lstrip() if not segs else data))
-        for i in {self.anchor, self.capture} - {-1, None}:
-            buf = self.labels[i]
-            if buf is not None:
-                buf.append(data)
+            self.parts.append((anchor, [data.lstrip() if not self.parts else data]))
+        if self.capture is not None:
+            captured = self.labels[self.capture]
+            if captured is not None:
+                captured.append(data)
+        if anchor >= 0 and anchor != self.capture:
+            own = self.labels[anchor]
+            if own is not None:
+                own.append(data)
 
     def close(self) -> None:
         for i, buf in enumerate(self.labels):
             if buf is not None:
                 self.finish_label(i, "".join(buf))
-        segs = self.record.segments
-        if segs:
-            segs[-1] = (segs[-1][0], segs[-1][1].rstrip())
+        self.record.segments = [(a, "".join(parts)) for a, parts in self.parts]
+        if self.record.segments:
+            a, t = self.record.segments[-1]
+            self.record.segments[-1] = (a, t.rstrip())
 
 
 def records_of(page: str, url: str) -> list[Record]:
@@ -289,73 +300,80 @@ def _read_region(page: str, start: int, url: str) -> tuple[Record | None, int]:
     """The record of the `data-search` element at `start`, and where the element ends."""
     region: _Region | None = None
     # Open elements: (tag, anchor to restore on close, flags).
-    stack: list[tuple[str, int, str]] = []
-    open_tags: dict[str, int] = {}
+    stack: list[tuple[str, int, int]] = []
     skip = 0
     for m in _TOKEN.finditer(page, start):
         kind = m.lastindex
         if kind == 5:  # text
-            if not skip:
-                region.text(m.group(5))  # type: ignore[union-attr]
+            if not skip and region is not None:
+                region.text(m.group(5))
             continue
-        if kind is None or kind == 1:  # a comment, script or style, or a lone "<"
-            if m.group() == "<" and not skip:
-                region.text("<")  # type: ignore[union-attr]
-            continue
-        closing, tag, raw = m.group(2, 3, 4)
-        tag = tag.lower()
-        if not closing:
-            if tag in _VOID or raw.endswith("/"):
-                if tag in _BLOCK and region is not None:
+        if kind == 4:  # a start tag
+            tag, raw = m.group(3, 4)
+            tag = tag.lower()
+            info = _TAGS.get(tag, 0)
+            if info & _VOID or raw.endswith("/"):
+                if info & _BLOCK and region is not None:
                     region.space = True
                 continue
+            if skip:
+                stack.append((tag, 0, _F_SKIP))
+                skip += 1
+                continue
             attrs = _attrs(raw) if ("id=" in raw or "data-search" in raw or "hidden" in raw) \
-                else {}
+                else _NO_ATTRS
             if region is None:  # the region's own element
-                record = _record(attrs["data-search"], url)
-                region = _Region(record)
-                stack.append((tag, -1, "region"))
-                open_tags[tag] = 1
-                if attrs.get("id") and tag not in _NOT_A_PLACE:
+                region = _Region(_record(attrs["data-search"], url))
+                stack.append((tag, -1, _F_REGION))
+                if attrs.get("id") and not info & _NOT_A_PLACE:
                     region.open_place(attrs["id"], attrs.get("data-search-label", ""))
                 continue
-            flags = ""
-            if skip or tag in _SKIP or "data-search-ignore" in attrs or "hidden" in attrs:
-                flags = "skip"
-                skip += 1
             saved = region.anchor
-            if not skip and attrs.get("id") and tag not in _NOT_A_PLACE:
+            flags = 0
+            if info & _SKIP or "data-search-ignore" in attrs or "hidden" in attrs:
+                flags = _F_SKIP
+                skip += 1
+            elif attrs.get("id") and not info & _NOT_A_PLACE:
                 region.open_place(attrs["id"], attrs.get("data-search-label", ""))
-                flags = "heading" if tag in _HEADINGS else "place"
-            if not skip and tag in _LABELS and region.capture is None:
+                if info & _HEADING:
+                    flags = _F_HEADING
+            if info & _LABEL and not flags & _F_SKIP and region.capture is None:
                 target = region.anchor
                 if target >= 0 and region.labels[target] is not None and (
-                        flags == "heading" or tag == "dt"):
+                        flags & _F_HEADING or tag == "dt"):
                     region.labels[target] = []
                     region.capture = target
-                    flags += " label"
-            if tag in _BLOCK:
+                    flags |= _F_LABEL
+            if info & _BLOCK:
                 region.space = True
             stack.append((tag, saved, flags))
-            open_tags[tag] = open_tags.get(tag, 0) + 1
             continue
-        if region is None or not open_tags.get(tag):
+        if kind != 2:  # a comment, script or style, or a lone "<"
+            if m.group() == "<" and not skip and region is not None:
+                region.text("<")
+            continue
+        tag = m.group(2).lower()
+        if region is None or not stack or (
+                stack[-1][0] != tag and not any(t == tag for t, _, _ in stack)):
             continue  # a stray end tag
         while stack:
             t, saved, flags = stack.pop()
-            open_tags[t] -= 1
-            if "skip" in flags:
-                skip -= 1
-            if "label" in flags and region.capture is not None:
-                i = region.capture
-                region.capture = None
-                region.finish_label(i, "".join(region.labels[i] or ()))
-            if flags == "region":
-                region.close()
-                return (region.record if region.record.segments else None), m.end()
-            if "heading" not in flags:  # a heading's place covers what follows it
+            if flags:
+                if flags & _F_SKIP:
+                    skip -= 1
+                    if t == tag:
+                        break
+                    continue
+                if flags & _F_LABEL and region.capture is not None:
+                    i = region.capture
+                    region.capture = None
+                    region.finish_label(i, "".join(region.labels[i] or ()))
+                if flags & _F_REGION:
+                    region.close()
+                    return (region.record if region.record.segments else None), m.end()
+            if not flags & _F_HEADING:  # a heading's place covers what follows it
                 region.anchor = saved
-            if t in _BLOCK:
+            if _TAGS.get(t, 0) & _BLOCK:
                 region.space = True
             if t == tag:
                 break
