@@ -14,7 +14,10 @@ as ASCII codes under a language Pagefind does not segment (`zxx`). The search pa
 query's bigrams as a quoted phrase: consecutive positions, that is an exact substring match.
 Pagefind keeps no readable text this way, so the records' own text is written beside the index
 (`text/<page>.json`) for the excerpts, with a manifest (`piasite.json`) from Pagefind's page ids
-to each result's address, kind and title.
+to each result's address, kind and title; Pagefind's own fragments (codes only) are removed.
+
+Pagefind runs as its command-line program over one synthetic page per record: its Python
+service reads one answer per 0.1 s, which a message per record would make slow at scale.
 """
 
 from __future__ import annotations
@@ -476,6 +479,8 @@ def write_bundle(records: list[Record], bundle: Path) -> str:
                                    encoding="utf-8")
     for name in UNUSED:
         (bundle / name).unlink(missing_ok=True)
+    # Pagefind's fragments hold only the bigram codes: the search page never loads them.
+    shutil.rmtree(bundle / "fragment")
     return ""
 
 
@@ -596,5 +601,5 @@ def index_site(site_dir: Path) -> IndexResult:
             return IndexResult(len(records), [])
     return IndexResult(0, [error(
         "E901", f"検索用の索引（Pagefind）を作れませんでした（{last}）。", _SPAN,
-        hint="pip install 'pagefind[extended]' で Pagefind を入れ直し、もう一度ビルドしてください。"
+        hint="pip install 'pagefind[bin]==1.5.2' で Pagefind を入れ直し、もう一度ビルドしてください。"
              "output/ は変更していません。")])
