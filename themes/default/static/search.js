@@ -184,6 +184,7 @@ export async function search(raw, selected = {}, sort = "") {
     }
     ids = ids === null ? new Set(found.keys()) : new Set([...ids].filter((id) => found.has(id)));
     for (const [id, c] of found) scores.set(id, [...(scores.get(id) || []), c]);
+    if (!ids.size) break; // no page has every word so far
   }
   const results = [...ids].filter((id) => pages.has(id)).map((id) => {
     const p = pages.get(id);
@@ -193,10 +194,11 @@ export async function search(raw, selected = {}, sort = "") {
     return { id, ...p, score };
   });
   const kind = (r) => (KINDS.includes(r.kind) ? KINDS.indexOf(r.kind) : KINDS.length);
-  const byDate = (a, b) => (b.date || "").localeCompare(a.date || "");
+  const cmp = (x, y) => (x < y ? -1 : x > y ? 1 : 0);
+  const byDate = (a, b) => cmp(b.date || "", a.date || ""); // newest first, undated last
   results.sort((a, b) =>
     (sort === "date" ? byDate(a, b) : b.score - a.score || kind(a) - kind(b) || byDate(a, b)) ||
-    (a.url < b.url ? -1 : a.url > b.url ? 1 : 0));
+    cmp(a.url, b.url));
   return { words, results };
 }
 
