@@ -294,7 +294,8 @@ def records_of(page: str, url: str) -> list[Record]:
         if record is not None:
             out.append(record)
         pos = page.find(" data-search=", end)
-    for r in out:  # the title is searched too (it is the page's heading)
+    # The title is searched too (it is the page's heading); search.js expects it first.
+    for r in out:
         r.segments.insert(0, (-1, r.title + " "))
     return out
 

@@ -341,7 +341,8 @@ async function renderResult(r, words) {
     if (shown) li.append(el("p", `${word.typed}（${shown.shown}）として検索`, "search-alias"));
   }
   const bySeg = new Map();
-  for (const h of hits) {
+  // Segment 0 is the result's title (index.py puts it first), shown above already.
+  for (const h of hits.filter((x) => x.seg > 0)) {
     const anchor = body.s[h.seg][0];
     if (!bySeg.has(anchor)) bySeg.set(anchor, []);
     bySeg.get(anchor).push(h);
