@@ -286,7 +286,7 @@ class RevisionView:
     unpublished: bool = False
     all_diffs: tuple[DiffLink, ...] = ()
     search: SearchView = field(default_factory=lambda: SearchView())
-    """Pagefind attributes for revision.html (docs/search.md)."""
+    """Its search record for revision.html (docs/search.md)."""
 
 
 # --- search (docs/search.md) ------------------------------------------------------------
@@ -325,11 +325,13 @@ class SearchView:
     record: dict = field(default_factory=dict)
 
 
+def _searchable(rev: Revision, affair: Affair) -> bool:
+    return not rev.reconstructed and any(rev is r for r in (affair.current, *affair.open_drafts))
+
+
 def search_view(rev: Revision, affair: Affair, muni: Municipality,
                 links: LinkIndex | None) -> SearchView:
-    indexed = not rev.reconstructed and any(
-        rev is r for r in (affair.current, *affair.open_drafts))
-    if not indexed:
+    if not _searchable(rev, affair):
         return SearchView()
     slugs: list[str] = []
     if links is not None:
@@ -354,13 +356,16 @@ def system_search(name: str, munis: list[str]) -> dict:
 def document_search(doc, affair: Affair, muni: Municipality) -> dict | None:
     """A document published with a version that is searchable (or with the assessment)."""
     owner = next((r for r in affair.revisions if r.id == doc.revision), None)
-    if doc.revision and (owner is None or not search_view(owner, affair, muni, None).indexed):
+    if doc.revision and (owner is None or not _searchable(owner, affair)):
         return None
-    status = "案" if owner is not None and owner.status == "draft" else "公表中"
-    when = f"（{revision_label(owner)}）" if owner is not None else ""
-    return search_record("関連資料", f"{doc.title}｜{muni.full_name} {affair.title}{when}",
-                         _affair_filters(muni, affair, status),
-                         date=owner.id if owner is not None else "")
+    if owner is None:  # a document of the whole assessment has no 状態 of its own
+        filters = _affair_filters(muni, affair, "")
+        del filters["状態"]
+        return search_record("関連資料", f"{doc.title}｜{muni.full_name} {affair.title}", filters)
+    status = "案" if owner.status == "draft" else "公表中"
+    return search_record(
+        "関連資料", f"{doc.title}｜{muni.full_name} {affair.title}（{revision_label(owner)}）",
+        _affair_filters(muni, affair, status), date=owner.id)
 
 
 def search_aliases(systems) -> list[list[str]]:
