@@ -46,6 +46,11 @@ def normalise(text: str) -> str:
     return "".join(c for c in t if unicodedata.category(c)[0] in "LN")
 
 
+def query_form(word: str) -> str:
+    """A query word as searched: normalised, without a leading ー (docs/search.md)."""
+    return normalise(word).lstrip("ー")
+
+
 def script_of(s: str) -> str | None:
     kinds = set()
     for c in s:
@@ -109,7 +114,7 @@ def sample(recs: dict[str, dict], total: int, seed: int) -> list[tuple[str, str,
         at = rng.randrange(len(text) - size)
         q = text[at:at + size].strip()
         script = script_of(q)
-        if not script or len(q) < 2 or not normalise(q) or (kind, script) not in cells:
+        if not script or len(q) < 2 or not query_form(q) or (kind, script) not in cells:
             continue
         if counts[(kind, script)] >= quota or (q, url) in seen:
             continue
@@ -179,8 +184,8 @@ def main() -> int:
 
     def contains(url: str, q: str) -> bool:
         n = recs[url]["n"]
-        return all(any(f and f in n for f in [normalise(w), *names.get(normalise(w), [])])
-                   for w in q.split() if normalise(w))
+        return all(any(f and f in n for f in [query_form(w), *names.get(query_form(w), [])])
+                   for w in q.split() if query_form(w))
 
     recalled = Counter()
     cell_total = Counter()

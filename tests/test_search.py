@@ -58,6 +58,11 @@ def _searchable(site: Path) -> dict[str, dict]:
     return out
 
 
+def _form(word: str) -> str:
+    """A query word as searched: folded, without a leading ー (docs/search.md)."""
+    return _fold(word).lstrip("ー")
+
+
 def _containing(site: Path, *words: str) -> set[str]:
     return {u for u, r in _searchable(site).items() if all(_fold(w) in r["text"] for w in words)}
 
@@ -68,7 +73,8 @@ def _expected(site: Path, query: str) -> set[str]:
     groups = json.loads(form["data-aliases"])
     found = None
     for word in query.split():
-        names = {word} | {n for g in groups if _fold(word) in map(_fold, g) for n in g}
+        form = _form(word)
+        names = {form} | {n for g in groups if form in map(_fold, g) for n in g}
         pages = set().union(*(_containing(site, n) for n in names if _fold(n)))
         found = pages if found is None else found & pages
     return found or set()
@@ -307,7 +313,7 @@ def _lands_on_the_match(site: Path, href: str, *words: str) -> bool:
         return False
     if re.fullmatch(r"h[1-6]", target.name):
         target = target.parent
-    return any(_fold(w) in _fold(target.get_text()) for w in words)
+    return any(_form(w) in _fold(target.get_text()) for w in words)
 
 
 @pytest.fixture()
@@ -327,6 +333,7 @@ def page(chromium: Any):
     "クラウド", "パーティション",  # katakana the browser's segmenter cuts elsewhere
     "ガバメントクラウド", "監査", "施錠", "個人情報保護委員会", "電子申請", "USBメモリ",
     "標準準拠システム", "ＣＳ", "eLTAX",
+    "ー・プラットフォーム",  # the page's ー after サーバ is a word's final ー, dropped
 ])
 def test_every_page_containing_the_query_and_only_those(page: Any, site_url: str,
                                                         built_site: Path, query: str) -> None:
@@ -335,7 +342,7 @@ def test_every_page_containing_the_query_and_only_those(page: Any, site_url: str
     assert "件" in page.inner_text("#search-status")
     for r in results:
         if not r["alias"]:
-            assert all(_fold(query) in _fold(m) or _fold(m) in _fold(query) for m in r["marks"])
+            assert all(_form(query) in _fold(m) or _fold(m) in _form(query) for m in r["marks"])
             for href in r["sections"]:
                 assert _lands_on_the_match(built_site, href, query), href
 

@@ -84,6 +84,7 @@ export function normalise(text) {
 }
 
 export const norm = (text) => normalise(text).text;
+export const queryForm = (word) => norm(word).replace(/^ー+/, "");
 
 // The index's word for each character: three base-36 digits, or z and four (index.py `_code`).
 const DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz";
@@ -108,7 +109,9 @@ const GROUPS = JSON.parse(form.dataset.aliases || "[]").map((names) => names.map
 
 export function parseQuery(raw) {
   return raw.split(/\s+/).filter(Boolean).map((typed) => {
-    const n = norm(typed);
+    // A word's leading ー may follow, on the page, a katakana word's final ー, which the
+    // normalisation drops (サーバー・プラットフォーム → サーバプラットフォーム): drop it here too.
+    const n = queryForm(typed);
     const names = [];
     for (const g of GROUPS) {
       if (g.some((x) => x.n === n)) for (const x of g) if (x.n && !names.some((y) => y.n === x.n)) names.push(x);
