@@ -5,8 +5,9 @@ Usage: python benchmarks/search_recall.py [--out DIR] [--samples 1200] [--seed 7
 Builds the bundled site into DIR (default: a temp folder) unless DIR/pagefind exists. Reads
 every searchable part of the built pages (the elements with `data-search`, minus those marked
 `data-search-ignore`) with BeautifulSoup — independently of piasite's own index — and samples
-substrings of 2 to 8 characters from their text, spread over the kinds of page (評価書,
-意見募集, 関連資料, システム) and the scripts (kanji, hiragana, katakana, Latin, digits, mixed);
+substrings of 2 to 8 characters from their text (never half a character, such as カ without
+the ゛ after it), spread over the kinds of page (評価書, 意見募集, 関連資料, システム) and the
+scripts (kanji, hiragana, katakana, Latin, digits, mixed);
 some Latin and digit samples are typed in full width, some katakana samples with the final ー
 added or removed. Every registry name and alias is queried as well.
 
@@ -37,6 +38,8 @@ sys.path.insert(0, str(REPO / "tests"))
 from support.browser import launch_browser, serve_directory  # noqa: E402
 
 SCRIPTS = ("kanji", "hiragana", "katakana", "latin", "digits", "mixed")
+MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+                   "\u3099\u309a\uff9e\uff9f]")
 
 
 def normalise(text: str) -> str:
@@ -112,6 +115,8 @@ def sample(recs: dict[str, dict], total: int, seed: int) -> list[tuple[str, str,
         if len(text) <= size:
             continue
         at = rng.randrange(len(text) - size)
+        if MARKS.match(text, at) or MARKS.match(text, at + size):
+            continue  # half a character (カ without its ゛): not something a reader types
         q = text[at:at + size].strip()
         script = script_of(q)
         if not script or len(q) < 2 or not query_form(q) or (kind, script) not in cells:

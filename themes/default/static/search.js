@@ -119,7 +119,7 @@ export function parseQuery(raw) {
     const forms = [...new Set([n, ...names.map((x) => x.n)])].filter(Boolean);
     // A form containing another one finds no page the shorter one misses.
     const minimal = forms.filter((f) => !forms.some((g) => g !== f && f.includes(g)));
-    return { typed, n, names, forms, minimal };
+    return { typed, n, names, minimal };
   }).filter((w) => w.n);
 }
 
