@@ -188,7 +188,7 @@ def published(out: Path) -> set[str]:
     return found
 
 
-_INDEXED = b"data-pagefind-body"
+_INDEXED = b"data-search="
 
 
 def reuse_index(out: Path, staged: Path, changed: set[str], removed: set[str]) -> bool:

@@ -1,29 +1,37 @@
-"""Full-text search: index the staged site with Pagefind, writing `pagefind/` beside the pages.
+"""Full-text search: index the staged site for substring search, writing `pagefind/`.
 
 Runs between `write.stage` and `write.commit`, so a failed index leaves output/ untouched.
-Which pages and which parts are indexed is decided by the templates (`data-pagefind-body`
-only on the current version and open drafts of each assessment; see docs/search.md).
+The templates decide what is searchable: every element with a `data-search` attribute (a JSON
+record: kind, title, date, filters) is one search result, and its text — minus elements marked
+`data-search-ignore` — is what a query can find (docs/search.md).
 
-Two pitfalls of the Python API (shared/research/anchors.md §2.5) shape this module:
-`get_files()` can deadlock on a large index, so it is never called — the service writes the
-files itself; and its answer "written" can come before the last file is whole, which has left
-files empty (`pagefind-entry.json` on a cold first run) or short (a UI stylesheet on a busy CI
-machine, when the wrapper stopped the service at once). So the service is given a moment,
-the bundle is checked — every compressed file must decompress whole — and the run is
-repeated once. Pagefind's own UI bundles are removed: the search page
-uses only the JavaScript API (themes/default/static/search.js), without a worker.
+Pagefind cuts Japanese with a dictionary when indexing and with the browser's segmenter when
+searching, and finds a word only from its start, so words inside longer words and compounds the
+two cut differently were missed (shared/research/pagefind-japanese.md). Here each record's text
+is normalised (`normalise`: NFKC, lower case, letters and digits only, a katakana word's final
+ー dropped) and indexed as overlapping character bigrams, one per character position, written
+as ASCII codes under a language Pagefind does not segment (`zxx`). The search page searches a
+query's bigrams as a quoted phrase: consecutive positions, that is an exact substring match.
+Pagefind keeps no readable text this way, so the records' own text is written beside the index
+(`text/<page>.json`) for the excerpts, with a manifest (`piasite.json`) from Pagefind's page ids
+to each result's address, kind and title; Pagefind's own fragments (codes only) are removed.
+
+Pagefind runs as its command-line program over one synthetic page per record: its Python
+service reads one answer per 0.1 s, which a message per record would make slow at scale.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import gzip
+import html
+import itertools
 import json
+import os
 import re
 import shutil
 import subprocess
-import threading
+import tempfile
+import unicodedata
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -33,109 +41,507 @@ from .diagnostics import Diagnostic, Span, error
 
 BUNDLE = routes.PAGEFIND
 ENTRY = "pagefind-entry.json"
+MANIFEST = "piasite.json"
+TEXTS = "text"
+LANGUAGE = "zxx"
+"""No language: Pagefind neither segments nor stems the ASCII bigram codes."""
+NOT_APPLICABLE = "na"
+"""A filter holding the names of the filters that do not apply to a record (docs/search.md)."""
+KIND_FILTER = "種類"
+CHUNK_SIZE = 2000
+"""Locations per index chunk (Pagefind's default 20,000): a query loads one chunk per bigram,
+so small chunks keep a query's download small (measured in docs/search.md)."""
 UNUSED = ("pagefind-ui.js", "pagefind-ui.css", "pagefind-modular-ui.js", "pagefind-modular-ui.css",
           "pagefind-component-ui.js", "pagefind-component-ui.css", "pagefind-highlight.js",
           "pagefind-worker.js")
 """Pagefind's ready-made interfaces and its worker: search.js uses none of them (noWorker)."""
-WORDS = "piasite-words.json"
 SIGNATURE = b"pagefind_dcd"
-WORD_BREAK = re.compile(r"[\u200b\s]+")
-JAPANESE_WORD = re.compile(r"[ぁ-ゖァ-ヺー\u3400-\u9fff々]+")
 EXPORTS_AT_END = re.compile(r"export\s*\{[^{}]*\}\s*;?\s*$")
-TIMEOUT_SECONDS = 180
-"""Indexing the bundled site takes about 4 s; a service that stops answering is a failure."""
+TIMEOUT_SECONDS = 600
 _SPAN = Span(PurePosixPath(BUNDLE))
 
 
 @dataclass
 class IndexResult:
     pages: int = 0
-    """HTML files Pagefind read (pages without data-pagefind-body are read but not indexed)."""
+    """Search records indexed (a page can hold more than one)."""
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
-WARM_UP = ('<html lang="ja"><body><main data-pagefind-body><h1>特定個人情報保護評価書</h1>'
-           "<p>住民基本台帳に関する事務の全項目評価書。システムの名称はガバメントクラウドと"
-           "中間サーバー・プラットフォーム、委託先は株式会社であり、再委託はしない。"
-           "ひらがな、カタカナ、漢字、ABC 123。</p></main></body></html>")
-"""Pagefind loads its Japanese dictionary on the first real text it segments (about 2 s);
-this throwaway page makes that happen while piasite is still checking and rendering."""
+# --------------------------------------------------------------------------- normalisation
+# The search page (themes/default/static/search.js, `normalise`) does exactly the same to
+# the query and to the text it shows excerpts from; change both together.
+
+_MARK_CLASS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f\u3099\u309a\uff9e\uff9f"
+_HAS_MARK = re.compile(f"[{_MARK_CLASS}]")
+_CLUSTER = re.compile(f".[{_MARK_CLASS}]*", re.S)
+"""A character with the combining marks after it (ｶﾞ and カ+゛ compose to ガ under NFKC)."""
+_LONG_VOWEL = re.compile(r"(?<=[ァ-ヶ])ー+(?![ァ-ヶー])")
 
 
-class Indexer:
-    """A Pagefind service started early, on an event loop of its own thread.
+def _fold_cluster(cluster: str) -> str:
+    folded = "".join(c.lower() for c in unicodedata.normalize("NFKC", cluster))
+    return folded.replace("\u2015", "ー")
 
-    Its own loop, because the caller may already run one (Playwright's sync API in tests, an
-    embedding app); started early, because the dictionary load then overlaps the render stage
-    (the whole bundled site went from 7.5 s to 6.0 s). It indexes once: the service is stopped
-    before `index` returns, so nothing is still being written when the bundle is checked.
+
+class _Fold(dict):
+    """Code point -> its NFKC form in lower case, computed once per character."""
+
+    def __missing__(self, cp: int) -> str:
+        self[cp] = value = _fold_cluster(chr(cp))
+        return value
+
+
+class _Keep(dict):
+    """Code point -> itself when a letter or digit (Unicode L* or N*), else None (dropped)."""
+
+    def __missing__(self, cp: int) -> int | None:
+        self[cp] = value = cp if unicodedata.category(chr(cp))[0] in "LN" else None
+        return value
+
+
+_FOLD = _Fold()
+_KEEP = _Keep()
+
+
+def normalise(text: str) -> str:
+    """The text as search compares it: widths and case folded, punctuation and spaces gone.
+
+    NFKC (ＣＳ → cs, ｶﾞ → ガ), lower case, ― → ー, a run of ー after a katakana letter removed
+    when it ends the katakana word (サーバー → サーバ), then only letters and digits kept.
+    """
+    if _HAS_MARK.search(text):
+        folded = "".join(_fold_cluster(m.group()) for m in _CLUSTER.finditer(text))
+    else:
+        folded = text.translate(_FOLD)
+    return _LONG_VOWEL.sub("", folded).translate(_KEEP)
+
+
+_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
+_NO_TEXT = "zzzzz"
+"""Beyond the last code point (U+10FFFF): the code of no character."""
+
+
+def _code(cp: int) -> str:
+    """Three base-36 digits below 35 × 36², else z and four digits: a prefix-free code."""
+    if cp < 35 * 36 * 36:
+        return _DIGITS[cp // 1296] + _DIGITS[cp // 36 % 36] + _DIGITS[cp % 36]
+    return "z" + "".join(_DIGITS[cp // 36 ** k % 36] for k in (3, 2, 1, 0))
+
+
+class _Codes(dict):
+    def __missing__(self, cp: int) -> str:
+        self[cp] = value = _code(cp)
+        return value
+
+
+_CODES = _Codes()
+
+
+def tokens(normalised: str) -> list[str]:
+    """One word per character: the code of it and the next one (the last character alone).
+
+    ASCII letters and digits pass Pagefind and the browser's word segmenter unchanged, and
+    a fixed code per character makes the words prefix-free: a one-character query is the
+    prefix of exactly the bigrams that start with it.
+    """
+    codes = list(map(_CODES.__getitem__, map(ord, normalised)))
+    return [a + b for a, b in itertools.pairwise(codes)] + codes[-1:]
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass
+class Record:
+    """One search result: where it leads, what it is, and the text a query can find."""
+
+    url: str
+    kind: str
+    title: str
+    date: str = ""
+    facts: str = ""
+    """Shown under the title: 全項目評価書・案."""
+    filters: dict[str, list[str]] = field(default_factory=dict)
+    """Filter name -> values; a filter that does not apply to this record is absent."""
+    anchors: list[tuple[str, str]] = field(default_factory=list)
+    """(id, label) of the places inside the page a result can link to."""
+    segments: list[tuple[int, str]] = field(default_factory=list)
+    """(index into anchors or -1, text) in page order."""
+
+    @property
+    def text(self) -> str:
+        return "".join(t for _, t in self.segments)
+
+
+_TOKEN = re.compile(
+    r"(<!--.*?-->|<script\b.*?</script\s*>|<style\b.*?</style\s*>)"
+    r"|</([a-zA-Z][a-zA-Z0-9-]*)\s*>"
+    r"|<([a-zA-Z][a-zA-Z0-9-]*)([^>\"']*(?:(?:\"[^\"]*\"|'[^']*')[^>\"']*)*)>"
+    r"|([^<]+)|<",
+    re.S | re.I)
+"""Group 1: a comment, script or style (skipped whole); 2: an end tag's name; 3 and 4: a start
+tag's name and attributes; 5: text; else a lone "<"."""
+_ATTR = re.compile(r"([^\s=/>]+)(?:\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>\"']+)))?")
+_VOID, _BLOCK, _SKIP, _HEADING, _LABEL, _NOT_A_PLACE = 1, 2, 4, 8, 16, 32
+_TAGS: dict[str, int] = {}
+for _names, _bit in (
+    ("area base br col embed hr img input link meta source track wbr", _VOID),
+    ("address article aside blockquote br caption dd details dialog div dl dt fieldset "
+     "figcaption figure footer form h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section "
+     "summary table tbody td tfoot th thead tr ul", _BLOCK),
+    # Never read as text: code, and drawings whose text the page repeats in a table.
+    ("script style template svg noscript math", _SKIP),
+    ("h1 h2 h3 h4 h5 h6", _HEADING | _LABEL),
+    ("dt", _LABEL),
+    # Elements whose id is not somewhere a result should land (a table's caption, a link).
+    ("a abbr b caption code em i mark small span strong sub sup time", _NOT_A_PLACE),
+):
+    for _name in _names.split():
+        _TAGS[_name] = _TAGS.get(_name, 0) | _bit
+_SPACE = re.compile(r"\s+")
+_LABEL_CHARS = 40
+_NO_ATTRS: dict[str, str] = {}
+# Flags of an open element.
+_F_SKIP, _F_HEADING, _F_LABEL, _F_REGION = 1, 2, 4, 8
+
+
+def _attrs(raw: str) -> dict[str, str]:
+    out = {}
+    for m in _ATTR.finditer(raw):
+        value = m.group(2) if m.group(2) is not None else m.group(3) if m.group(3) is not None \
+            else m.group(4) or ""
+        out[m.group(1).lower()] = html.unescape(value)
+    return out
+
+
+class _Region:
+    """Text of one `data-search` element, cut at the places a result can link to.
+
+    An element with an id is a place for the text inside it; a heading's id also covers what
+    follows the heading, up to the end of the heading's parent (a form section's value).
+    A place's label is its heading, the first `dt` inside it (a form item), its
+    `data-search-label`, else its first block of text.
     """
 
-    def __init__(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="pagefind", daemon=True)
-        self._thread.start()
-        self._service = asyncio.run_coroutine_threadsafe(self._launch(), self._loop)
-        self._stopped = False
+    def __init__(self, record: Record) -> None:
+        self.record = record
+        self.anchor = -1
+        self.space = False
+        self.labels: list[list[str] | None] = []
+        """Per anchor: text collected for its label; None once the label is final."""
+        self.capture: int | None = None
+        """Anchor whose heading or dt is open, collecting its label."""
+        self.parts: list[tuple[int, list[str]]] = []
+        """The text so far: (anchor, pieces) per run of text in one place."""
 
-    async def _launch(self):
-        # Imported here so that `piasite check` and the preview never need the binary.
-        from pagefind.index import IndexConfig
-        from pagefind.service import PagefindService
+    def open_place(self, id_: str, label: str = "") -> None:
+        self.record.anchors.append((id_, label))
+        self.labels.append(None if label else [])
+        self.anchor = len(self.record.anchors) - 1
 
-        problem = await asyncio.to_thread(_binary_problem)
-        if problem:
-            raise RuntimeError(problem)
-        service = await PagefindService().launch()
-        warm = await service.create_index(IndexConfig(force_language="ja"))
-        await warm.add_html_file(content=WARM_UP, url="/")
-        return service
-
-    async def _index(self, site_dir: Path, bundle: Path) -> tuple[int, str]:
-        from pagefind.index import IndexConfig
-
-        service = await asyncio.wrap_future(self._service)
-        index = await service.create_index(IndexConfig(output_path=str(bundle), force_language="ja"))
-        # add_directory then write_files, never get_files(): the service writes the bundle.
-        res = await index.add_directory(str(site_dir))
-        await index.write_files()
-        # The answer to WriteFiles can come before the last file is whole: give the service
-        # a moment to finish before it is stopped (the bundle is checked after in any case).
-        for _ in range(40):
-            problem = bundle_problem(bundle)
-            if not problem:
-                break
-            await asyncio.sleep(0.05)
-        await self._stop()
-        return int(res.get("page_count", 0)), problem
-
-    async def _stop(self) -> None:
-        if self._stopped:
+    def finish_label(self, i: int, text: str) -> None:
+        if self.labels[i] is None:
             return
-        self._stopped = True
-        try:
-            service = await asyncio.wrap_future(self._service)
-        except Exception:  # never launched: nothing to stop
-            return
-        await service.close()
+        label = _SPACE.sub(" ", text).strip()
+        if len(label) > _LABEL_CHARS:
+            label = label[:_LABEL_CHARS] + "…"
+        self.record.anchors[i] = (self.record.anchors[i][0], label)
+        self.labels[i] = None
 
-    def index(self, site_dir: Path, bundle: Path) -> tuple[int, str]:
-        """Index the pages under `site_dir` into `bundle`: the number of pages read, and why
-        the bundle is incomplete ("" when it is whole; see `bundle_problem`)."""
-        future = asyncio.run_coroutine_threadsafe(self._index(site_dir, bundle), self._loop)
-        return future.result(TIMEOUT_SECONDS)
+    def text(self, data: str) -> None:
+        if "&" in data:
+            data = html.unescape(data)
+        if not data or data.isspace():
+            self.space = self.space or bool(data)
+            return
+        data = _SPACE.sub(" ", data)
+        anchor = self.anchor
+        if self.space:
+            data = " " + data.lstrip()
+            self.space = False
+            # A place without a heading is labelled by its first block of text.
+            if anchor >= 0 and anchor != self.capture and self.labels[anchor]:
+                self.finish_label(anchor, "".join(self.labels[anchor] or ()))
+        if self.parts and self.parts[-1][0] == anchor:
+            self.parts[-1][1].append(data)
+        else:
+            self.parts.append((anchor, [data.lstrip() if not self.parts else data]))
+        if self.capture is not None:
+            captured = self.labels[self.capture]
+            if captured is not None:
+                captured.append(data)
+        if anchor >= 0 and anchor != self.capture:
+            own = self.labels[anchor]
+            if own is not None:
+                own.append(data)
 
     def close(self) -> None:
-        """Stop the service and the loop; safe to call more than once."""
-        if self._loop.is_closed() or not self._thread.is_alive():
-            return
-        # A service that will not stop must not keep the build waiting.
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(30)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
-        if not self._thread.is_alive():
-            self._loop.close()
+        for i, buf in enumerate(self.labels):
+            if buf is not None:
+                self.finish_label(i, "".join(buf))
+        self.record.segments = [(a, "".join(parts)) for a, parts in self.parts]
+        if self.record.segments:
+            a, t = self.record.segments[-1]
+            self.record.segments[-1] = (a, t.rstrip())
+
+
+def records_of(page: str, url: str) -> list[Record]:
+    """The search records of one HTML page (most pages have none)."""
+    out: list[Record] = []
+    pos = page.find(" data-search=")
+    while pos >= 0:
+        record, end = _read_region(page, page.rfind("<", 0, pos), url)
+        if record is not None:
+            out.append(record)
+        pos = page.find(" data-search=", end)
+    # The title is searched too (it is the page's heading); search.js expects it first.
+    for r in out:
+        r.segments.insert(0, (-1, r.title + " "))
+    return out
+
+
+def _read_region(page: str, start: int, url: str) -> tuple[Record | None, int]:
+    """The record of the `data-search` element at `start`, and where the element ends."""
+    region: _Region | None = None
+    # Open elements: (tag, anchor to restore on close, flags).
+    stack: list[tuple[str, int, int]] = []
+    skip = 0
+    for m in _TOKEN.finditer(page, start):
+        kind = m.lastindex
+        if kind == 5:  # text
+            if not skip and region is not None:
+                region.text(m.group(5))
+            continue
+        if kind == 4:  # a start tag
+            tag, raw = m.group(3, 4)
+            tag = tag.lower()
+            info = _TAGS.get(tag, 0)
+            if info & _VOID or raw.endswith("/"):
+                if info & _BLOCK and region is not None:
+                    region.space = True
+                continue
+            if skip:
+                stack.append((tag, 0, _F_SKIP))
+                skip += 1
+                continue
+            attrs = _attrs(raw) if ("id=" in raw or "data-search" in raw or "hidden" in raw) \
+                else _NO_ATTRS
+            if region is None:  # the region's own element
+                region = _Region(_record(attrs["data-search"], url))
+                stack.append((tag, -1, _F_REGION))
+                if attrs.get("id") and not info & _NOT_A_PLACE:
+                    region.open_place(attrs["id"], attrs.get("data-search-label", ""))
+                continue
+            saved = region.anchor
+            flags = 0
+            if info & _SKIP or "data-search-ignore" in attrs or "hidden" in attrs:
+                flags = _F_SKIP
+                skip += 1
+            elif attrs.get("id") and not info & _NOT_A_PLACE:
+                region.open_place(attrs["id"], attrs.get("data-search-label", ""))
+                if info & _HEADING:
+                    flags = _F_HEADING
+            if info & _LABEL and not flags & _F_SKIP and region.capture is None:
+                target = region.anchor
+                if target >= 0 and region.labels[target] is not None and (
+                        flags & _F_HEADING or tag == "dt"):
+                    region.labels[target] = []
+                    region.capture = target
+                    flags |= _F_LABEL
+            if info & _BLOCK:
+                region.space = True
+            stack.append((tag, saved, flags))
+            continue
+        if kind != 2:  # a comment, script or style, or a lone "<"
+            if m.group() == "<" and not skip and region is not None:
+                region.text("<")
+            continue
+        tag = m.group(2).lower()
+        if region is None or not stack or (
+                stack[-1][0] != tag and not any(t == tag for t, _, _ in stack)):
+            continue  # a stray end tag
+        while stack:
+            t, saved, flags = stack.pop()
+            if flags:
+                if flags & _F_SKIP:
+                    skip -= 1
+                    if t == tag:
+                        break
+                    continue
+                if flags & _F_LABEL and region.capture is not None:
+                    i = region.capture
+                    region.capture = None
+                    region.finish_label(i, "".join(region.labels[i] or ()))
+                if flags & _F_REGION:
+                    region.close()
+                    return (region.record if region.record.segments else None), m.end()
+            if not flags & _F_HEADING:  # a heading's place covers what follows it
+                region.anchor = saved
+            if _TAGS.get(t, 0) & _BLOCK:
+                region.space = True
+            if t == tag:
+                break
+    if region is None:
+        return None, len(page)
+    region.close()
+    return (region.record if region.record.segments else None), len(page)
+
+
+def _record(attribute: str, page_url: str) -> Record:
+    data = json.loads(attribute)
+    filters = {str(k): [str(v) for v in vs] for k, vs in (data.get("filters") or {}).items()}
+    return Record(url=str(data.get("url") or page_url), kind=str(data["kind"]),
+                  title=str(data.get("title", "")), date=str(data.get("date", "")),
+                  facts=str(data.get("facts", "")), filters=filters)
+
+
+def page_url(rel: str) -> str:
+    """`a/b/index.html` -> `/a/b/`; `404.html` -> `/404.html`."""
+    if rel == "index.html":
+        return "/"
+    if rel.endswith("/index.html"):
+        return "/" + rel[: -len("index.html")]
+    return "/" + rel
+
+
+def collect(site_dir: Path) -> list[Record]:
+    """Every search record of the site, in the order of the pages' paths."""
+    out = []
+    for path in sorted(site_dir.rglob("*.html"), key=lambda p: p.relative_to(site_dir).as_posix()):
+        rel = path.relative_to(site_dir).as_posix()
+        if rel.startswith(BUNDLE + "/"):
+            continue
+        out.extend(records_of(path.read_text(encoding="utf-8"), page_url(rel)))
+    return out
+
+
+# --------------------------------------------------------------------------- the bundle
+
+
+def _synthetic_page(record: Record, words: str, all_filters: list[str]) -> str:
+    filters = [(KIND_FILTER, record.kind)]
+    filters += [(name, v) for name in sorted(record.filters) for v in record.filters[name]]
+    filters += [(NOT_APPLICABLE, name) for name in all_filters if name not in record.filters]
+    tags = "".join(f'<i data-pagefind-filter="{html.escape(k)}:{html.escape(v)}"></i>'
+                   for k, v in filters)
+    return (f'<!doctype html><html lang="{LANGUAGE}"><head><meta charset="utf-8"></head>'
+            f"<body>{tags}<p>{words}</p></body></html>")
+
+
+def write_bundle(records: list[Record], bundle: Path) -> str:
+    """Index `records` into `bundle`: "" when the bundle is whole, else what went wrong."""
+    problem = _binary_problem()
+    if problem:
+        return problem
+    from pagefind.service import get_executable
+
+    texts = [normalise(r.text) for r in records]
+    kept = [(r, t) for r, t in zip(records, texts, strict=True) if t]
+    all_filters = sorted({name for r, _ in kept for name in r.filters})
+    with tempfile.TemporaryDirectory(prefix="piasite-index-") as tmp:
+        source = Path(tmp) / "site"
+        source.mkdir()
+        for i, (record, text) in enumerate(kept):
+            page = _synthetic_page(record, " ".join(tokens(text)), all_filters)
+            (source / f"r{i:06d}.html").write_text(page, encoding="utf-8")
+        if not kept:  # Pagefind builds nothing from nothing: a word no text can give
+            (source / "empty.html").write_text(f"<html lang={LANGUAGE}><p>{_NO_TEXT}</p></html>",
+                                               encoding="utf-8")
+        # Only what piasite decides: no configuration file or PAGEFIND_* setting from outside.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PAGEFIND_")}
+        env["PAGEFIND_UNSTABLE_INDEX_CHUNK_SIZE"] = str(CHUNK_SIZE)
+        try:
+            proc = subprocess.run(
+                [str(get_executable()), "--site", str(source), "--output-path", str(bundle),
+                 "--force-language", LANGUAGE, "--quiet"],
+                cwd=tmp, env=env, capture_output=True, timeout=TIMEOUT_SECONDS)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"{type(exc).__name__}: {exc}"
+        if proc.returncode != 0:
+            tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
+            return f"終了コード {proc.returncode}: {tail[0]}"
+    problem = bundle_problem(bundle)
+    if problem:
+        return problem
+    ids = _fragment_ids(bundle)
+    pages = {}
+    (bundle / TEXTS).mkdir()
+    for i, (record, text) in enumerate(kept):
+        page_id = ids.get(f"/r{i:06d}.html")
+        if page_id is None:
+            return f"r{i:06d}.html（{record.url}）が索引にありません"
+        pages[page_id] = [record.url, record.kind, record.title, record.date, len(text),
+                          record.facts]
+        body = {"a": [list(a) for a in record.anchors], "s": [list(s) for s in record.segments]}
+        (bundle / TEXTS / f"{page_id}.json").write_text(
+            json.dumps(body, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+    manifest = {"version": 1, "pages": dict(sorted(pages.items())), "chunks": _chunks(bundle)}
+    (bundle / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, separators=(",", ":")),
+                                   encoding="utf-8")
+    for name in UNUSED:
+        (bundle / name).unlink(missing_ok=True)
+    # Pagefind's fragments hold only the bigram codes: the search page never loads them.
+    shutil.rmtree(bundle / "fragment")
+    return ""
+
+
+def _chunks(bundle: Path) -> list[list[str]]:
+    """The first and last word of each index chunk, from Pagefind's meta file.
+
+    Pagefind loads, for a word searched as a prefix, only the chunk whose range holds the word
+    itself; the words that start with it may run on into the next chunks. The search page
+    loads those too for a one-character query (search.js `prefixChunks`).
+    """
+    entry = json.loads((bundle / ENTRY).read_text(encoding="utf-8"))
+    (language,) = entry["languages"].values()
+    data = gzip.decompress((bundle / f"pagefind.{language['hash']}.pf_meta").read_bytes())
+    meta, _ = _cbor(data, len(SIGNATURE))
+    return [[chunk[0], chunk[1]] for chunk in meta[2]]
+
+
+def _cbor(b: bytes, i: int):
+    """Decode the CBOR value at `i` (what Pagefind's meta file uses): (value, next index)."""
+    head = b[i]
+    i += 1
+    major, info = head >> 5, head & 31
+    if major == 7:
+        return {20: False, 21: True, 22: None}.get(info), i + {25: 2, 26: 4, 27: 8}.get(info, 0)
+    if info < 24:
+        n = info
+    else:
+        size = 1 << (info - 24)
+        n, i = int.from_bytes(b[i:i + size], "big"), i + size
+    if major in (0, 1):
+        return (n if major == 0 else -1 - n), i
+    if major in (2, 3):
+        raw = b[i:i + n]
+        return (raw.decode() if major == 3 else raw), i + n
+    if major in (4, 5):
+        out = []
+        for _ in range(n * (2 if major == 5 else 1)):
+            v, i = _cbor(b, i)
+            out.append(v)
+        return (out if major == 4 else dict(zip(out[::2], out[1::2], strict=True))), i
+    return _cbor(b, i)  # a tag: its value
+
+
+_URL = re.compile(rb'^\{"url":"((?:[^"\\]|\\.)*)"')
+
+
+def _fragment_ids(bundle: Path) -> dict[str, str]:
+    """The synthetic page's URL -> Pagefind's id for it (the fragment's name).
+
+    Only the start of each fragment is decompressed: its JSON begins with the URL.
+    """
+    out = {}
+    for path in (bundle / "fragment").glob("*.pf_fragment"):
+        with gzip.open(path) as f:
+            head = f.read(256)[len(SIGNATURE):]
+        m = _URL.match(head)
+        if m:
+            out[json.loads(b'"' + m.group(1) + b'"')] = path.stem
+    return out
 
 
 def entry_ok(bundle: Path) -> bool:
@@ -166,34 +572,8 @@ def bundle_problem(bundle: Path) -> str:
     return ""
 
 
-def _prune(bundle: Path) -> None:
-    for name in UNUSED:
-        (bundle / name).unlink(missing_ok=True)
-
-
-def write_words(bundle: Path) -> int:
-    """Write the Japanese words as the index cut them, for the search page's last try.
-
-    Pagefind cuts Japanese with a dictionary when indexing but with the browser's segmenter
-    when searching, and the two disagree on compounds (its issue #1237: ガバメントクラウド is
-    one query word but two index words). The fragments keep the index's cuts as zero-width
-    spaces; the search page splits a query that found nothing into these words.
-    """
-    words: set[str] = set()
-    for path in sorted((bundle / "fragment").glob("*.pf_fragment")):
-        content = json.loads(gzip.decompress(path.read_bytes())[len(SIGNATURE):])["content"]
-        words.update(w for w in WORD_BREAK.split(content) if JAPANESE_WORD.fullmatch(w))
-    (bundle / WORDS).write_text(json.dumps(sorted(words), ensure_ascii=False, separators=(",", ":")),
-                                encoding="utf-8")
-    return len(words)
-
-
 def _binary_problem() -> str:
-    """Why the Pagefind binary cannot run, or "" when it answers `--version`.
-
-    The Python wrapper waits forever on a service process that died at start (a broken or
-    wrong PAGEFIND_BINARY_PATH), so the binary is tried once, with a time limit, first.
-    """
+    """Why the Pagefind binary cannot run, or "" when it answers `--version`."""
     from pagefind.service import get_executable
 
     exe = get_executable()
@@ -208,30 +588,20 @@ def _binary_problem() -> str:
     return ""
 
 
-def index_site(site_dir: Path, indexer: Indexer | None = None) -> IndexResult:
-    """Index every page under `site_dir` into `site_dir/pagefind/`; problems become diagnostics.
+def index_site(site_dir: Path) -> IndexResult:
+    """Index every search record under `site_dir` into `site_dir/pagefind/`.
 
-    `indexer` is a service the caller started early; without one, one is started here. Each
-    attempt's service is closed before its bundle is used (a timed-out service must not write
-    into the retry), and a second attempt always uses a fresh service.
+    Problems become the diagnostic E901; a bundle that fails its check is built once more.
     """
     bundle = site_dir / BUNDLE
-    pages = 0
+    records = collect(site_dir)
     last = ""
-    for attempt in range(2):
-        service = indexer if indexer is not None and attempt == 0 else Indexer()
+    for _ in range(2):
         shutil.rmtree(bundle, ignore_errors=True)
-        try:
-            pages, last = service.index(site_dir, bundle)
-        except Exception as exc:  # binary missing or broken, service error, timeout
-            last = str(exc) if isinstance(exc, RuntimeError) else f"{type(exc).__name__}: {exc}"
-        finally:
-            service.close()
+        last = write_bundle(records, bundle)
         if not last:
-            _prune(bundle)
-            write_words(bundle)
-            return IndexResult(pages, [])
-    return IndexResult(pages, [error(
+            return IndexResult(len(records), [])
+    return IndexResult(0, [error(
         "E901", f"検索用の索引（Pagefind）を作れませんでした（{last}）。", _SPAN,
-        hint="pip install 'pagefind[extended]' で Pagefind を入れ直し、もう一度ビルドしてください。"
+        hint="pip install 'pagefind[bin]==1.5.2' で Pagefind を入れ直し、もう一度ビルドしてください。"
              "output/ は変更していません。")])

@@ -21,7 +21,7 @@ from .diagnostics import Diagnostic
 from .diff import DiffCache
 from .diff import diff as diff_site
 from .discover import MunicipalityFiles
-from .index import Indexer, index_site
+from .index import index_site
 from .link import LinkIndex, link, registry
 from .load import Shared, affair_kind, load, load_shared, municipality
 from .model import Municipality, Site, SiteConfig
@@ -112,17 +112,11 @@ def build(root: Path, out: Path | None = None, now: str | None = None,
     `jobs` worker processes build the assessments (default: one per core); the output is the
     same for any number.
     """
-    # Pagefind starts now: its Japanese dictionary loads (about 2 s) while the content is
-    # checked and rendered, instead of after.
-    indexer = Indexer()
-    try:
-        return _build(root, out, now, strict, indexer, jobs)
-    finally:
-        indexer.close()
+    return _build(root, out, now, strict, jobs)
 
 
 def _build(root: Path, out: Path | None, now: str | None, strict: bool,
-           indexer: Indexer, jobs: int | None) -> BuildResult:
+           jobs: int | None) -> BuildResult:
     shared, base, munis, diags = _survey(root)
     today = today_for(shared.config, now)
     target = (out or root / "output").resolve()
@@ -131,7 +125,7 @@ def _build(root: Path, out: Path | None, now: str | None, strict: bool,
     staged = new_stage(target)
     try:
         return _build_into(staged, target, root, shared, base, munis, diags, today, strict,
-                           indexer, jobs)
+                           jobs)
     except BaseException:
         discard(staged)
         raise
@@ -139,7 +133,7 @@ def _build(root: Path, out: Path | None, now: str | None, strict: bool,
 
 def _build_into(staged: Path, target: Path, root: Path, shared: Shared, base: LinkIndex,
                 munis: Munis, diags: list[Diagnostic], today: datetime.date,
-                strict: bool, indexer: Indexer, jobs: int | None) -> BuildResult:
+                strict: bool, jobs: int | None) -> BuildResult:
     render = not diagnostics.has_errors(diags)
     tasks = [Task(m, af) for m, mf in munis for af in mf.affairs]
     # Which form kinds are compared decides the links on every version page of them: known
@@ -204,7 +198,7 @@ def _build_into(staged: Path, target: Path, root: Path, shared: Shared, base: Li
     # The search index is built inside the fresh folder, so a failed index leaves output/ as
     # it was; it is taken over from output/ when no page it indexes changed.
     if not reuse_index(target, staged, changed, removed):
-        indexed = index_site(staged, indexer)
+        indexed = index_site(staged)
         if indexed.diagnostics:
             discard(staged)
             result.diagnostics = diagnostics.sort(result.diagnostics + indexed.diagnostics)

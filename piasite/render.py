@@ -303,6 +303,7 @@ def _system_jobs(out: Jobs, s: SiteSummary) -> None:
     labels = {(m.slug, a.slug, rid): label for m, affairs in s.munis for a in affairs
               for rid, label in a.labels.items()}
     links = s.links
+    short = {m.slug: m.name for m, _ in s.munis}
     entries = []
     for sy in sorted(s.systems, key=lambda x: (x.scope != "national", x.scope, x.slug)):
         uses = [dict(muni=names[(u.muni, u.affair)][0], affair=names[(u.muni, u.affair)][1],
@@ -319,7 +320,9 @@ def _system_jobs(out: Jobs, s: SiteSummary) -> None:
                             uses=uses,
                             n_assessments=len({(u["muni"], u["affair"]) for u in uses}),
                             n_mentioning=len({(m["muni"], m["affair_url"]) for m in mentions}),
-                            link_prose=sy.link_prose))
+                            link_prose=sy.link_prose,
+                            search=views.system_search(
+                                sy.name, [short[u.muni] for u in links.uses.get(sy.slug, ())])))
     out.page("systems.html", routes.systems(), "システム登録簿", [HOME], systems=entries)
     crumb = Crumb("システム登録簿", routes.systems())
     for e in entries:
@@ -453,7 +456,8 @@ def affair_jobs(out: Jobs, m: Municipality, a: Affair, diffs: Diffs, links: Link
                               title=doc.title, html=views.md(doc.body, document=True),
                               source=doc.source,
                               revision_label=views.revision_label(owner) if owner else "",
-                              revision_url=owner.url if owner else ""),
+                              revision_url=owner.url if owner else "",
+                              search=views.document_search(doc, a, m)),
                           consult=about_draft(doc.revision))
 
         out.add(url, afp, make_doc)

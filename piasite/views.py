@@ -7,7 +7,6 @@ the loader, the file system or the model's mutable parts.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -377,7 +376,7 @@ class RevisionView:
     unpublished: bool = False
     all_diffs: tuple[DiffLink, ...] = ()
     search: SearchView = field(default_factory=lambda: SearchView())
-    """Pagefind attributes for revision.html (docs/search.md)."""
+    """Its search record for revision.html (docs/search.md)."""
     status_reading: ReadingView | None = None
     """Why the version is called a draft (or published) when the source does not say so."""
     form_reading: ReadingView | None = None
@@ -394,61 +393,88 @@ class RevisionView:
     """The assessment's 変更箇所 as CSV."""
 
 
-# --- search (Pagefind) ------------------------------------------------------------------
+# --- search (docs/search.md) ------------------------------------------------------------
+# Each searchable part of a page carries one record in its `data-search` attribute; the index
+# stage (index.py) reads the records and the text inside them.
+
+_KIND_FILTER = {"kiso": "基礎", "juten": "重点", "zenkoumoku": "全項目"}
+
+
+def search_record(kind: str, title: str, filters: dict[str, list[str]], date: str = "",
+                  facts: str = "", url: str = "") -> dict:
+    """One search result as the index reads it. The title is searched with the text, so it is
+    made of what the page shows (its heading and version line). A filter left out of
+    `filters` does not apply to this result: choosing a value for it does not hide the result."""
+    record: dict = {"kind": kind, "title": title, "filters": filters}
+    if date:
+        record["date"] = date
+    if facts:
+        record["facts"] = facts
+    if url:
+        record["url"] = url
+    return record
+
+
+def _affair_filters(muni: Municipality, affair: Affair, status: str) -> dict[str, list[str]]:
+    return {"団体": [muni.name], "事務": [affair.name],
+            "評価書の種類": [_KIND_FILTER.get(affair.kind, affair.kind_name)], "状態": [status]}
 
 
 @dataclass(frozen=True, slots=True)
 class SearchView:
-    """What the search index needs from one version page; see docs/search.md."""
+    """Whether a version page is searchable, and its record."""
 
     indexed: bool = False
     """Only the version in force and open drafts are searchable; older ones are not."""
-    status: str = ""
-    """Filter 状態: 公表中 or 案."""
-    kind: str = ""
-    """Filter 評価書の種類: 基礎 / 重点 / 全項目."""
-    systems: tuple[str, ...] = ()
-    """Filter システム: registry names of the systems this version names."""
-    terms: str = ""
-    """Indexed but not shown: each system's name, aliases and their NFKC forms."""
-    date: str = ""
-    """Sort key: 公表日, else the version's date."""
+    record: dict = field(default_factory=dict)
 
 
-_FINAL_LONG_VOWEL = re.compile(r"([ァ-ヶ])ー+(?![ァ-ヶー])")
-_KIND_FILTER = {"kiso": "基礎", "juten": "重点", "zenkoumoku": "全項目"}
+def _searchable(rev: Revision, affair: Affair) -> bool:
+    return not rev.reconstructed and any(rev is r for r in (affair.current, *affair.open_drafts))
 
 
-def _search_variants(text: str) -> set[str]:
-    folded = unicodedata.normalize("NFKC", text).replace("･", "・").replace("―", "ー")
-    # Long-vowel spelling (サーバ/サーバー) differs between documents; the search box strips
-    # a word-final ー from queries, so the index only needs the short form as well.
-    return {text, folded, _FINAL_LONG_VOWEL.sub(r"\1", folded)}
-
-
-def search_view(rev: Revision, affair: Affair, links: LinkIndex | None) -> SearchView:
-    indexed = not rev.reconstructed and any(
-        rev is r for r in (affair.current, *affair.open_drafts))
+def search_view(rev: Revision, affair: Affair, muni: Municipality,
+                links: LinkIndex | None) -> SearchView:
+    if not _searchable(rev, affair):
+        return SearchView()
     slugs: list[str] = []
     if links is not None:
-        for (muni, aff, rid, _key), slug in links.resolved.items():
-            if (muni, aff, rid) == (rev.muni, rev.affair, rev.id) and slug not in slugs:
+        for (m, a, rid, _key), slug in links.resolved.items():
+            if (m, a, rid) == (rev.muni, rev.affair, rev.id) and slug not in slugs:
                 slugs.append(slug)
-    systems = [links.systems[s] for s in slugs if links and s in links.systems]
-    terms: set[str] = set()
-    for sysm in systems:
-        for written in (sysm.name, *sysm.aliases):
-            terms |= _search_variants(written)
-    return SearchView(
-        indexed=indexed, status="案" if rev.status == "draft" else "公表中",
-        kind=_KIND_FILTER.get(affair.kind, affair.kind_name),
-        systems=tuple(sorted(s.name for s in systems)), terms=" ".join(sorted(terms)),
-        date=rev.published.iso() if rev.published else rev.id)
+    systems = sorted(links.systems[s].name for s in slugs if links and s in links.systems)
+    status = "案" if rev.status == "draft" else "公表中"
+    filters = _affair_filters(muni, affair, status) | {"システム": systems}
+    return SearchView(True, search_record(
+        "評価書", f"{muni.full_name} {affair.title}（{revision_label(rev)}）", filters,
+        date=rev.published.iso() if rev.published else rev.id,
+        facts=f"{affair.kind_name}・{status}"))
 
 
-def search_aliases(systems) -> dict[str, str]:
-    """Registry alias -> name, for the search box to search an abbreviation by its full name."""
-    return {a: s.name for s in systems for a in s.aliases}
+def system_search(name: str, munis: list[str]) -> dict:
+    """A registry page: the municipalities whose assessments name the system, and itself."""
+    return search_record("システム", name,
+                         {"団体": sorted(set(munis)), "システム": [name]})
+
+
+def document_search(doc, affair: Affair, muni: Municipality) -> dict | None:
+    """A document published with a version that is searchable (or with the assessment)."""
+    owner = next((r for r in affair.revisions if r.id == doc.revision), None)
+    if doc.revision and (owner is None or not _searchable(owner, affair)):
+        return None
+    if owner is None:  # a document of the whole assessment has no 状態 of its own
+        filters = _affair_filters(muni, affair, "")
+        del filters["状態"]
+        return search_record("関連資料", f"{doc.title}｜{muni.full_name} {affair.title}", filters)
+    status = "案" if owner.status == "draft" else "公表中"
+    return search_record(
+        "関連資料", f"{doc.title}｜{muni.full_name} {affair.title}（{revision_label(owner)}）",
+        _affair_filters(muni, affair, status), date=owner.id)
+
+
+def search_aliases(systems) -> list[list[str]]:
+    """Each registry system's name and aliases, for the search box to search them as one."""
+    return [[s.name, *s.aliases] for s in systems if s.aliases]
 
 
 def revision_label(rev: Revision) -> str:
@@ -524,7 +550,7 @@ def revision_view(rev: Revision, affair: Affair, muni: Municipality,
         diffs=tuple(d for d in diff_links or () if rev.id in (d.old_id, d.new_id)),
         unpublished=rev.unpublished,
         all_diffs=tuple(diff_links or ()),
-        search=search_view(rev, affair, links),
+        search=search_view(rev, affair, muni, links),
         status_reading=reading_view(rev.readings.get("status")),
         form_reading=reading_view(rev.readings.get("form")),
         changes_readings=tuple((CELL_NAMES[k[8:]], reading_view(r))
@@ -696,7 +722,14 @@ def consultation_view(rev: Revision, affair: Affair, muni: Municipality, today,
         steps.append(dict(label=label, value=value))
     docs = {p.slug: (p.title, routes.document(affair.muni, affair.slug, p.slug))
             for p in affair.pages}
+    label = revision_label(rev)
+    about = f"{muni.full_name} {affair.title}（{label}）"
+    filters = _affair_filters(muni, affair, "案")
     return dict(
+        search_take_part=search_record("意見募集", f"{about} 意見の出し方", filters,
+                                       date=rev.id, url=f"{rev.url}#take-part"),
+        search_results=search_record("意見募集", f"{about} 意見募集の結果", filters,
+                                     date=rev.id),
         status=st.code, status_label=st.label, days_left=st.days_left,
         start=c.start.text, start_iso=c.start.iso(), end=c.end.text, end_iso=c.end.iso(),
         period_text=c.period_text or f"{c.start.text}～{c.end.text}", theme=c.theme,
@@ -710,7 +743,7 @@ def consultation_view(rev: Revision, affair: Affair, muni: Municipality, today,
                             paragraphs=tuple(p.strip() for p in ch.text.split("\n\n") if p.strip()))
                        for ch in c.channels),
         notice=docs.get(c.notice), summary=docs.get(c.summary),
-        draft_url=rev.url, draft_label=revision_label(rev), muni=muni.full_name,
+        draft_url=rev.url, draft_label=label, muni=muni.full_name,
         affair_title=affair.title, n_own_changes=len(own),
         changes_url=routes.changes(affair.muni, affair.slug), diff_url=diff_url,
         current_label=revision_label(cur) if cur is not None and cur is not rev else "",

@@ -226,7 +226,7 @@ def test_every_item_of_a_compared_form_links_to_its_comparison(built_site):
     assert text(link) == "他の団体の同じ項目" and link["href"] == RESUB
     # A checkbox item and a heading-style item get one as well.
     assert page.find(id="III-juki-4-none").find_next_sibling("p", class_="cmp") is not None
-    assert page.select_one("p.cmp")["data-pagefind-ignore"] is not None
+    assert page.select_one("p.cmp")["data-search-ignore"] is not None
     # No comparison exists for a form only one municipality uses: no link either.
     assert not _page(built_site, "/midori/juki/2025-12-12/").select("p.cmp")
     assert not _page(built_site, "/yatsushiro/juki/2025-07-11/").select("p.cmp")

@@ -67,7 +67,7 @@ def test_every_file_is_byte_identical_except_pagefind_filters(two_builds) -> Non
     differ = [k for k in stable_a if stable_a[k] != stable_b[k]]
     assert differ == [], f"files that differ between two builds: {differ}"
     assert sum(k.endswith(".html") for k in stable_a) > 60
-    assert any(k.startswith("pagefind/fragment/") for k in stable_a), "search index missing"
+    assert any(k.startswith("pagefind/text/") for k in stable_a), "search index missing"
     assert any(k.startswith("pagefind/index/") for k in stable_a)
 
 
