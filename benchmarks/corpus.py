@@ -439,8 +439,9 @@ def edit_target(site: Path) -> Path:
     if not copies:
         copies = read_manifest(site)["copies"]
     c = copies[len(copies) // 2]
-    revs = sorted(p for p in (site / "content" / c["slug"]).glob("*/*.md")
-                  if _DATE_NAME.match(p.name))
+    revs = sorted(p / "index.md" if p.is_dir() else p
+                  for p in (site / "content" / c["slug"]).glob("*/*")
+                  if _DATE_NAME.match(p.name) and (p.is_file() or (p / "index.md").is_file()))
     return revs[-1]
 
 

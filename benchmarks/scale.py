@@ -32,6 +32,7 @@ import contextlib
 import datetime
 import hashlib
 import json
+import math
 import os
 import platform
 import shutil
@@ -89,9 +90,13 @@ def measure(cmd: list[str], cwd: Path | None = None, timeout: float | None = Non
         time.sleep(SAMPLE_SECONDS)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
+    # CPU of the process and every descendant it waited for (Pagefind's binary included):
+    # on a shared machine a steadier measure of the work than the wall clock.
+    cpu = rusage.ru_utime + rusage.ru_stime
     reader.join(10)
     out = b"".join(chunks).decode("utf-8", "replace")
-    return {"cmd": cmd, "seconds": round(wall, 3), "peak_tree_rss": peak,
+    return {"cmd": cmd, "seconds": round(wall, 3), "cpu_seconds": round(cpu, 3),
+            "peak_tree_rss": peak,
             "max_process_rss": rusage.ru_maxrss * 1024, "exit": proc.returncode,
             "load": round(load, 2), "tail": out[-2000:] if proc.returncode else out[-300:]}
 
@@ -160,7 +165,8 @@ def git_commit() -> str:
 
 # ------------------------------------------------------------------------------- runs
 
-def piasite_runs(site: Path, now: str, edit_n: int, timeout: float | None) -> dict:
+def piasite_runs(site: Path, now: str, edit_n: int, timeout: float | None,
+                 incremental: bool = True) -> dict:
     build = [sys.executable, "-m", "piasite", "build", "--site", str(site), "--now", now]
     shutil.rmtree(site / ".piasite-cache", ignore_errors=True)
     shutil.rmtree(site / "output", ignore_errors=True)
@@ -168,6 +174,8 @@ def piasite_runs(site: Path, now: str, edit_n: int, timeout: float | None) -> di
     out["cold"] = measure(build, REPO, timeout)
     _ok(out["cold"], "piasite cold")
     out["cold"]["output"] = tree_stats(site / "output")
+    if not incremental:
+        return out
     before = snapshot(site / "output")
     out["unchanged"] = measure(build, REPO, timeout)
     _ok(out["unchanged"], "piasite unchanged")
@@ -197,6 +205,7 @@ def hugo_runs(hugo_site: Path, hugo: str, timeout: float | None) -> dict:
     _ok(pf, "pagefind")
     return {"hugo": h, "pagefind": pf, "output": tree_stats(hugo_site / "public"),
             "seconds": round(h["seconds"] + pf["seconds"], 3),
+            "cpu_seconds": round(h["cpu_seconds"] + pf["cpu_seconds"], 3),
             "peak_tree_rss": max(h["peak_tree_rss"], pf["peak_tree_rss"]),
             "max_process_rss": max(h["max_process_rss"], pf["max_process_rss"])}
 
@@ -210,6 +219,10 @@ def _ok(run: dict, what: str) -> None:
 
 def _med(xs: list[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
+
+
+def _s(x: float) -> str:
+    return "–" if math.isnan(x) else f"{x:.1f} s"
 
 
 def _files(f: dict | None) -> str:
@@ -228,6 +241,8 @@ def summarize(result: dict) -> dict:
     largest size."""
     sizes = {}
     for key, rounds in result["runs"].items():
+        if not rounds:
+            continue
         n = result["corpora"][key]["versions"]
         rs = [r for r in rounds if "piasite" in r and "hugo" in r]
         cold = [r["piasite"]["cold"]["seconds"] for r in rounds if "piasite" in r]
@@ -238,8 +253,9 @@ def summarize(result: dict) -> dict:
             "piasite_cold": _med(cold),
             "piasite_cold_all": cold,
             "piasite_unchanged": _med([r["piasite"]["unchanged"]["seconds"]
-                                       for r in rounds if "piasite" in r]),
-            "piasite_edit": _med([r["piasite"]["edit"]["seconds"] for r in rounds if "piasite" in r]),
+                                       for r in rounds if "unchanged" in r.get("piasite", {})]),
+            "piasite_edit": _med([r["piasite"]["edit"]["seconds"]
+                                  for r in rounds if "edit" in r.get("piasite", {})]),
             "hugo": _med([r["hugo"]["hugo"]["seconds"] for r in rounds if "hugo" in r]),
             "pagefind": _med([r["hugo"]["pagefind"]["seconds"] for r in rounds if "hugo" in r]),
             "hugo_pagefind": _med(hp),
@@ -254,12 +270,21 @@ def summarize(result: dict) -> dict:
                           for r in rounds for k in ("piasite", "hugo") if k in r]),
         }
         s["ratio"] = _med(s["ratios"])
+        cpu = [r["piasite"]["cold"].get("cpu_seconds") for r in rs]
+        hcpu = [r["hugo"].get("cpu_seconds") for r in rs]
+        if rs and None not in cpu + hcpu:
+            s["piasite_cold_cpu"] = _med(cpu)
+            s["hugo_pagefind_cpu"] = _med(hcpu)
+            s["cpu_ratios"] = [round(a / b, 2) for a, b in zip(cpu, hcpu, strict=True)]
+            s["cpu_ratio"] = _med(s["cpu_ratios"])
         last = next((r for r in reversed(rounds) if "piasite" in r), None)
         lasth = next((r for r in reversed(rounds) if "hugo" in r), None)
         if last:
             s["piasite_output"] = last["piasite"]["cold"]["output"]
-            s["unchanged_files"] = last["piasite"]["unchanged"]["files"]
-            s["edit_files"] = last["piasite"]["edit"]["files"]
+            inc = next((r for r in reversed(rounds) if "edit" in r.get("piasite", {})), None)
+            if inc:
+                s["unchanged_files"] = inc["piasite"]["unchanged"]["files"]
+                s["edit_files"] = inc["piasite"]["edit"]["files"]
             s["piasite_pages_per_s"] = s["piasite_output"]["html"] / s["piasite_cold"]
         if lasth:
             s["hugo_output"] = lasth["hugo"]["output"]
@@ -269,6 +294,13 @@ def summarize(result: dict) -> dict:
     ordered = sorted(sizes.values(), key=lambda s: s["versions"])
     if len(ordered) >= 2:
         a, b = ordered[0], ordered[-1]
+        if "piasite_cold_cpu" in a and "piasite_cold_cpu" in b:
+            dn = b["versions"] - a["versions"]
+            out["cpu_slope"] = {
+                "piasite_cold_cpu_s_per_version":
+                    (b["piasite_cold_cpu"] - a["piasite_cold_cpu"]) / dn,
+                "hugo_pagefind_cpu_s_per_version":
+                    (b["hugo_pagefind_cpu"] - a["hugo_pagefind_cpu"]) / dn}
         dn = b["versions"] - a["versions"]
         out["slope"] = {
             "from": a["versions"], "to": b["versions"],
@@ -302,12 +334,21 @@ def markdown(result: dict) -> str:
         po, ho = v.get("piasite_output", {}), v.get("hugo_output", {})
         lines.append(
             f"| {v['versions']} | {po.get('html', '–')} / {ho.get('html', '–')} "
-            f"| {v['piasite_cold']:.1f} s | {v['piasite_unchanged']:.1f} s "
-            f"| {v['piasite_edit']:.1f} s | {v['hugo']:.2f} s | {v['pagefind']:.1f} s "
+            f"| {v['piasite_cold']:.1f} s | {_s(v['piasite_unchanged'])} "
+            f"| {_s(v['piasite_edit'])} | {v['hugo']:.2f} s | {v['pagefind']:.1f} s "
             f"| {v['hugo_pagefind']:.1f} s | **{v['ratio']:.1f}×** ({', '.join(map(str, v['ratios']))}) "
             f"| {v.get('piasite_pages_per_s', 0):.0f} / {v.get('hugo_pages_per_s', 0):.0f} "
             f"| {_mib(v['piasite_peak_tree_rss'])} / {_mib(v['hugo_peak_tree_rss'])} "
             f"| {_mib(po.get('bytes', 0))} / {_mib(ho.get('bytes', 0))} | {v['load']:.1f} |")
+    lines += ["", "CPU seconds (user + system of the whole process tree; steadier than the wall "
+              "clock on a shared machine):", "",
+              "| versions | piasite cold CPU | Hugo+Pagefind CPU | CPU ratio (per round) |",
+              "|---:|---:|---:|---|"]
+    for _, v in sorted(s["sizes"].items(), key=lambda kv: kv[1]["versions"]):
+        if "cpu_ratio" in v:
+            lines.append(f"| {v['versions']} | {v['piasite_cold_cpu']:.1f} s "
+                         f"| {v['hugo_pagefind_cpu']:.1f} s | **{v['cpu_ratio']:.1f}×** "
+                         f"({', '.join(map(str, v['cpu_ratios']))}) |")
     lines.append("")
     for _, v in sorted(s["sizes"].items(), key=lambda kv: kv[1]["versions"]):
         lines.append(
@@ -317,6 +358,11 @@ def markdown(result: dict) -> str:
             f"rebuild {_files(v.get('unchanged_files'))}, one edit {_files(v.get('edit_files'))}; "
             "largest single process "
             f"{_mib(v['piasite_max_process_rss'])}.")
+    if "cpu_slope" in s:
+        c = s["cpu_slope"]
+        lines += ["", f"CPU per added version: piasite cold "
+                  f"{c['piasite_cold_cpu_s_per_version'] * 1000:.0f} ms, Hugo+Pagefind "
+                  f"{c['hugo_pagefind_cpu_s_per_version'] * 1000:.0f} ms."]
     if "slope" in s:
         sl = s["slope"]
         lines += [
@@ -325,9 +371,10 @@ def markdown(result: dict) -> str:
             f"{sl['piasite_cold_s_per_version'] * 1000:.0f} ms and "
             f"{sl['piasite_rss_bytes_per_version'] / 2**20:.2f} MiB per added version; "
             f"Hugo+Pagefind {sl['hugo_pagefind_s_per_version'] * 1000:.0f} ms and "
-            f"{sl['hugo_rss_bytes_per_version'] / 2**20:.2f} MiB; piasite unchanged "
-            f"{sl['piasite_unchanged_s_per_version'] * 1000:.0f} ms, one edit "
-            f"{sl['piasite_edit_s_per_version'] * 1000:.0f} ms per added version.",
+            f"{sl['hugo_rss_bytes_per_version'] / 2**20:.2f} MiB"
+            + ("." if math.isnan(sl["piasite_edit_s_per_version"]) else
+               f"; piasite unchanged {sl['piasite_unchanged_s_per_version'] * 1000:.0f} ms, "
+               f"one edit {sl['piasite_edit_s_per_version'] * 1000:.0f} ms per added version."),
         ]
     return "\n".join(lines) + "\n"
 
@@ -377,6 +424,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--reuse", action="store_true",
                     help="keep corpora already in --work made with the same size and seed")
     ap.add_argument("--timeout", type=float, default=None, help="seconds per run")
+    ap.add_argument("--incremental-max", type=int, default=None, metavar="N",
+                    help="above N versions, time piasite cold only (no unchanged / edit runs)")
     args = ap.parse_args(argv)
     sizes = [int(x) for x in args.sizes.split(",") if x]
     args.work.mkdir(parents=True, exist_ok=True)
@@ -430,8 +479,9 @@ def main(argv: list[str] | None = None) -> None:
             key = str(n)
             site, hsite = args.work / f"site-{n}", args.work / f"hugo-{n}"
             entry: dict = {"round": r + 1}
-            steps = [("piasite", lambda site=site, r=r: piasite_runs(site, args.now, r + 1,
-                                                                   args.timeout)),
+            incremental = args.incremental_max is None or n <= args.incremental_max
+            steps = [("piasite", lambda site=site, r=r, inc=incremental: piasite_runs(
+                          site, args.now, r + 1, args.timeout, inc)),
                      ("hugo", lambda hsite=hsite: hugo_runs(hsite, hugo, args.timeout))]
             if r % 2:
                 steps.reverse()
