@@ -2,9 +2,12 @@
 
 Items are aligned by their stable ids (never by lines), so a renumbered system still lines up
 with its old self. Inside a changed item the text is compared in 字句 a reader would underline:
-dates and numbers stay whole, the rest is split into morphemes (Janome) so 又は → 若しくは is
-one change, not three. Results are cached by content, so an unchanged pair costs nothing on a
-rebuild (research/anchors.md §4 measured the options).
+dates and numbers stay whole, the rest is split into words by Sudachi (compiled, its dictionary
+in the sudachidict_core wheel) in its middle split mode B, so 又は → 若しくは is one change, not
+three, and a term that was replaced (通知カード → 個人番号通知書) is marked whole instead of
+around a shared character. Results are cached by content, so an unchanged pair costs nothing on
+a rebuild (research/anchors.md §4 and docs/benchmarks.md, "新旧対照表 tokenizer", measured the
+options).
 """
 
 from __future__ import annotations
@@ -31,8 +34,15 @@ _ATOM = re.compile(
 )
 # Below this similarity a changed text is shown as replaced whole, not as confetti.
 _MIN_RATIO = 0.3
+# An unchanged run this short between two changes is marked with them (see _absorb_islands).
+_ISLAND = 1
 # Part of every cache key: a change to how texts are compared must not reuse old results.
-ALGORITHM = "2"
+ALGORITHM = "3"
+# Sudachi refuses an input over 49,149 bytes: longer runs are cut after a 。, and a sentence
+# longer than _MAX_CHARS every _MAX_CHARS (rarely needed: what is tokenized is the text
+# between two dates, numbers or spaces).
+_MAX_CHARS = 10_000
+_SENTENCE = re.compile(r"[^。]*。|[^。]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,22 +89,32 @@ class RevisionDiff:
 
 @functools.cache
 def _tokenizer():
-    from janome.tokenizer import Tokenizer  # loaded only when a text actually changed
+    # Loaded only when a text actually changed (the dictionary is memory-mapped, about 0.1 s).
+    from sudachipy import Dictionary, SplitMode
 
-    return Tokenizer(wakati=True)
+    return Dictionary(dict="core").tokenizer(SplitMode.B)
+
+
+def _words(text: str) -> list[str]:
+    tok = _tokenizer()
+    if len(text) <= _MAX_CHARS:
+        return [m.surface() for m in tok.tokenize(text)]
+    parts = [s[i:i + _MAX_CHARS] for s in _SENTENCE.findall(text)
+             for i in range(0, len(s), _MAX_CHARS)]
+    return [m.surface() for part in parts for m in tok.tokenize(part)]
 
 
 def tokens(text: str) -> list[str]:
-    """Split text into 字句: whole dates and numbers, morphemes for the rest."""
+    """Split text into 字句: whole dates and numbers, words for the rest."""
     out: list[str] = []
     pos = 0
     for m in _ATOM.finditer(text):
         if m.start() > pos:
-            out.extend(_tokenizer().tokenize(text[pos:m.start()]))
+            out.extend(_words(text[pos:m.start()]))
         out.append(m.group())
         pos = m.end()
     if pos < len(text):
-        out.extend(_tokenizer().tokenize(text[pos:]))
+        out.extend(_words(text[pos:]))
     return [t for t in out if t]
 
 
@@ -133,7 +153,7 @@ def _inline(old: str, new: str) -> tuple[tuple[Segment, ...], tuple[Segment, ...
         return (Segment("delete", old),), (Segment("insert", new),)
     left: list[Segment] = []
     right: list[Segment] = []
-    for op, i1, i2, j1, j2 in sm.get_opcodes():
+    for op, i1, i2, j1, j2 in _absorb_islands(sm.get_opcodes(), a):
         if op == "equal":
             left.append(Segment("equal", "".join(a[i1:i2])))
             right.append(Segment("equal", "".join(b[j1:j2])))
@@ -143,6 +163,21 @@ def _inline(old: str, new: str) -> tuple[tuple[Segment, ...], tuple[Segment, ...
         if j2 > j1:
             right.append(Segment("insert", "".join(b[j1:j2])))
     return _merge(left), _merge(right)
+
+
+def _absorb_islands(opcodes: list[tuple], a: list[str]) -> list[tuple]:
+    """Join two changes separated by one character that did not change (a particle, a comma):
+    [-厳重-]に[-管理する-] reads as confetti; [-厳重に管理する-] is what a reader underlines."""
+    out: list[list] = []
+    for op, i1, i2, j1, j2 in opcodes:
+        if (out and op != "equal" and len(out) >= 2 and out[-1][0] == "equal"
+                and out[-2][0] != "equal" and len("".join(a[out[-1][1]:out[-1][2]]).strip()) <= _ISLAND):
+            out.pop()  # the island
+            first = out.pop()
+            out.append(["replace", first[1], i2, first[3], j2])
+            continue
+        out.append([op, i1, i2, j1, j2])
+    return [tuple(o) for o in out]
 
 
 def _merge(segs: list[Segment]) -> tuple[Segment, ...]:

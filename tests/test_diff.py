@@ -25,12 +25,25 @@ def changed(segs, op):
      ["又は本人の"], ["若しくはその", "又は電子申請"]),
     ("第19条第7号", "第19条第8号", ["7"], ["8"]),
     ("市民課長 斎藤 典之", "市民課長 藤生 智子", ["斎藤 典之"], ["藤生 智子"]),
+    # a term replaced by another is marked whole, not around the character they share
+    ("通知カードを送付する", "個人番号通知書を送付する", ["通知カード"], ["個人番号通知書"]),
+    # no one-character island (の) left between two changes
+    ("住民基本台帳の作成", "住民票の記載事項", ["住民基本台帳の作成"], ["住民票の記載事項"]),
+    ("６１、６２、６３", "６３", ["６１、６２、"], []),
 ])
 def test_inline_diff_marks_whole_words(old, new, deleted, inserted):
     left, right = inline_diff(old, new)
     assert changed(left, "delete") == deleted
     assert changed(right, "insert") == inserted
     assert "".join(s.text for s in left) == old and "".join(s.text for s in right) == new
+
+
+def test_a_very_long_text_is_compared_whole():
+    # more than the 49,149 bytes Sudachi accepts at once, without a 。 to cut at
+    old = "".join(chr(0x4E00 + i) for i in range(20_000)) + "を作成する"
+    left, right = inline_diff(old, old.replace("作成", "調製"))
+    assert changed(left, "delete") == ["作成"] and changed(right, "insert") == ["調製"]
+    assert "".join(s.text for s in left) == old
 
 
 def test_placeholder_before_means_everything_is_new():

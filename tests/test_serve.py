@@ -120,3 +120,52 @@ def test_unpublished_versions_show_in_preview_only(tmp_path):
     httpd.server_close()
     page = preview.rendered.files[Path("midori/juki/2023-08-18/index.html")].decode()
     assert "未公開（プレビューのみ）" in page
+
+
+def test_editor_scratch_files_do_not_rebuild_but_a_save_does(server):
+    site, port, preview = server
+    assert preview_watching(preview)
+    gen = preview.generation
+    folder = site / "content/midori/juki"
+    for name in (".2025-12-12.md.swp", "2025-12-12.md~", "4913", ".#2025-12-12.md"):
+        (folder / name).write_text("x", encoding="utf-8")
+    time.sleep(1.0)  # twice the watcher's wake-up period: nothing may have been rebuilt
+    assert preview.generation == gen
+    edit(site, 'name = "市民部 市民課"', 'name = "市民部 市民課 窓口係"')
+    assert wait_for(lambda: preview.generation > gen)
+    assert "市民部 市民課 窓口係" in get(port, "/midori/juki/2025-12-12/")[1]
+
+
+def test_a_save_before_the_watch_starts_is_not_lost(tmp_path):
+    site = copy_site(tmp_path / "site")
+    httpd, preview, watcher = make_server(site, "127.0.0.1", 0)
+    httpd.server_close()
+    gen = preview.generation
+    edit(site, 'name = "市民部 市民課"', 'name = "市民部 戸籍係"')  # after the first build
+    watcher.start()
+    try:
+        assert wait_for(lambda: preview.generation > gen)
+        page = preview.rendered.files[Path("midori/juki/2025-12-12/index.html")].decode()
+        assert "市民部 戸籍係" in page
+    finally:
+        watcher.stop.set()
+
+
+def test_site_toml_replaced_by_rename_is_seen_and_still_watched(server):
+    site, _, preview = server
+    assert preview_watching(preview)
+    for title in ("置き換えた題名", "もう一度置き換えた題名"):
+        gen = preview.generation
+        config = site / "site.toml"
+        tmp = site / "site.toml.new"
+        tmp.write_text(config.read_text(encoding="utf-8").replace(
+            'title = "', f'title = "{title}', 1), encoding="utf-8")
+        tmp.replace(config)  # how many editors save: a new file renamed over the old one
+        assert wait_for(lambda gen=gen: preview.generation > gen)
+        assert title in preview.rendered.files[Path("index.html")].decode()
+
+
+def preview_watching(preview, timeout=10.0) -> bool:
+    watcher = next(t for t in threading.enumerate() if t.name == "piasite-watcher"
+                   and t.preview is preview)
+    return watcher.watching.wait(timeout)
