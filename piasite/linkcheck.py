@@ -12,7 +12,8 @@ Internal links are root-relative (`/x/`), relative (`../x`, `#id`) or absolute u
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from bisect import bisect_left
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from html import unescape
 from pathlib import PurePosixPath
@@ -94,17 +95,35 @@ def sources(site: Site | None) -> tuple[Sources, dict[str, Span]]:
 _ID = re.compile(r"""\sid=["']([^"']+)["']""")
 
 
+class _IdPositions:
+    """Where each id attribute of a page starts, found once per page (a page has hundreds of
+    links to place)."""
+
+    def __init__(self) -> None:
+        self.pages: dict[PurePosixPath, tuple[list[int], list[str]]] = {}
+
+    def before(self, path: PurePosixPath, text: str, offset: int) -> Iterator[str]:
+        """The ids of the elements that start before `offset`, nearest first."""
+        if path not in self.pages:
+            found = [(m.start(), m.group(1)) for m in _ID.finditer(text)]
+            self.pages[path] = ([p for p, _ in found], [i for _, i in found])
+        starts, ids = self.pages[path]
+        for k in range(bisect_left(starts, offset) - 1, -1, -1):
+            yield ids[k]
+
+
 def _span_for(url: str, path: PurePosixPath, text: str, offset: int,
-              sources: tuple[Sources, dict[str, Span]]) -> Span:
+              sources: tuple[Sources, dict[str, Span]], positions: _IdPositions | None = None
+              ) -> Span:
     """The source of the page, narrowed to the item or row the link sits in when known."""
     exact, prefix = sources
     if url in exact:
         span, ids = exact[url]
         if ids:
             # the nearest enclosing-or-preceding element whose id names an item or a row
-            for m in reversed(list(_ID.finditer(text, 0, offset))):
-                if m.group(1) in ids:
-                    return ids[m.group(1)]
+            for found in (positions or _IdPositions()).before(path, text, offset):
+                if found in ids:
+                    return ids[found]
         return span
     best = max((k for k in prefix if url.startswith(k)), key=len, default=None)
     if best is not None:
@@ -173,6 +192,7 @@ def check_scans(scans: Mapping[PurePosixPath, Scan], names: Mapping[str, PurePos
     outbound: list[Outbound] = []
     seen: set[tuple] = set()
     memo: dict[tuple[str, str], tuple | None] = {}
+    positions = _IdPositions()
     for path, sc in scans.items():
         here = page_url(path)
         is_xml = path.suffix == ".xml"
@@ -189,13 +209,15 @@ def check_scans(scans: Mapping[PurePosixPath, Scan], names: Mapping[str, PurePos
             if target is None and local:
                 seen.add((path, raw))
                 outbound.append(Outbound(raw, targets, frag,
-                                         _span_for(here, path, sc.text, offset, srcs), here))
+                                         _span_for(here, path, sc.text, offset, srcs, positions),
+                                         here))
                 continue
             problem = judge(target, frag, ids_of)
             if problem is None:
                 continue
             seen.add((path, raw))
-            diags.append(broken(here, raw, problem, _span_for(here, path, sc.text, offset, srcs)))
+            diags.append(broken(here, raw, problem,
+                                _span_for(here, path, sc.text, offset, srcs, positions)))
     return diags, outbound
 
 

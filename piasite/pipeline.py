@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -242,6 +243,7 @@ def _check_links(pages: dict[PurePosixPath, bytes], results: list[AffairResult],
     names = {str(p): p for p in (*affair_pages, *pages)}
     scans = {p: linkcheck.scan(p, d) for p, d in pages.items() if p.suffix in (".html", ".xml")}
 
+    @functools.cache
     def ids_of(target: PurePosixPath) -> frozenset[str]:
         return scans[target].ids if target in scans else page_ids(affair_pages[target])
 
