@@ -138,8 +138,7 @@ def build_one(ctx: Context, task: Task) -> AffairResult:
         path = routes.output_path(job.url)
         write.put(settings.out, path, data)
         sc = scans[path] = linkcheck.scan(path, data)
-        ids = zlib.compress("\n".join(sorted(sc.ids)).encode()) if sc.ids else b""
-        pages.append(Page(path, job.fingerprint, ids))
+        pages.append(Page(path, job.fingerprint, ids_blob(sc.ids)))
     names = {str(p): p for p in scans}
     base = ctx.shared.config.base_url.rstrip("/")
     broken, outbound = linkcheck.check_scans(scans, names, lambda t: scans[t].ids, base,
@@ -185,7 +184,16 @@ def build_all(settings: Settings, tasks: Sequence[Task], jobs: int | None = None
         yield from pool.map(_run, tasks, chunksize=1)
 
 
+def ids_blob(ids: frozenset[str]) -> bytes:
+    """A page's ids, kept small (a long version has thousands)."""
+    return zlib.compress("\n".join(sorted(ids)).encode()) if ids else b""
+
+
+def page_ids_of(blob: bytes) -> frozenset[str]:
+    return frozenset(zlib.decompress(blob).decode().split("\n")) if blob else frozenset()
+
+
 def page_ids(page: Page) -> frozenset[str]:
-    return frozenset(zlib.decompress(page.ids).decode().split("\n")) if page.ids else frozenset()
+    return page_ids_of(page.ids)
 
 

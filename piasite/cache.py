@@ -133,6 +133,63 @@ class BuildCache:
                 p.unlink(missing_ok=True)
 
 
+@dataclass(frozen=True, slots=True)
+class SitePage:
+    """A site-wide page as the last build published it: enough to link it again unrendered."""
+
+    fingerprint: str
+    stamp: tuple[int, int]
+    ids: bytes
+    """zlib of its HTML ids, one per line."""
+    links: tuple[tuple[int, str], ...]
+
+
+class SiteCache:
+    """The site-wide pages (home, registry, comments, comparisons …) of the last build, by
+    path: a page whose fingerprint did not change is linked from output/, not rendered."""
+
+    def __init__(self, root: Path, out: Path, key: str):
+        self.path = root / ".piasite-cache" / "site.pickle"
+        self.out = out
+        self.key = key
+        self.pages: dict[PurePosixPath, SitePage] = {}
+        self.reused = 0
+        try:
+            key_, out_, pages = pickle.loads(self.path.read_bytes())
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError):
+            return
+        if key_ == key and out_ == str(out):
+            self.pages = pages
+
+    def reuse(self, rel: PurePosixPath, fingerprint: str, staged: Path) -> SitePage | None:
+        """Link the published page into the staging folder if nothing it shows changed."""
+        page = self.pages.get(rel)
+        if page is None or page.fingerprint != fingerprint:
+            return None
+        src = self.out.joinpath(*rel.parts)
+        try:
+            st = src.stat()
+        except OSError:
+            return None
+        if (st.st_size, st.st_mtime_ns) != page.stamp:
+            return None
+        link_or_copy(src, staged.joinpath(*rel.parts))
+        self.reused += 1
+        return page
+
+    def save(self, pages: dict[PurePosixPath, SitePage]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_bytes(pickle.dumps((self.key, str(self.out), pages),
+                                     protocol=pickle.HIGHEST_PROTOCOL))
+        tmp.replace(self.path)
+
+
+def stamp(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
+
+
 def site_key(root: Path, shared, theme, compared: frozenset[str]) -> str:
     """Digest of what every assessment's pages depend on besides its own files: settings,
     forms and their families, the registry, the theme, piasite, which kinds are compared."""

@@ -16,7 +16,7 @@ from bisect import bisect_left
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from html import unescape
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urljoin, urlsplit
 
 from . import routes
@@ -151,6 +151,13 @@ class Scan:
     links: tuple[tuple[int, str], ...]
     """(offset, url): the position is worked out only for a broken link."""
     text: str
+    file: Path | None = None
+    """Where the page is written, when `text` was not kept: read only to place a broken link."""
+
+    def full_text(self) -> str:
+        if self.text or self.file is None:
+            return self.text
+        return self.file.read_text(encoding="utf-8", errors="replace")
 
 
 def scan(path: PurePosixPath, data: bytes) -> Scan:
@@ -209,15 +216,15 @@ def check_scans(scans: Mapping[PurePosixPath, Scan], names: Mapping[str, PurePos
             if target is None and local:
                 seen.add((path, raw))
                 outbound.append(Outbound(raw, targets, frag,
-                                         _span_for(here, path, sc.text, offset, srcs, positions),
-                                         here))
+                                         _span_for(here, path, sc.full_text(), offset, srcs,
+                                                   positions), here))
                 continue
             problem = judge(target, frag, ids_of)
             if problem is None:
                 continue
             seen.add((path, raw))
             diags.append(broken(here, raw, problem,
-                                _span_for(here, path, sc.text, offset, srcs, positions)))
+                                _span_for(here, path, sc.full_text(), offset, srcs, positions)))
     return diags, outbound
 
 

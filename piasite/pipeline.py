@@ -13,8 +13,17 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from . import diagnostics, export, linkcheck, privacy, routes
-from .assessment import AffairResult, Settings, Task, build_all, page_ids
-from .cache import BuildCache, published, reuse_index, settle, site_key
+from .assessment import AffairResult, Settings, Task, build_all, ids_blob, page_ids, page_ids_of
+from .cache import (
+    BuildCache,
+    SiteCache,
+    SitePage,
+    published,
+    reuse_index,
+    settle,
+    site_key,
+    stamp,
+)
 from .check import MUNICIPALITY_RULES
 from .check import check as check_site
 from .compare import EntryStore, compared_kinds
@@ -167,24 +176,36 @@ def _build_into(staged: Path, target: Path, root: Path, shared: Shared, base: Li
                      compared, summary.links)
         out = Jobs(r, theme, (repr(shared.families), sorted(compared)))
         site_jobs(out, summary, export.accessibility_results(root))
+        # A site-wide page whose fingerprint did not change is linked from output/ unrendered.
+        site_cache = SiteCache(root, target, store.site_key)
         pages: dict[PurePosixPath, bytes] = {}
+        kept: dict[PurePosixPath, SitePage] = {}
         for job in out.out:
-            pages[routes.output_path(job.url)] = job.make()
+            path = routes.output_path(job.url)
+            hit = site_cache.reuse(path, job.fingerprint, staged)
+            if hit is not None:
+                kept[path] = hit
+            else:
+                pages[path] = job.make()
     finally:
         compare_store.close()
         entries_db.unlink(missing_ok=True)
+    fingerprints = {routes.output_path(job.url): job.fingerprint for job in out.out}
     pages.update(static_files(theme))
     written = [p.path for r in results for p in r.pages]
     pages[routes.output_path(routes.sitemap())] = sitemap(shared.config.base_url,
-                                                          [*written, *pages])
+                                                          [*written, *pages, *kept])
     for path, data in pages.items():
         put(staged, path, data)
-    dangling = _check_links(pages, results, shared.config, [m for m, _ in munis])
+    scans = {p: linkcheck.scan(p, d) for p, d in pages.items()}
+    scans.update({p: linkcheck.Scan(p, page_ids_of(k.ids), k.links, "", staged.joinpath(*p.parts))
+                  for p, k in kept.items()})
+    dangling = _check_links(scans, results, shared.config, [m for m, _ in munis])
     if dangling:  # E701 stops before anything reaches output/
         discard(staged)
         result.diagnostics = diagnostics.sort(result.diagnostics + dangling)
         return result
-    result.files = sorted([*written, *pages], key=str)
+    result.files = sorted([*written, *pages, *kept], key=str)
     result.diffs_computed = sum(r.diffs_computed for r in results)
     result.reused = store.reused
     # A file equal to the one already published is linked to it, not rewritten; when nothing
@@ -209,6 +230,9 @@ def _build_into(staged: Path, target: Path, root: Path, shared: Shared, base: Li
     for task, key, res in zip(tasks, keys, results, strict=True):
         if not res.reused and res.summary is not None:
             store.store(task, key, res, staged, today_matters=bool(res.summary.consultations))
+    site_cache.save({p: SitePage(fp, stamp(staged.joinpath(*p.parts)), ids_blob(scans[p].ids),
+                                 scans[p].links)
+                     for p, fp in fingerprints.items() if p in scans})
     commit(staged, target)
     store.forget_others(tasks)
     result.wrote = True
@@ -236,12 +260,11 @@ def _assessments(settings: Settings, tasks: list[Task], jobs: int | None,
     return [r for r in results if r is not None], keys
 
 
-def _check_links(pages: dict[PurePosixPath, bytes], results: list[AffairResult],
+def _check_links(scans: dict[PurePosixPath, linkcheck.Scan], results: list[AffairResult],
                  config: SiteConfig, munis: list[Municipality]) -> list[Diagnostic]:
     """E701 for the site-wide pages' links and for the assessments' links to other files."""
     affair_pages = {p.path: p for r in results for p in r.pages}
-    names = {str(p): p for p in (*affair_pages, *pages)}
-    scans = {p: linkcheck.scan(p, d) for p, d in pages.items() if p.suffix in (".html", ".xml")}
+    names = {str(p): p for p in (*affair_pages, *scans)}
 
     @functools.cache
     def ids_of(target: PurePosixPath) -> frozenset[str]:
@@ -249,7 +272,8 @@ def _check_links(pages: dict[PurePosixPath, bytes], results: list[AffairResult],
 
     base = config.base_url.rstrip("/")
     skeleton = Site(config=config, municipalities=tuple(munis))
-    diags, _ = linkcheck.check_scans(scans, names, ids_of, base, linkcheck.sources(skeleton))
+    pages = {p: sc for p, sc in scans.items() if p.suffix in (".html", ".xml")}
+    diags, _ = linkcheck.check_scans(pages, names, ids_of, base, linkcheck.sources(skeleton))
     for r in results:
         for o in r.outbound:
             target = next((names[t] for t in o.targets if t in names), None)

@@ -141,3 +141,20 @@ def test_cache_entries_of_deleted_assessments_are_dropped(tmp_path):
     _build(site)
     assert [p.relative_to(cache).as_posix() for p in cache.rglob("*.pickle")] == [
         "midori/juki.pickle"]
+
+
+def test_site_wide_pages_an_edit_does_not_touch_are_not_rewritten(tmp_path):
+    site = copy_site(tmp_path / "site", ("midori", "asahikawa", "okayama"))
+    _build(site)
+    before = _stamps(site / "output")
+    _edit(site, MIDORI, "本市は、住民基本台帳", "本市は、（編集）住民基本台帳")
+    _build(site)
+    after = _stamps(site / "output")
+    # みどり市's 基礎項目評価書 is in no comparison of 全項目評価書 and its 団体・評価書 labels are
+    # unchanged: those site-wide pages are the files published before, neither rendered nor
+    # written again.
+    untouched = [f for f in before if f.startswith("compare/zenkoumoku/")] + ["index.html",
+                                                                              "midori/index.html"]
+    assert len(untouched) > 100
+    assert all(after[f] == before[f] for f in untouched)
+    assert after["midori/juki/2025-12-12/index.html"] != before["midori/juki/2025-12-12/index.html"]
