@@ -15,13 +15,14 @@ import dataclasses
 import datetime
 import multiprocessing
 import os
+import sys
 import zlib
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from . import diagnostics, linkcheck, routes, write
+from . import diagnostics, link, linkcheck, load, markdown, normalize, routes, source, write
 from .check import ASSESSMENT_RULES
 from .check import check as check_site
 from .diagnostics import Diagnostic
@@ -105,6 +106,24 @@ _WORKER: Context | None = None
 def build_one(ctx: Context, task: Task) -> AffairResult:
     """Load, check and link one assessment; if it has no errors and `settings.out` is set,
     diff and render it too, writing its pages into the staging folder."""
+    try:
+        return _build_one(ctx, task)
+    finally:
+        _forget()
+
+
+def _forget() -> None:
+    """Empty the per-process caches of text. They serve the preview, which renders the same
+    text again on every save; in a build the next assessment is other text, and what one
+    assessment left there would only add up."""
+    markdown.render.cache_clear()
+    normalize.match_key.cache_clear()
+    source.forget()
+    load.forget()
+    link.forget()
+
+
+def _build_one(ctx: Context, task: Task) -> AffairResult:
     settings = ctx.settings
     diags: list[Diagnostic] = []
     affair = load_affair(settings.root, task.muni.slug, task.files, ctx.shared.forms, diags)
@@ -163,15 +182,26 @@ MIN_TASKS_FOR_WORKERS = 8
 """With `jobs` unset, fewer assessments than this are built in this process."""
 
 
+def _workers_can_start() -> bool:
+    """Whether worker processes can be started: they import the main module again (as every
+    `multiprocessing` program does), which a program read from standard input does not have."""
+    path = getattr(sys.modules["__main__"], "__file__", None)
+    return path is None or Path(path).is_file()
+
+
 def build_all(settings: Settings, tasks: Sequence[Task], jobs: int | None = None
               ) -> Iterator[AffairResult]:
     """Every task's result, in the order of `tasks`, built by `jobs` worker processes
     (default: one per core for a site of MIN_TASKS_FOR_WORKERS assessments or more, else
-    this process)."""
+    this process).
+
+    As with any `multiprocessing` code, a script that calls this (through `pipeline.build`)
+    keeps its own work under `if __name__ == "__main__":`.
+    """
     if jobs is None:
         # Starting workers costs about a second: a small site is quicker in this process.
         jobs = (os.cpu_count() or 1) if len(tasks) >= MIN_TASKS_FOR_WORKERS else 1
-    if jobs <= 1 or len(tasks) <= 1:
+    if jobs <= 1 or len(tasks) <= 1 or not _workers_can_start():
         ctx = make_context(settings)
         for t in tasks:
             yield build_one(ctx, t)

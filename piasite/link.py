@@ -272,6 +272,11 @@ def _mentions(affairs: Iterable[Affair], scan: LinkIndex) -> dict[str, list[Ment
 _SCANNED: dict[tuple, tuple[tuple[str, str, str, str, str], ...]] = {}
 
 
+def forget() -> None:
+    """Empty the cache above (a build, between assessments)."""
+    _SCANNED.clear()
+
+
 def _scan(rev: Revision, scan: LinkIndex, pattern: re.Pattern) -> Iterator[tuple[str, str, str, str, str]]:
     """(slug, item anchor, text before, name as written, text after) of one version."""
     names = {_name_item(inst).anchor for _, _, _, _, inst in system_items(rev)

@@ -282,6 +282,11 @@ version to its form is most of that time."""
 _REVISIONS_KEPT = 64
 
 
+def forget() -> None:
+    """Empty the cache above (a build, between assessments)."""
+    _REVISIONS.clear()
+
+
 def _digest(root: Path, files: tuple[Path, ...]) -> str:
     """Hash of a version's files: equal digests render equal pages (and reuse a loaded version)."""
     digest = hashlib.sha256()

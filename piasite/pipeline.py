@@ -144,6 +144,42 @@ def _build(root: Path, out: Path | None, now: str | None, strict: bool,
 def _build_into(staged: Path, target: Path, root: Path, shared: Shared, base: LinkIndex,
                 munis: Munis, diags: list[Diagnostic], today: datetime.date,
                 strict: bool, jobs: int | None) -> BuildResult:
+    # Everything of the assessments and the site-wide pages is dropped before the search
+    # index is made: Pagefind's memory then adds to little of piasite's.
+    result, done = _write(staged, target, root, shared, base, munis, diags, today, strict, jobs)
+    if done is None:
+        return result
+    # The search index is built inside the fresh folder, so a failed index leaves output/ as
+    # it was; it is taken over from output/ when no page it indexes changed.
+    if not reuse_index(target, staged, done.changed, done.removed):
+        indexed = index_site(staged)
+        if indexed.diagnostics:
+            discard(staged)
+            result.diagnostics = diagnostics.sort(result.diagnostics + indexed.diagnostics)
+            return result
+    commit(staged, target)
+    done.cache.forget_others(done.tasks)
+    result.wrote = True
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class _Staged:
+    """What the index and the commit need of a staged build."""
+
+    changed: set[str]
+    """Files that differ from output/."""
+    removed: set[str]
+    """Files of output/ the new build does not have."""
+    cache: BuildCache
+    tasks: list[Task]
+
+
+def _write(staged: Path, target: Path, root: Path, shared: Shared, base: LinkIndex,
+           munis: Munis, diags: list[Diagnostic], today: datetime.date, strict: bool,
+           jobs: int | None) -> tuple[BuildResult, _Staged | None]:
+    """Every page into the staging folder, linked and checked; None beside the result when
+    the build stops here (errors, or nothing changed)."""
     render = not diagnostics.has_errors(diags)
     tasks = [Task(m, af) for m, mf in munis for af in mf.affairs]
     # Which form kinds are compared decides the links on every version page of them: known
@@ -160,7 +196,7 @@ def _build_into(staged: Path, target: Path, root: Path, shared: Shared, base: Li
     result = BuildResult(diagnostics.sort(diags))
     if not result.ok or (strict and diagnostics.has_warnings(result.diagnostics)):
         discard(staged)
-        return result
+        return result, None
     # The site-wide pages, from the assessments' summaries; the comparisons' entries wait on
     # disk until their item page is made.
     entries_db = root / ".piasite-cache" / "compare.sqlite"
@@ -204,7 +240,7 @@ def _build_into(staged: Path, target: Path, root: Path, shared: Shared, base: Li
     if dangling:  # E701 stops before anything reaches output/
         discard(staged)
         result.diagnostics = diagnostics.sort(result.diagnostics + dangling)
-        return result
+        return result, None
     result.files = sorted([*written, *pages, *kept], key=str)
     result.diffs_computed = sum(r.diffs_computed for r in results)
     result.reused = store.reused
@@ -216,27 +252,16 @@ def _build_into(staged: Path, target: Path, root: Path, shared: Shared, base: Li
     if not changed and not removed:
         discard(staged)
         result.wrote = result.unchanged = True
-        return result
-    # The search index is built inside the fresh folder, so a failed index leaves output/ as
-    # it was; it is taken over from output/ when no page it indexes changed.
-    if not reuse_index(target, staged, changed, removed):
-        indexed = index_site(staged)
-        if indexed.diagnostics:
-            discard(staged)
-            result.diagnostics = diagnostics.sort(result.diagnostics + indexed.diagnostics)
-            return result
-    # Stamped as they now stand (a page equal to the published one is that file), stored
-    # once the build is sure to be published.
+        return result, None
+    # Stamped as they now stand (a page equal to the published one is that file); an entry
+    # whose pages do not reach output/ (the index fails) will not match them next time.
     for task, key, res in zip(tasks, keys, results, strict=True):
         if not res.reused and res.summary is not None:
             store.store(task, key, res, staged, today_matters=bool(res.summary.consultations))
     site_cache.save({p: SitePage(fp, stamp(staged.joinpath(*p.parts)), ids_blob(scans[p].ids),
                                  scans[p].links)
                      for p, fp in fingerprints.items() if p in scans})
-    commit(staged, target)
-    store.forget_others(tasks)
-    result.wrote = True
-    return result
+    return result, _Staged(changed, removed, store, tasks)
 
 
 def _assessments(settings: Settings, tasks: list[Task], jobs: int | None,

@@ -234,6 +234,11 @@ def parse_toml(text: str, *, line_offset: int = 0) -> tuple[TomlDoc | None, Toml
     return _parse_toml_cached(text, line_offset)
 
 
+def forget() -> None:
+    """Empty the parse cache (a build, between assessments)."""
+    _parse_toml_cached.cache_clear()
+
+
 @functools.lru_cache(maxsize=512)
 def _parse_toml_cached(text: str, line_offset: int) -> tuple[TomlDoc | None, TomlError | None]:
     return _parse_toml(text, line_offset=line_offset)

@@ -22,11 +22,13 @@ def test_stage_order_is_load_check_link_diff_render_write():
         _order(pipeline.load_checked, "load(root)", "check_site(site)", "link(site)"))
     # A build takes each assessment through the stages (in a worker process), then makes the
     # site-wide pages, checks every link, indexes and only then swaps the new folder in.
-    one = _order(assessment.build_one, "load_affair(", "check_site(site", "resolve([affair]",
+    one = _order(assessment._build_one, "load_affair(", "check_site(site", "resolve([affair]",
                  "diff_site(public", "affair_jobs(", "write.put(", "check_scans(")
     assert one == sorted(one)
-    build = _order(pipeline._build_into, "_assessments(", "site_jobs(", "put(staged",
-                   "_check_links(", "index_site(staged", "commit(staged")
+    staged = _order(pipeline._write, "_assessments(", "site_jobs(", "put(staged",
+                    "_check_links(")
+    assert staged == sorted(staged)
+    build = _order(pipeline._build_into, "_write(", "index_site(staged", "commit(staged")
     assert build == sorted(build)
     stages = _order(pipeline.render_site, "diff_site(site", "render(site")
     assert stages == sorted(stages)
