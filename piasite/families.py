@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 
+from . import schema
 from .diagnostics import Diagnostic, Span, error, warning
 from .model import VALUE_KINDS, Family, Form
 from .source import parse_toml, read_source
@@ -79,37 +80,23 @@ def _read(base: Path, rel: PurePosixPath, kind: str, forms: Mapping[str, Form], 
         line, col = doc.pos(path)
         return Span(rel, line, col)
 
-    data = doc.data
-    for k in data:
-        if k not in ("family", "map"):
-            diags.append(error("E101", f"不明なキー「{k}」です（family / map）", at(k)))
-    fam = data.get("family")
-    canonical = fam.get("canonical") if isinstance(fam, dict) else None
-    if not isinstance(fam, dict) or not isinstance(canonical, str):
-        diags.append(error("E103", "必須のキー「family.canonical」（基準の様式）がありません", at("family")))
+    checked = schema.validate_doc(doc, rel, schema.FAMILY)
+    diags.extend(checked.diagnostics)
+    data = checked.value if isinstance(checked.value, Mapping) else {}
+    canonical = data.get("family", {}).get("canonical")
+    if canonical is None:  # missing or not a string: reported by the schema
         return None
-    for k in fam:
-        if k != "canonical":
-            diags.append(error("E101", f"不明なキー「{k}」です（canonical）", at("family", k)))
     if canonical not in ids:
         diags.append(error("E121", f"基準の様式「{canonical}」は種類「{kind}」の様式にありません"
                                    f"（{', '.join(ids)}）", at("family", "canonical")))
         return None
     explicit: dict[str, dict[str, str]] = {}
     spans: dict[str, Span] = {}
-    maps = data.get("map", {})
-    if not isinstance(maps, dict):
-        diags.append(error("E102", "「map」は様式ごとの表です（[map.\"様式のid\"]）", at("map")))
-        maps = {}
     canon_values = _value_ids(forms[canonical])
-    for fid, table in maps.items():
+    for fid, table in data.get("map", {}).items():
         if fid not in ids or fid == canonical:
             why = "基準の様式そのもの" if fid == canonical else f"種類「{kind}」の様式ではありません"
             diags.append(error("E121", f"対応表の様式「{fid}」は{why}です", at("map", fid)))
-            continue
-        if not isinstance(table, dict):
-            diags.append(error("E102", f"「map.{fid}」は「項目のid = 基準の様式の項目のid」の表です",
-                               at("map", fid)))
             continue
         own = _value_ids(forms[fid])
         spans[fid] = at("map", fid)
@@ -117,9 +104,6 @@ def _read(base: Path, rel: PurePosixPath, kind: str, forms: Mapping[str, Form], 
         for item, target in table.items():
             if item not in own:
                 diags.append(error("E122", f"様式「{fid}」に値の項目「{item}」はありません",
-                                   at("map", fid, item)))
-            elif not isinstance(target, str):
-                diags.append(error("E102", f"「{item}」の対応先は文字列（基準の様式の項目のid、なければ \"\"）です",
                                    at("map", fid, item)))
             elif target and target not in canon_values:
                 diags.append(error("E122", f"基準の様式「{canonical}」に値の項目「{target}」はありません",

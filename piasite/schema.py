@@ -354,6 +354,15 @@ FORM = table({
 })
 """A form definition: piasite/forms/<id>.toml, or a site's own forms/<id>.toml."""
 
+FAMILY = table({
+    "family": req(table({
+        "canonical": req(Str(), "the form id whose item ids, labels and order name the pages"),
+    })),
+    "map": opt(Map(Map(Str())), "form id → {its item id → the canonical item id, or \"\"}"),
+})
+"""A form kind's item correspondences: piasite/forms/families/<kind>.toml, or a site's own
+forms/families/<kind>.toml (what each id must name is checked in families.py)."""
+
 PRIVACY_ALLOWLIST = table({
     "allow": opt(Array(table({
         "path": req(Str(), "relative to the site folder"),

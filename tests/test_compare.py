@@ -264,6 +264,18 @@ def test_an_unknown_item_in_a_site_correspondence_is_an_error_with_its_position(
     assert not result.ok
 
 
+def test_a_correspondence_of_the_wrong_shape_is_diagnosed_by_the_schema(tmp_path):
+    site = _zenkoumoku_site(tmp_path, '[family]\ncanonical = 3\ncanonicl = "x"\n\n'
+                            '[map]\n"zenkoumoku-h30-05" = "A3"\n')
+    lines = [str(d) for d in pipeline.check(site).diagnostics
+             if str(d.span.path) == "forms/families/zenkoumoku.toml"]
+    assert lines == [
+        "forms/families/zenkoumoku.toml:2:1: error[E102]: 「family.canonical」は文字列で書いてください（整数が書かれています）",
+        "forms/families/zenkoumoku.toml:3:1: error[E101]: 不明なキー「family.canonicl」です",
+        "forms/families/zenkoumoku.toml:6:1: error[E102]: 「map.zenkoumoku-h30-05」は表（テーブル）で書いてください（文字列が書かれています）",
+    ]
+
+
 def test_an_unknown_canonical_form_is_an_error(tmp_path):
     site = _zenkoumoku_site(tmp_path, '[family]\ncanonical = "zenkoumoku-r9-01"\n')
     lines = [str(d) for d in pipeline.check(site).diagnostics if d.code == "E121"]
