@@ -150,8 +150,11 @@ class Record:
 
     assessment: Assessment
     row: Row
-    entries: Mapping[str, tuple[Entry, ...]]
-    """Canonical item id → its occurrences, in document order (only in compared kinds)."""
+    entries: Mapping[str, bytes]
+    """Canonical item id → its occurrences in document order (only in compared kinds), pickled:
+    a site's worth of them waits for the item pages in far less memory."""
+    counts: Mapping[str, int]
+    """Canonical item id → how many occurrences."""
     digests: Mapping[str, str]
     """Canonical item id → a digest of its entries: an unchanged item page is not rendered."""
 
@@ -190,9 +193,10 @@ def record(m: Municipality, a: Affair, families: Mapping[str, Family], forms: Ma
                     item.anchor, item.node.id, item.label, place.entries, place.context, st, thaw(item.value) if st == "value" else None,
                     value_text(item), _choice_keys(item, node.kind if node else item.node.kind),
                     field_view(item, 4, ctx)))
-    frozen = {k: tuple(v) for k, v in entries.items()}
-    digests = {k: hashlib.sha256(repr(v).encode()).hexdigest() for k, v in frozen.items()}
-    return Record(who, row, MappingProxyType(frozen), MappingProxyType(digests))
+    blobs = {k: pickle.dumps(tuple(v), pickle.HIGHEST_PROTOCOL) for k, v in entries.items()}
+    return Record(who, row, MappingProxyType(blobs),
+                  MappingProxyType({k: len(v) for k, v in entries.items()}),
+                  MappingProxyType({k: hashlib.sha256(b).hexdigest() for k, b in blobs.items()}))
 
 
 # --- the comparisons, across assessments ----------------------------------------------------
@@ -209,8 +213,7 @@ class EntryStore:
 
     def add(self, family: str, seq: int, rec: Record) -> None:
         self.db.executemany("INSERT OR REPLACE INTO entry VALUES (?, ?, ?, ?)",
-                            [(family, item, seq, pickle.dumps(es, pickle.HIGHEST_PROTOCOL))
-                             for item, es in rec.entries.items()])
+                            [(family, item, seq, blob) for item, blob in rec.entries.items()])
 
     def entries(self, family: str, item: str) -> list[tuple[int, tuple[Entry, ...]]]:
         rows = self.db.execute("SELECT seq, data FROM entry WHERE family = ? AND item = ? "
@@ -280,7 +283,7 @@ def comparisons(records: Iterable[tuple[int, Record]], families: Mapping[str, Fa
         family = families[kind]
         form = forms[family.canonical]
         nodes = tuple(n for n in form.walk() if n.kind in COMPARED_KINDS)
-        counts = {n.id: sum(len(r.entries.get(n.id, ())) for _, r in recs) for n in nodes}
+        counts = {n.id: sum(r.counts.get(n.id, 0) for _, r in recs) for n in nodes}
         digests = {n.id: tuple(r.digests.get(n.id, "") for _, r in recs) for n in nodes}
         out[kind] = FamilyComparison(family, form, nodes, _form_context(form),
                                      tuple(r.assessment for _, r in recs),

@@ -193,13 +193,15 @@ def check_scans(scans: Mapping[PurePosixPath, Scan], names: Mapping[str, PurePos
 
     `names` are the files this check knows, `ids_of(path)` the ids of one of them. With
     `local`, a link to a file not in `names` is not judged here but returned as an Outbound,
-    for the caller to check once the whole site is written (one assessment is built alone).
+    for the caller to check once the whole site is written (one assessment is built alone);
+    each target once, at its first place.
     """
     diags: list[Diagnostic] = []
     outbound: list[Outbound] = []
     seen: set[tuple] = set()
     memo: dict[tuple[str, str], tuple | None] = {}
     positions = _IdPositions()
+    outbound_seen: set[tuple] = set()
     for path, sc in scans.items():
         here = page_url(path)
         is_xml = path.suffix == ".xml"
@@ -215,6 +217,11 @@ def check_scans(scans: Mapping[PurePosixPath, Scan], names: Mapping[str, PurePos
             target = next((names[t] for t in targets if t in names), None)
             if target is None and local:
                 seen.add((path, raw))
+                # One check of a target for the whole assessment: its pages repeat the same
+                # links (the menu, the registry, the comparisons).
+                if (targets, frag) in outbound_seen:
+                    continue
+                outbound_seen.add((targets, frag))
                 outbound.append(Outbound(raw, targets, frag,
                                          _span_for(here, path, sc.full_text(), offset, srcs,
                                                    positions), here))

@@ -212,41 +212,42 @@ def _write(staged: Path, target: Path, root: Path, shared: Shared, base: LinkInd
                      compared, summary.links)
         out = Jobs(r, theme, (repr(shared.families), sorted(compared)))
         site_jobs(out, summary, export.accessibility_results(root))
-        # A site-wide page whose fingerprint did not change is linked from output/ unrendered.
+        # A site-wide page whose fingerprint did not change is linked from output/ unrendered;
+        # the others are written as they are made, and only their ids and links kept.
         site_cache = SiteCache(root, target, store.site_key)
-        pages: dict[PurePosixPath, bytes] = {}
-        kept: dict[PurePosixPath, SitePage] = {}
+        scans: dict[PurePosixPath, linkcheck.Scan] = {}
+        rendered: list[PurePosixPath] = []
         for job in out.out:
             path = routes.output_path(job.url)
             hit = site_cache.reuse(path, job.fingerprint, staged)
             if hit is not None:
-                kept[path] = hit
+                scans[path] = linkcheck.Scan(path, page_ids_of(hit.ids), hit.links, "",
+                                             staged.joinpath(*path.parts))
             else:
-                pages[path] = job.make()
+                _put(staged, path, job.make(), scans)
+                rendered.append(path)
     finally:
         compare_store.close()
         entries_db.unlink(missing_ok=True)
     fingerprints = {routes.output_path(job.url): job.fingerprint for job in out.out}
-    pages.update(static_files(theme))
+    for path, data in static_files(theme).items():
+        _put(staged, path, data, scans)
+        rendered.append(path)
     written = [p.path for r in results for p in r.pages]
-    pages[routes.output_path(routes.sitemap())] = sitemap(shared.config.base_url,
-                                                          [*written, *pages, *kept])
-    for path, data in pages.items():
-        put(staged, path, data)
-    scans = {p: linkcheck.scan(p, d) for p, d in pages.items()}
-    scans.update({p: linkcheck.Scan(p, page_ids_of(k.ids), k.links, "", staged.joinpath(*p.parts))
-                  for p, k in kept.items()})
+    path = routes.output_path(routes.sitemap())
+    _put(staged, path, sitemap(shared.config.base_url, [*written, *scans]), scans)
+    rendered.append(path)
     dangling = _check_links(scans, results, shared.config, [m for m, _ in munis])
     if dangling:  # E701 stops before anything reaches output/
         discard(staged)
         result.diagnostics = diagnostics.sort(result.diagnostics + dangling)
         return result, None
-    result.files = sorted([*written, *pages, *kept], key=str)
+    result.files = sorted([*written, *scans], key=str)
     result.diffs_computed = sum(r.diffs_computed for r in results)
     result.reused = store.reused
     # A file equal to the one already published is linked to it, not rewritten; when nothing
     # differs at all, output/ is left exactly as it is.
-    fresh = [p.path for r in results if not r.reused for p in r.pages] + list(pages)
+    fresh = [p.path for r in results if not r.reused for p in r.pages] + rendered
     changed = settle(staged, target, fresh)
     removed = published(target) - {str(p) for p in result.files}
     if not changed and not removed:
@@ -283,6 +284,14 @@ def _assessments(settings: Settings, tasks: list[Task], jobs: int | None,
     for i, res in zip(todo, build_all(settings, [tasks[i] for i in todo], jobs), strict=True):
         results[i] = res
     return [r for r in results if r is not None], keys
+
+
+def _put(staged: Path, path: PurePosixPath, data: bytes,
+         scans: dict[PurePosixPath, linkcheck.Scan]) -> None:
+    """Write a site-wide file and keep what the link check needs of it (not its text)."""
+    put(staged, path, data)
+    sc = linkcheck.scan(path, data)
+    scans[path] = linkcheck.Scan(path, sc.ids, sc.links, "", staged.joinpath(*path.parts))
 
 
 def _check_links(scans: dict[PurePosixPath, linkcheck.Scan], results: list[AffairResult],
