@@ -80,7 +80,6 @@ class Settings:
     """The staging folder; None for a check that renders nothing."""
     compared: frozenset[str] = frozenset()
     """The form kinds whose items are compared across assessments (compare.compared_kinds)."""
-    preview: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +132,8 @@ def _build_one(ctx: Context, task: Task) -> AffairResult:
     site = Site(config=ctx.shared.config, municipalities=(muni,), forms=ctx.shared.forms,
                 systems=ctx.shared.systems, families=ctx.shared.families)
     diags += check_site(site, ASSESSMENT_RULES)
-    diags += resolve([affair], ctx.registry)[3]
+    resolved, uses, mentions, found = resolve([affair], ctx.registry)
+    diags += found
     if settings.out is None or diagnostics.has_errors(diags):
         return AffairResult(task, tuple(diags))
     public = site.public()
@@ -141,13 +141,15 @@ def _build_one(ctx: Context, task: Task) -> AffairResult:
         return AffairResult(task, tuple(diags))
     pm = public.municipalities[0]
     pa = pm.affairs[0]
-    resolved, uses, mentions, _ = resolve([pa], ctx.registry)
+    if len(pa.revisions) < len(affair.revisions):
+        # Unpublished versions must not appear among a system's users or mentions.
+        resolved, uses, mentions, _ = resolve([pa], ctx.registry)
     links = with_uses(ctx.registry, uses, mentions, resolved)
     cache = DiffCache(settings.root / ".piasite-cache" / "diff" / pm.slug / f"{pa.slug}.json")
     diffs = diff_site(public, cache)
     cache.save()
     shared = ctx.shared
-    r = renderer(shared.config, ctx.theme, settings.today, settings.preview, shared.families,
+    r = renderer(shared.config, ctx.theme, settings.today, False, shared.families,
                  shared.forms, settings.compared, links)
     out = Jobs(r, ctx.theme, (repr(shared.families), sorted(settings.compared)))
     affair_jobs(out, pm, pa, diffs, links, shared.systems)
@@ -206,7 +208,8 @@ def build_all(settings: Settings, tasks: Sequence[Task], jobs: int | None = None
         for t in tasks:
             yield build_one(ctx, t)
         return
-    # forkserver: the parent has threads (the Pagefind service), which fork must not copy.
+    # forkserver: each worker starts from a clean process, copying no thread or state of the
+    # caller (an embedding program, the preview's server threads).
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     mp = multiprocessing.get_context(method)
     with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=mp,

@@ -208,9 +208,9 @@ def _write(staged: Path, target: Path, root: Path, shared: Shared, base: LinkInd
                                        [r.summary for r in results if r.summary], shared.systems,
                                        base, shared.families, shared.forms, compared,
                                        compare_store)
-        r = renderer(shared.config, theme, today, False, shared.families, shared.forms,
-                     compared, summary.links)
-        out = Jobs(r, theme, (repr(shared.families), sorted(compared)))
+        site_renderer = renderer(shared.config, theme, today, False, shared.families,
+                                 shared.forms, compared, summary.links)
+        out = Jobs(site_renderer, theme, (repr(shared.families), sorted(compared)))
         site_jobs(out, summary, export.accessibility_results(root))
         # A site-wide page whose fingerprint did not change is linked from output/ unrendered;
         # the others are written as they are made, and only their ids and links kept.
