@@ -80,6 +80,10 @@ class Settings:
     """The staging folder; None for a check that renders nothing."""
     compared: frozenset[str] = frozenset()
     """The form kinds whose items are compared across assessments (compare.compared_kinds)."""
+    preview: bool = False
+    """Render unpublished versions too, under the preview banner (`piasite serve`)."""
+    cache: Path | None = None
+    """Where the diffs are cached (default root/.piasite-cache): the preview keeps its own."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +140,7 @@ def _build_one(ctx: Context, task: Task) -> AffairResult:
     diags += found
     if settings.out is None or diagnostics.has_errors(diags):
         return AffairResult(task, tuple(diags))
-    public = site.public()
+    public = site if settings.preview else site.public()
     if not public.municipalities:  # every version is unpublished: nothing to publish
         return AffairResult(task, tuple(diags))
     pm = public.municipalities[0]
@@ -145,11 +149,12 @@ def _build_one(ctx: Context, task: Task) -> AffairResult:
         # Unpublished versions must not appear among a system's users or mentions.
         resolved, uses, mentions, _ = resolve([pa], ctx.registry)
     links = with_uses(ctx.registry, uses, mentions, resolved)
-    cache = DiffCache(settings.root / ".piasite-cache" / "diff" / pm.slug / f"{pa.slug}.json")
+    cache_dir = settings.cache or settings.root / ".piasite-cache"
+    cache = DiffCache(cache_dir / "diff" / pm.slug / f"{pa.slug}.json")
     diffs = diff_site(public, cache)
     cache.save()
     shared = ctx.shared
-    r = renderer(shared.config, ctx.theme, settings.today, False, shared.families,
+    r = renderer(shared.config, ctx.theme, settings.today, settings.preview, shared.families,
                  shared.forms, settings.compared, links)
     out = Jobs(r, ctx.theme, (repr(shared.families), sorted(settings.compared)))
     affair_jobs(out, pm, pa, diffs, links, shared.systems)

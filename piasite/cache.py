@@ -1,7 +1,7 @@
 """What a build can take from the last one: assessments whose inputs did not change.
 
 An assessment's result (its diagnostics, page list and summary) is stored under
-`.piasite-cache/build/`, keyed by a digest of everything its pages are made from: its own
+`.piasite-cache/build/` (the preview's under `.piasite-cache/preview/build/`), keyed by a digest of everything its pages are made from: its own
 files, its municipality's settings, site.toml, the forms, the systems registry, the theme,
 piasite's own code and — for an assessment with a comment period — "today". When the key
 matches and the pages it wrote are still in output/ as they were written, the next build
@@ -68,8 +68,8 @@ class Entry:
 class BuildCache:
     """Results of the last build, one file per assessment."""
 
-    def __init__(self, root: Path, out: Path, site_key: str, today: str):
-        self.folder = root / ".piasite-cache" / "build"
+    def __init__(self, cache: Path, out: Path, site_key: str, today: str):
+        self.folder = cache / "build"
         self.out = out
         self.site_key = site_key
         """Digest of what every assessment depends on (settings, forms, registry, theme, code)."""
@@ -87,12 +87,8 @@ class BuildCache:
 
     def lookup(self, task: Task, key: str) -> Entry | None:
         """The stored result, if its key matches and every page it wrote is still in output/."""
-        try:
-            entry = pickle.loads(self._file(task).read_bytes())
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError):
-            return None
-        if (not isinstance(entry, Entry) or entry.key != key or entry.out != str(self.out)
-                or (entry.today and entry.today != self.today)):
+        entry = self.previous(task)
+        if entry is None or entry.key != key or (entry.today and entry.today != self.today):
             return None
         for page, stamp in zip(entry.result.pages, entry.stamps, strict=True):
             try:
@@ -102,6 +98,14 @@ class BuildCache:
             if (st.st_size, st.st_mtime_ns) != stamp:
                 return None
         return entry
+
+    def previous(self, task: Task) -> Entry | None:
+        """What the last build stored of this assessment, whatever its key."""
+        try:
+            entry = pickle.loads(self._file(task).read_bytes())
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError):
+            return None
+        return entry if isinstance(entry, Entry) and entry.out == str(self.out) else None
 
     def reuse(self, entry: Entry, staged: Path) -> None:
         """Link the entry's pages from output/ into the staging folder (copy where links fail)."""
@@ -148,8 +152,8 @@ class SiteCache:
     """The site-wide pages (home, registry, comments, comparisons …) of the last build, by
     path: a page whose fingerprint did not change is linked from output/, not rendered."""
 
-    def __init__(self, root: Path, out: Path, key: str):
-        self.path = root / ".piasite-cache" / "site.pickle"
+    def __init__(self, cache: Path, out: Path, key: str):
+        self.path = cache / "site.pickle"
         self.out = out
         self.key = key
         self.pages: dict[PurePosixPath, SitePage] = {}

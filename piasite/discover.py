@@ -154,13 +154,14 @@ def _municipality(root: Path, d: Path, diags: list[Diagnostic]) -> MunicipalityF
     for a in sorted(p for p in d.iterdir() if p.is_dir()):
         if _refused(root, a, diags) or a.name.startswith((".", "_")):
             continue
-        af = _affair(root, a, diags)
+        af = affair_files(root, a, diags)
         if af is not None:
             affairs.append(af)
     return MunicipalityFiles(d.name, meta, tuple(affairs))
 
 
-def _affair(root: Path, d: Path, diags: list[Diagnostic]) -> AffairFiles | None:
+def affair_files(root: Path, d: Path, diags: list[Diagnostic]) -> AffairFiles | None:
+    """The files of the assessment in folder `d` (content/<muni>/<affair>/)."""
     problem = _name_problem(root, d, d.name, "事務のフォルダ名", ("muni",), "affair")
     if problem is not None:
         diags.append(problem)

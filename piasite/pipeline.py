@@ -9,11 +9,23 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import functools
+import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from . import diagnostics, export, linkcheck, privacy, routes
-from .assessment import AffairResult, Settings, Task, build_all, ids_blob, page_ids, page_ids_of
+from .assessment import (
+    AffairResult,
+    Context,
+    Settings,
+    Task,
+    build_all,
+    build_one,
+    ids_blob,
+    page_ids,
+    page_ids_of,
+)
 from .cache import (
     BuildCache,
     SiteCache,
@@ -30,7 +42,7 @@ from .compare import EntryStore, compared_kinds
 from .diagnostics import Diagnostic
 from .diff import DiffCache
 from .diff import diff as diff_site
-from .discover import MunicipalityFiles
+from .discover import MunicipalityFiles, affair_files
 from .index import index_site
 from .link import LinkIndex, link, registry
 from .load import Shared, affair_kind, load, load_shared, municipality
@@ -66,6 +78,10 @@ class BuildResult:
     """Assessments taken whole from the last build (their inputs had not changed)."""
     unchanged: bool = False
     """Nothing differed from output/, which was left exactly as it was."""
+    changed: frozenset[str] = frozenset()
+    """Files that differ from the last build's, or that it had and this one has not."""
+    live: Live | None = None
+    """What the preview needs to rebuild one assessment without a whole build (`refresh`)."""
 
     @property
     def ok(self) -> bool:
@@ -115,51 +131,72 @@ def _survey(root: Path) -> tuple[Shared, LinkIndex, Munis, list[Diagnostic]]:
     return shared, base, munis, diags
 
 
+@dataclass(frozen=True, slots=True)
+class Dest:
+    """Where a build publishes and keeps its caches."""
+
+    out: Path
+    cache: Path
+    preview: bool = False
+    """The preview's build: unpublished versions too, the preview banner, no search index."""
+
+
+def preview_folder(root: Path) -> Path:
+    """Where `piasite serve` builds: never output/, so a preview that shows unpublished
+    versions cannot be deployed by mistake; its caches beside it, apart from the build's."""
+    return root / ".piasite-cache" / "preview"
+
+
 def build(root: Path, out: Path | None = None, now: str | None = None,
-          strict: bool = False, jobs: int | None = None) -> BuildResult:
+          strict: bool = False, jobs: int | None = None, preview: bool = False) -> BuildResult:
     """Build the site under `root` into `out` (default root/output); write nothing on errors.
 
     `jobs` worker processes build the assessments (default: one per core); the output is the
-    same for any number.
+    same for any number. `preview` builds what `piasite serve` shows, into
+    `preview_folder(root)/site` unless `out` is given.
     """
-    return _build(root, out, now, strict, jobs)
+    if preview:
+        folder = preview_folder(root)
+        dest = Dest((out or folder / "site").resolve(), folder, preview=True)
+    else:
+        dest = Dest((out or root / "output").resolve(), root / ".piasite-cache")
+    return _build(root, dest, now, strict, jobs)
 
 
-def _build(root: Path, out: Path | None, now: str | None, strict: bool,
+def _build(root: Path, dest: Dest, now: str | None, strict: bool,
            jobs: int | None) -> BuildResult:
     shared, base, munis, diags = _survey(root)
     today = today_for(shared.config, now)
-    target = (out or root / "output").resolve()
     # Pages stream into a fresh folder beside output/; it replaces output/ only at the end,
     # when the whole site is written, linked and indexed (write.py).
-    staged = new_stage(target)
+    staged = new_stage(dest.out)
     try:
-        return _build_into(staged, target, root, shared, base, munis, diags, today, strict,
-                           jobs)
+        return _build_into(staged, dest, root, shared, base, munis, diags, today, strict, jobs)
     except BaseException:
         discard(staged)
         raise
 
 
-def _build_into(staged: Path, target: Path, root: Path, shared: Shared, base: LinkIndex,
+def _build_into(staged: Path, dest: Dest, root: Path, shared: Shared, base: LinkIndex,
                 munis: Munis, diags: list[Diagnostic], today: datetime.date,
                 strict: bool, jobs: int | None) -> BuildResult:
     # Everything of the assessments and the site-wide pages is dropped before the search
     # index is made: Pagefind's memory then adds to little of piasite's.
-    result, done = _write(staged, target, root, shared, base, munis, diags, today, strict, jobs)
+    result, done = _write(staged, dest, root, shared, base, munis, diags, today, strict, jobs)
     if done is None:
         return result
     # The search index is built inside the fresh folder, so a failed index leaves output/ as
     # it was; it is taken over from output/ when no page it indexes changed.
-    if not reuse_index(target, staged, done.changed, done.removed):
+    if not dest.preview and not reuse_index(dest.out, staged, done.changed, done.removed):
         indexed = index_site(staged)
         if indexed.diagnostics:
             discard(staged)
             result.diagnostics = diagnostics.sort(result.diagnostics + indexed.diagnostics)
             return result
-    commit(staged, target)
+    commit(staged, dest.out)
     done.cache.forget_others(done.tasks)
     result.wrote = True
+    result.changed = frozenset(done.changed | done.removed)
     return result
 
 
@@ -175,7 +212,7 @@ class _Staged:
     tasks: list[Task]
 
 
-def _write(staged: Path, target: Path, root: Path, shared: Shared, base: LinkIndex,
+def _write(staged: Path, dest: Dest, root: Path, shared: Shared, base: LinkIndex,
            munis: Munis, diags: list[Diagnostic], today: datetime.date, strict: bool,
            jobs: int | None) -> tuple[BuildResult, _Staged | None]:
     """Every page into the staging folder, linked and checked; None beside the result when
@@ -187,9 +224,12 @@ def _write(staged: Path, target: Path, root: Path, shared: Shared, base: LinkInd
     compared = compared_kinds({m.slug: {k for af in mf.affairs if af.versions
                                         if (k := affair_kind(root, af))}
                                for m, mf in munis}, shared.families)
-    settings = Settings(root, today, staged if render else None, compared)
+    target = dest.out
+    settings = Settings(root, today, staged if render else None, compared, dest.preview,
+                        dest.cache)
     theme = find_theme(root, shared.config.theme)
-    store = BuildCache(root, target, site_key(root, shared, theme, compared), today.isoformat())
+    store = BuildCache(dest.cache, target, site_key(root, shared, theme, compared),
+                       today.isoformat())
     results, keys = _assessments(settings, tasks, jobs, store if render else None)
     for r in results:
         diags += r.diagnostics
@@ -197,9 +237,13 @@ def _write(staged: Path, target: Path, root: Path, shared: Shared, base: LinkInd
     if not result.ok or (strict and diagnostics.has_warnings(result.diagnostics)):
         discard(staged)
         return result, None
+    if dest.preview:
+        live_settings = dataclasses.replace(settings, out=None)
+        result.live = Live(Context(live_settings, shared, base, theme),
+                           {t.folder: t for t in tasks}, store)
     # The site-wide pages, from the assessments' summaries; the comparisons' entries wait on
     # disk until their item page is made.
-    entries_db = root / ".piasite-cache" / "compare.sqlite"
+    entries_db = dest.cache / "compare.sqlite"
     entries_db.parent.mkdir(parents=True, exist_ok=True)
     entries_db.unlink(missing_ok=True)
     compare_store = EntryStore(entries_db)
@@ -208,13 +252,13 @@ def _write(staged: Path, target: Path, root: Path, shared: Shared, base: LinkInd
                                        [r.summary for r in results if r.summary], shared.systems,
                                        base, shared.families, shared.forms, compared,
                                        compare_store)
-        site_renderer = renderer(shared.config, theme, today, False, shared.families,
+        site_renderer = renderer(shared.config, theme, today, dest.preview, shared.families,
                                  shared.forms, compared, summary.links)
         out = Jobs(site_renderer, theme, (repr(shared.families), sorted(compared)))
         site_jobs(out, summary, export.accessibility_results(root))
         # A site-wide page whose fingerprint did not change is linked from output/ unrendered;
         # the others are written as they are made, and only their ids and links kept.
-        site_cache = SiteCache(root, target, store.site_key)
+        site_cache = SiteCache(dest.cache, target, store.site_key)
         scans: dict[PurePosixPath, linkcheck.Scan] = {}
         rendered: list[PurePosixPath] = []
         for job in out.out:
@@ -284,6 +328,67 @@ def _assessments(settings: Settings, tasks: list[Task], jobs: int | None,
     for i, res in zip(todo, build_all(settings, [tasks[i] for i in todo], jobs), strict=True):
         results[i] = res
     return [r for r in results if r is not None], keys
+
+
+@dataclass
+class Live:
+    """What `piasite serve` keeps of its last whole build, to rebuild one assessment in place
+    when nothing but its own files changed (`refresh`)."""
+
+    ctx: Context
+    tasks: dict[Path, Task]
+    """The assessments of that build, by folder."""
+    store: BuildCache
+
+
+def refresh(live: Live, folders: Iterable[Path]) -> tuple[list[Diagnostic], frozenset[str]] | None:
+    """Rebuild the assessments in `folders` straight into the preview's output, so the page
+    being edited shows at once; the whole build that follows remakes the site-wide pages and
+    takes these assessments from the cache. Returns their diagnostics and the files that
+    changed (nothing is written if there are errors); None when a folder is not an assessment
+    of the last build, or is no longer one (only a whole build will do)."""
+    settings = live.ctx.settings
+    out = live.store.out
+    tasks = []
+    for folder in folders:
+        old = live.tasks.get(folder)
+        found: list[Diagnostic] = []
+        files = affair_files(settings.root, folder, found) if old is not None else None
+        if old is None or files is None or found:
+            return None
+        tasks.append(Task(old.muni, files))
+    stage = new_stage(out)
+    try:
+        ctx = dataclasses.replace(live.ctx, settings=dataclasses.replace(settings, out=stage))
+        results = [build_one(ctx, t) for t in tasks]
+        diags = diagnostics.sort([d for r in results for d in r.diagnostics])
+        if diagnostics.has_errors(diags):
+            return diags, frozenset()
+        changed: set[str] = set()
+        for task, res in zip(tasks, results, strict=True):
+            before = live.store.previous(task)
+            gone = {p.path for p in before.result.pages} if before else set()
+            for page in res.pages:
+                gone.discard(page.path)
+                new, old = stage / page.path, out / page.path
+                try:
+                    same = old.read_bytes() == new.read_bytes()
+                except OSError:
+                    same = False
+                if not same:
+                    old.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(new, old)  # a new file: never rewrite one a link may share
+                    changed.add(page.path.as_posix())
+            for path in gone:
+                (out / path).unlink(missing_ok=True)
+                changed.add(path.as_posix())
+            if res.summary is not None:
+                live.store.store(task, live.store.key(task), res, out,
+                                 today_matters=bool(res.summary.consultations))
+            live.tasks[task.folder] = task
+        return diags, frozenset(changed)
+    finally:
+        discard(stage)
 
 
 def _put(staged: Path, path: PurePosixPath, data: bytes,

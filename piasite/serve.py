@@ -1,4 +1,4 @@
-"""Preview server for staff: build in memory, watch, rebuild what changed, reload the browser.
+"""Preview server for staff: build, watch, rebuild what changed, reload the tabs it changed.
 
 Why not the `livereload` package: it polls every 800 ms (the 500 ms save-to-page target would
 be out of reach) and injects an inline script, which the site's CSP forbids. This module is the
@@ -6,9 +6,15 @@ long-poll-free variant of MkDocs' design: a stdlib HTTP server, a watcher on the
 system's change notifications (watchfiles: inotify, FSEvents, ReadDirectoryChangesW) with a
 short debounce, and Server-Sent Events that tell open tabs to reload (an external script, no
 inline code). Nothing stats the site's files in a loop: at 1,000 versions a 50 ms poll of every
-file would cost more than the rebuild it waits for. The last good build is kept in memory;
-nothing is written to output/, so a preview that shows unpublished drafts can never be
-deployed by mistake.
+file would cost more than the rebuild it waits for.
+
+The preview is the same build as `piasite build`, with unpublished versions and without the
+search index, into .piasite-cache/preview/site/ (never output/, so a preview that shows drafts
+cannot be deployed by mistake): memory does not grow with the site, and a restart takes the
+unchanged assessments from its cache. A save inside one assessment's folder is rebuilt in
+place first (`pipeline.refresh`) and the tabs showing one of its changed pages reload at once;
+the whole build that follows brings the site-wide pages up to date and reloads only the tabs
+whose page it changed.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ import sys
 import threading
 import time
 import urllib.parse
+from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path, PurePosixPath
@@ -27,12 +35,10 @@ import watchfiles
 
 from . import diagnostics, pipeline, routes
 from .diagnostics import Diagnostic
-from .diff import DiffCache
-from .render import Rendered
 
-RELOAD_JS = b"""// piasite preview: reload this tab when the site is rebuilt.
+RELOAD_JS = b"""// piasite preview: reload this tab when a rebuild changes the page it shows.
 (function () {
-  var source = new EventSource("/__piasite/events");
+  var source = new EventSource("/__piasite/events?page=" + encodeURIComponent(location.pathname));
   source.addEventListener("reload", function () { window.location.reload(); });
 })();
 """
@@ -88,47 +94,118 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
     return state
 
 
+HISTORY = 64
+"""Rebuilds remembered for the reload decision; a tab further behind simply reloads."""
+
+
 @dataclass
 class Preview:
-    """The state the server shows: the last good build, or the diagnostics of a failed one."""
+    """What the server shows: the last good build (on disk, under .piasite-cache/preview/),
+    or the diagnostics of a failed one."""
 
     root: Path
     now: str | None = None
-    rendered: Rendered | None = None
+    jobs: int | None = None
     errors: list[Diagnostic] = field(default_factory=list)
     generation: int = 0
-    last_rendered: list[PurePosixPath] = field(default_factory=list)
+    ready: bool = False
+    """A good build is on disk."""
+    last_changed: frozenset[str] = frozenset()
+    """The files the last rebuild changed (paths under the site)."""
     last_seconds: float = 0.0
+    quick: bool = False
+    """The last rebuild was one assessment's, in place (`pipeline.refresh`)."""
+    settled: int = 0
+    """The generation of the last whole build (or of in-place errors, which end a rebuild)."""
+    history: deque = field(default_factory=lambda: deque(maxlen=HISTORY))
+    """(generation, files changed, or None for every page) of the latest rebuilds."""
     cond: threading.Condition = field(default_factory=threading.Condition)
-    cache: DiffCache | None = None
+    live: pipeline.Live | None = None
+    _quick_errors: bool = False
 
-    def rebuild(self) -> None:
-        """Reload the whole model, then re-render only the pages whose inputs changed."""
+    @property
+    def out(self) -> Path:
+        return pipeline.preview_folder(self.root) / "site"
+
+    def rebuild(self, changed: Iterable[str] | None = None) -> None:
+        """Rebuild after the files `changed` (None: anything). An edit inside one assessment's
+        folder is rebuilt in place first and shown at once; the whole build that follows brings
+        the site-wide pages (home, registry, comparisons) up to date."""
         t0 = time.perf_counter()
-        if self.cache is None:
-            self.cache = DiffCache(self.root / ".piasite-cache" / "diff.json")
-        result = pipeline.load_checked(self.root)
-        errors = [d for d in result.diagnostics if d.severity is diagnostics.Severity.ERROR]
-        if errors or result.site is None:
-            with self.cond:
-                self.errors = errors or result.diagnostics
-                self.last_rendered = []
-                self.generation += 1
-                self.cond.notify_all()
+        folders = self._assessments(changed)
+        if folders and self.live is not None and (not self.errors or self._quick_errors):
+            quick = pipeline.refresh(self.live, folders)
+            if quick is not None:
+                errors = [d for d in quick[0] if d.severity is diagnostics.Severity.ERROR]
+                self._publish(errors, quick[1], t0, quick=True)
+                if errors:
+                    return  # the whole build would only report them again
+        result = pipeline.build(self.root, now=self.now, jobs=self.jobs, preview=True)
+        if not result.ok:
+            errors = [d for d in result.diagnostics if d.severity is diagnostics.Severity.ERROR]
+            self.live = None
+            self._publish(errors or result.diagnostics, frozenset(), t0)
             return
-        rendered = pipeline.render_site(self.root, result.site, self.now, self.cache,
-                                        result.links, previous=self.rendered, preview=True)
+        self.live = result.live
+        self._publish([], result.changed, t0)
+
+    def _assessments(self, changed: Iterable[str] | None) -> list[Path] | None:
+        """The assessment folders holding every changed file; None if one lies elsewhere."""
+        if changed is None:
+            return None
+        content = self.root / "content"
+        folders: set[Path] = set()
+        for path in changed:
+            parts = Path(os.path.relpath(path, self.root)).parts
+            if len(parts) < 4 or parts[0] != "content" or parts[1] == "systems":
+                return None
+            folders.add(content / parts[1] / parts[2])
+        return sorted(folders) or None
+
+    def _publish(self, errors: list[Diagnostic], changed: frozenset[str], t0: float,
+                 quick: bool = False) -> None:
         with self.cond:
-            self.rendered, self.errors = rendered, []
-            self.last_rendered = rendered.rendered
+            every = errors != self.errors or (not errors and not self.ready)
+            self.errors = errors
+            self._quick_errors = bool(errors) and quick
+            self.ready = self.ready or not errors
+            self.quick = quick
+            self.last_changed = changed
             self.last_seconds = time.perf_counter() - t0
             self.generation += 1
+            if not quick or errors:
+                self.settled = self.generation
+            self.history.append((self.generation, None if every else changed))
             self.cond.notify_all()
 
     def wait_for_change(self, seen: int, timeout: float) -> int:
         with self.cond:
             self.cond.wait_for(lambda: self.generation != seen, timeout=timeout)
             return self.generation
+
+    def affects(self, key: PurePosixPath | None, seen: int) -> bool:
+        """Whether the rebuilds since generation `seen` changed the page `key` (None: a page
+        this server cannot name, which always reloads)."""
+        with self.cond:
+            missed = [(g, c) for g, c in self.history if g > seen]
+            if not missed or missed[0][0] != seen + 1:
+                return True  # fell out of the history
+        name = key.as_posix() if key is not None else None
+        return any(c is None or name is None or name in c for _, c in missed)
+
+    def read(self, key: PurePosixPath) -> bytes | None:
+        """A built file; None if the site has none. A whole build swaps the folder in at its
+        end, so a read that falls in that instant is tried again."""
+        path = self.out.joinpath(*key.parts)
+        for _ in range(20):
+            try:
+                return path.read_bytes() if path.is_file() else None
+            except OSError:
+                pass
+            if self.out.is_dir():
+                return None
+            time.sleep(0.01)
+        return None
 
 
 def error_page(preview: Preview) -> bytes:
@@ -201,17 +278,16 @@ class _Handler(BaseHTTPRequestHandler):
         if key is None:
             return self._send(400, "不正なパスです".encode(), "text/plain; charset=utf-8")
         pv = self.preview
-        rendered = pv.rendered
         is_page = key.suffix in ("", ".html") or str(key).endswith("index.html")
-        if pv.errors and (is_page or rendered is None):
+        if pv.errors and (is_page or not pv.ready):
             return self._send(500, error_page(pv), _TYPES[".html"])
-        if rendered is None:
+        if not pv.ready:
             return self._send(503, "準備中です".encode(), "text/plain; charset=utf-8")
-        body = rendered.files.get(key)
-        if body is None and key.suffix == "" and (key / "index.html") in rendered.files:
+        body = pv.read(key)
+        if body is None and key.suffix == "" and pv.read(key / "index.html") is not None:
             return self._send(301, b"", "text/plain", {"Location": path.rstrip("/") + "/"})
         if body is None:
-            return self._send(404, _inject(rendered.files.get(PurePosixPath("404.html"), b"")),
+            return self._send(404, _inject(pv.read(PurePosixPath("404.html")) or b""),
                               _TYPES[".html"])
         ctype = _TYPES.get(key.suffix, "application/octet-stream")
         if key.suffix == ".html":
@@ -223,6 +299,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        page = _resolve(query["page"][0]) if query.get("page") else None
         seen = self.preview.generation
         try:
             self.wfile.write(b"retry: 500\n\n")
@@ -232,8 +310,9 @@ class _Handler(BaseHTTPRequestHandler):
                 if gen == seen:
                     self.wfile.write(b": keep-alive\n\n")
                 else:
+                    if self.preview.affects(page, seen):
+                        self.wfile.write(f"event: reload\ndata: {gen}\n\n".encode())
                     seen = gen
-                    self.wfile.write(f"event: reload\ndata: {gen}\n\n".encode())
                 self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError, OSError):
             return
@@ -304,27 +383,32 @@ class Watcher(threading.Thread):
                     debounce=self.GROUP_MS, stop_event=self.stop, rust_timeout=self.WAKE_MS,
                     yield_on_timeout=True, raise_interrupt=False):
                 now_dirs, now_config = _watched(root)
-                changed = bool(changes) or now_config != config
+                # Anything may have changed when site.toml was replaced, or when a save fell
+                # between the snapshot before the first build and the watch; else the paths
+                # tell the preview whether an assessment's rebuild in place will do.
+                anything = now_config != config
                 if not self.watching.is_set():
-                    self.watching.set()
-                    # A save between the snapshot before the first build and the watch.
-                    changed = changed or (self.state is not None and snapshot(root) != self.state)
+                    anything = anything or (self.state is not None and snapshot(root) != self.state)
                     self.state = None
-                if changed:
-                    self._rebuild()
+                    self.watching.set()  # from here on, a save reports its own paths
+                if anything:
+                    self._rebuild(None)
+                elif changes:
+                    self._rebuild({p for _, p in changes})
                 if (now_dirs, now_config) != (dirs, config):
                     break  # a folder appeared or went, or site.toml was replaced: watch anew
 
-    def _rebuild(self) -> None:
+    def _rebuild(self, paths: set[str] | None) -> None:
         try:
-            self.preview.rebuild()
+            self.preview.rebuild(paths)
         except Exception as exc:  # a piasite bug: keep serving the last good build
             print(f"piasite の内部エラー: {type(exc).__name__}: {exc}", file=sys.stderr)
 
 
 def make_server(root: Path, host: str = "127.0.0.1", port: int = 8000,
-                now: str | None = None) -> tuple[ThreadingHTTPServer, Preview, Watcher]:
-    preview = Preview(root=root, now=now)
+                now: str | None = None, jobs: int | None = None
+                ) -> tuple[ThreadingHTTPServer, Preview, Watcher]:
+    preview = Preview(root=root, now=now, jobs=jobs)
     # Taken before the first build, so a save during that build still triggers a rebuild.
     state = snapshot(root)
     preview.rebuild()

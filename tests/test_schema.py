@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 from helpers import copy_site
@@ -101,14 +101,14 @@ def test_editing_a_site_form_shows_in_the_preview(site: Path):
     shutil.copy(FORMS_DIR / "kiso-r7-05.toml", form)
     preview = Preview(site, "2026-01-15")
     preview.rebuild()
-    page = Path("midori/juki/2025-12-12/index.html")
-    assert "事務の名称" in preview.rendered.files[page].decode()
+    page = PurePosixPath("midori/juki/2025-12-12/index.html")
+    assert "事務の名称" in preview.read(page).decode()
     form.write_text(form.read_text(encoding="utf-8").replace(
         'label = "事務の名称"', 'label = "事務の名前（様式の改訂）"', 1), encoding="utf-8")
     preview.rebuild()
     assert not preview.errors
-    assert "事務の名前（様式の改訂）" in preview.rendered.files[page].decode()
-    assert page in preview.last_rendered
+    assert "事務の名前（様式の改訂）" in preview.read(page).decode()
+    assert page.as_posix() in preview.last_changed
 
 
 def test_the_model_cannot_be_changed_after_loading(site: Path):

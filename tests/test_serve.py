@@ -5,7 +5,7 @@ from __future__ import annotations
 import http.client
 import threading
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 from helpers import copy_site
@@ -61,25 +61,57 @@ def test_serves_pages_with_the_reload_script_and_preview_banner(server):
     assert not (site / "output").exists()  # the preview never writes output/
 
 
-def test_edit_rebuilds_only_what_it_affects_and_signals_reload(server):
-    site, port, preview = server
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
-    conn.request("GET", "/__piasite/events")
+def listen(port: int, page: str, timeout: float = 15
+           ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+    """A tab's reload channel, as the preview's reload.js opens it."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    conn.request("GET", f"/__piasite/events?page={page}")
     events = conn.getresponse()
     assert events.getheader("Content-Type") == "text/event-stream"
-    assert events.readline() == b"retry: 500\n"
+    assert events.readline() == b"retry: 500\n" and events.readline() == b"\n"
+    return conn, events
+
+
+def changed_since(preview, gen: int) -> set[str]:
+    return {f for g, files in preview.history if g > gen for f in files or ()}
+
+
+def test_edit_rebuilds_only_what_it_affects_and_reloads_the_tabs_showing_it(server):
+    site, port, preview = server
+    assert preview_watching(preview)
+    shown, shown_events = listen(port, "/midori/juki/2025-12-12/")
+    other, other_events = listen(port, "/", timeout=1.5)
     gen = preview.generation
     edit(site, 'name = "市民部 市民課"', 'name = "市民部 市民課 住民係"')
-    assert wait_for(lambda: preview.generation > gen)
-    lines = [events.readline() for _ in range(3)]
-    assert b"event: reload\n" in lines
-    conn.close()
+    assert wait_for(lambda: preview.settled > gen, timeout=30)
+    # The assessment was rebuilt in place and shown first, then the whole build followed.
+    first = dict(preview.history)[gen + 1]
+    assert "midori/juki/2025-12-12/index.html" in first and preview.settled > gen + 1
     assert "市民部 市民課 住民係" in get(port, "/midori/juki/2025-12-12/")[1]
-    rendered = {str(p) for p in preview.last_rendered}
-    assert "midori/juki/2025-12-12/index.html" in rendered
-    assert "midori/juki/diff/2023-08-18..2025-12-12/index.html" in rendered
-    # pages that do not show this version are reused, not re-rendered
-    assert "404.html" not in rendered and "index.html" not in rendered
+    assert shown_events.readline() == b"event: reload\n"
+    changed = changed_since(preview, gen)
+    assert "midori/juki/2025-12-12/index.html" in changed
+    assert "midori/juki/diff/2023-08-18..2025-12-12/index.html" in changed
+    # pages that do not show this version are not rewritten, and their tabs do not reload
+    assert "404.html" not in changed and "index.html" not in changed
+    with pytest.raises(TimeoutError):
+        other_events.readline()
+    shown.close()
+    other.close()
+
+
+def test_a_new_version_is_shown_and_listed_site_wide(server):
+    site, port, preview = server
+    assert preview_watching(preview)
+    gen = preview.generation
+    src = site / "content/midori/juki/2025-12-12.md"
+    text = src.read_text(encoding="utf-8")
+    assert get(port, "/midori/juki/2026-01-05/")[0] == 404
+    (site / "content/midori/juki/2026-01-05.md").write_text(
+        text.replace("2025-12-12", "2026-01-05", 1), encoding="utf-8")
+    assert wait_for(lambda: preview.settled > gen, timeout=30)
+    assert get(port, "/midori/juki/2026-01-05/")[0] == 200
+    assert "/midori/juki/2026-01-05/" in get(port, "/midori/juki/")[1]
 
 
 def test_broken_file_shows_the_error_page_then_recovers(server):
@@ -118,8 +150,9 @@ def test_unpublished_versions_show_in_preview_only(tmp_path):
     assert "2023-08-18" not in (site / "output/sitemap.xml").read_text(encoding="utf-8")
     httpd, preview, _ = make_server(site, "127.0.0.1", 0)
     httpd.server_close()
-    page = preview.rendered.files[Path("midori/juki/2023-08-18/index.html")].decode()
+    page = preview.read(PurePosixPath("midori/juki/2023-08-18/index.html")).decode()
     assert "未公開（プレビューのみ）" in page
+    assert "2023-08-18" not in (site / "output/sitemap.xml").read_text(encoding="utf-8")
 
 
 def test_editor_scratch_files_do_not_rebuild_but_a_save_does(server):
@@ -145,7 +178,7 @@ def test_a_save_before_the_watch_starts_is_not_lost(tmp_path):
     watcher.start()
     try:
         assert wait_for(lambda: preview.generation > gen)
-        page = preview.rendered.files[Path("midori/juki/2025-12-12/index.html")].decode()
+        page = preview.read(PurePosixPath("midori/juki/2025-12-12/index.html")).decode()
         assert "市民部 戸籍係" in page
     finally:
         watcher.stop.set()
@@ -162,7 +195,7 @@ def test_site_toml_replaced_by_rename_is_seen_and_still_watched(server):
             'title = "', f'title = "{title}', 1), encoding="utf-8")
         tmp.replace(config)  # how many editors save: a new file renamed over the old one
         assert wait_for(lambda gen=gen: preview.generation > gen)
-        assert title in preview.rendered.files[Path("index.html")].decode()
+        assert title in preview.read(PurePosixPath("index.html")).decode()
 
 
 def preview_watching(preview, timeout=10.0) -> bool:
