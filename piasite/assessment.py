@@ -196,20 +196,21 @@ def _workers_can_start() -> bool:
     return path is None or Path(path).is_file()
 
 
-def build_all(settings: Settings, tasks: Sequence[Task], jobs: int | None = None
-              ) -> Iterator[AffairResult]:
+def build_all(settings: Settings, tasks: Sequence[Task], jobs: int | None = None,
+              context: Context | None = None) -> Iterator[AffairResult]:
     """Every task's result, in the order of `tasks`, built by `jobs` worker processes
     (default: one per core for a site of MIN_TASKS_FOR_WORKERS assessments or more, else
     this process).
 
     As with any `multiprocessing` code, a script that calls this (through `pipeline.build`)
-    keeps its own work under `if __name__ == "__main__":`.
+    keeps its own work under `if __name__ == "__main__":`. `context`, the caller's own (made
+    from `settings`), spares this process making it again.
     """
     if jobs is None:
         # Starting workers costs about a second: a small site is quicker in this process.
         jobs = (os.cpu_count() or 1) if len(tasks) >= MIN_TASKS_FOR_WORKERS else 1
     if jobs <= 1 or len(tasks) <= 1 or not _workers_can_start():
-        ctx = make_context(settings)
+        ctx = context or make_context(settings)
         for t in tasks:
             yield build_one(ctx, t)
         return

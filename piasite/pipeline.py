@@ -127,7 +127,7 @@ def _survey(root: Path) -> tuple[Shared, LinkIndex, Munis, list[Diagnostic]]:
              if (m := municipality(root, mf, diags)) is not None]
     skeleton = Site(config=shared.config, municipalities=tuple(m for m, _ in munis))
     diags += check_site(skeleton, MUNICIPALITY_RULES)
-    diags += privacy.scan(root)
+    diags += privacy.scan(root, root / ".piasite-cache" / "privacy.pickle")
     return shared, base, munis, diags
 
 
@@ -230,7 +230,9 @@ def _write(staged: Path, dest: Dest, root: Path, shared: Shared, base: LinkIndex
     theme = find_theme(root, shared.config.theme)
     store = BuildCache(dest.cache, target, site_key(root, shared, theme, compared),
                        today.isoformat())
-    results, keys = _assessments(settings, tasks, jobs, store if render else None)
+    # What the workers each make for themselves; an assessment built here uses it as it is.
+    context = Context(settings, shared, base, theme)
+    results, keys = _assessments(context, tasks, jobs, store if render else None)
     for r in results:
         diags += r.diagnostics
     result = BuildResult(diagnostics.sort(diags))
@@ -238,9 +240,8 @@ def _write(staged: Path, dest: Dest, root: Path, shared: Shared, base: LinkIndex
         discard(staged)
         return result, None
     if dest.preview:
-        live_settings = dataclasses.replace(settings, out=None)
-        result.live = Live(Context(live_settings, shared, base, theme),
-                           {t.folder: t for t in tasks}, store)
+        result.live = Live(dataclasses.replace(context, settings=dataclasses.replace(
+            settings, out=None)), {t.folder: t for t in tasks}, store)
     # The site-wide pages, from the assessments' summaries; the comparisons' entries wait on
     # disk until their item page is made.
     entries_db = dest.cache / "compare.sqlite"
@@ -294,22 +295,24 @@ def _write(staged: Path, dest: Dest, root: Path, shared: Shared, base: LinkIndex
     fresh = [p.path for r in results if not r.reused for p in r.pages] + rendered
     changed = settle(staged, target, fresh)
     removed = published(target) - {str(p) for p in result.files}
-    if not changed and not removed:
-        discard(staged)
-        result.wrote = result.unchanged = True
-        return result, None
     # Stamped as they now stand (a page equal to the published one is that file); an entry
-    # whose pages do not reach output/ (the index fails) will not match them next time.
+    # whose pages do not reach output/ (the index fails) will not match them next time. Stored
+    # even when no file changed: a new piasite or theme that renders the same pages must
+    # still find them next time.
     for task, key, res in zip(tasks, keys, results, strict=True):
         if not res.reused and res.summary is not None:
             store.store(task, key, res, staged, today_matters=bool(res.summary.consultations))
     site_cache.save({p: SitePage(fp, stamp(staged.joinpath(*p.parts)), ids_blob(scans[p].ids),
                                  scans[p].links)
                      for p, fp in fingerprints.items() if p in scans})
+    if not changed and not removed:
+        discard(staged)
+        result.wrote = result.unchanged = True
+        return result, None
     return result, _Staged(changed, removed, store, tasks)
 
 
-def _assessments(settings: Settings, tasks: list[Task], jobs: int | None,
+def _assessments(context: Context, tasks: list[Task], jobs: int | None,
                  store: BuildCache | None) -> tuple[list[AffairResult], list[str]]:
     """Every assessment's result: taken from the last build where its inputs are unchanged
     (its pages linked from output/), built anew otherwise; and each task's cache key."""
@@ -321,11 +324,12 @@ def _assessments(settings: Settings, tasks: list[Task], jobs: int | None,
             keys[i] = store.key(task)
             entry = store.lookup(task, keys[i])
             if entry is not None:
-                store.reuse(entry, settings.out)  # type: ignore[arg-type]
+                store.reuse(entry, context.settings.out)  # type: ignore[arg-type]
                 results[i] = dataclasses.replace(entry.result, diffs_computed=0, reused=True)
                 continue
         todo.append(i)
-    for i, res in zip(todo, build_all(settings, [tasks[i] for i in todo], jobs), strict=True):
+    built = build_all(context.settings, [tasks[i] for i in todo], jobs, context)
+    for i, res in zip(todo, built, strict=True):
         results[i] = res
     return [r for r in results if r is not None], keys
 

@@ -20,7 +20,10 @@ from __future__ import annotations
 
 import functools
 import os
+import pickle
 import re
+import stat
+import tempfile
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -95,20 +98,51 @@ def _positions(text: str) -> tuple[tuple[int, int, str], ...]:
     return tuple(out)
 
 
-def _text_files(root: Path) -> list[PurePosixPath]:
-    """Every regular file under content/, symlinks neither followed nor read."""
+def _text_files(root: Path) -> list[tuple[PurePosixPath, os.stat_result]]:
+    """Every regular file under content/ with its stat, symlinks neither followed nor read."""
     content = root / "content"
     out = []
     for dirpath, dirnames, filenames in os.walk(content, followlinks=False):
         dirnames.sort()
         for name in sorted(filenames):
-            full = Path(dirpath, name)
-            if full.is_symlink() or not full.is_file():
+            full = os.path.join(dirpath, name)
+            try:
+                st = os.lstat(full)
+            except OSError:
                 continue
-            rel = PurePosixPath(full.relative_to(root).as_posix())
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            rel = PurePosixPath(Path(full).relative_to(root).as_posix())
             if rel != ALLOWLIST:
-                out.append(rel)
+                out.append((rel, st))
     return out
+
+
+Stamp = tuple[int, int, int, int]
+
+
+def _stamp(st: os.stat_result) -> Stamp:
+    # The change time too: a tool can set a file's mtime back, not its ctime.
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
+
+
+def _load_cache(path: Path | None) -> dict[str, tuple[Stamp, tuple]]:
+    if path is None:
+        return {}
+    try:
+        data = pickle.loads(path.read_bytes())
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _save_cache(path: Path, data: dict[str, tuple[Stamp, tuple]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # A preview and a build may scan at once: each writes its own file, then swaps it in.
+    fd, tmp = tempfile.mkstemp(prefix=path.name, dir=path.parent)
+    with os.fdopen(fd, "wb") as f:
+        f.write(pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
+    os.replace(tmp, path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,18 +177,31 @@ def _allowlist(root: Path) -> tuple[list[_Allow], list[Diagnostic]]:
     return entries, diags
 
 
-def scan(root: Path) -> list[Diagnostic]:
-    """E601 for every 個人番号-shaped number in content/ not on the allow-list; W602 for stale entries."""
+def scan(root: Path, cache: Path | None = None) -> list[Diagnostic]:
+    """E601 for every 個人番号-shaped number in content/ not on the allow-list; W602 for stale entries.
+
+    With `cache`, what each file holds is kept there by its size, times and inode, and a file
+    whose stat did not change is not read again (a build of thousands of files)."""
     if not (root / "content").is_dir():
         return []
     allowed, diags = _allowlist(root)
     used: set[int] = set()
-    for rel in _text_files(root):
-        # Unreadable, oversized and non-UTF-8 files are the loader's to report (E002/E003/E006).
-        src, _ = read_source(root, rel, max_bytes=_MAX_BYTES)
-        if src is None:
-            continue
-        for f in find_numbers(src.text, rel):
+    before = _load_cache(cache)
+    after: dict[str, tuple[Stamp, tuple]] = {}
+    for rel, st in _text_files(root):
+        stamp = _stamp(st)
+        hit = before.get(str(rel))
+        if hit is not None and hit[0] == stamp:
+            positions = hit[1]
+        else:
+            # Unreadable, oversized and non-UTF-8 files are the loader's to report
+            # (E002/E003/E006).
+            src, _ = read_source(root, rel, max_bytes=_MAX_BYTES)
+            if src is None:
+                continue
+            positions = _positions(src.text)
+        after[str(rel)] = (stamp, positions)
+        for f in (Finding(rel, line, col, written) for line, col, written in positions):
             hit = next((i for i, a in enumerate(allowed)
                         if a.path == str(rel) and a.line == f.line and a.number == f.number), None)
             if hit is not None:
@@ -165,6 +212,8 @@ def scan(root: Path) -> list[Diagnostic]:
                 Span(rel, f.line, f.col),
                 hint=f"個人番号なら削除してください。そうでなければ {ALLOWLIST} に path・line・"
                      "number・reason を書いて許可してください。"))
+    if cache is not None and after != before:
+        _save_cache(cache, after)
     for i, a in enumerate(allowed):
         if i not in used:
             diags.append(warning("W602", f"許可リストの「{a.path}」{a.line} 行目の「{a.number}」は"

@@ -12,7 +12,9 @@ template) and never spell `changes/`, `.json` or `diff/` themselves.
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from types import MappingProxyType
@@ -263,7 +265,8 @@ def _is_placeholder(segment: str) -> bool:
     return segment.startswith("{") and segment.endswith("}") and segment.count("{") == 1
 
 
-def reserved(level: tuple[str, ...], placeholder: str) -> dict[str, str]:
+@functools.cache
+def reserved(level: tuple[str, ...], placeholder: str) -> Mapping[str, str]:
     """Literal names the site writes beside `placeholder` under the path `level`.
 
     `level` is the placeholders above (``("muni", "affair")`` for a document), `placeholder`
@@ -281,7 +284,7 @@ def reserved(level: tuple[str, ...], placeholder: str) -> dict[str, str]:
             continue
         if not _is_placeholder(seg) and "{" not in seg:
             out.setdefault(seg, r.what)
-    return out
+    return MappingProxyType(out)  # cached: shared by every caller
 
 
 def collides(level: tuple[str, ...], placeholder: str, name: str) -> str | None:
@@ -289,6 +292,14 @@ def collides(level: tuple[str, ...], placeholder: str, name: str) -> str | None:
     hit = reserved(level, placeholder).get(name)
     if hit is not None:
         return hit
+    return next((what for shape, what in _shaped(level, placeholder) if shape.match(name)), None)
+
+
+@functools.cache
+def _shaped(level: tuple[str, ...], placeholder: str) -> tuple[tuple[re.Pattern, str], ...]:
+    """The other placeholders beside `placeholder` whose names have a shape (a version's date):
+    a content name of that shape would be taken for one of them."""
+    out = []
     for r in ROUTES:
         segs = _file_segments(r)
         if len(segs) <= len(level):
@@ -298,9 +309,9 @@ def collides(level: tuple[str, ...], placeholder: str, name: str) -> str | None:
         seg = segs[len(level)]
         if _is_placeholder(seg) and seg != "{" + placeholder + "}":
             shape = _SHAPES.get(seg[1:-1])
-            if shape is not None and shape.match(name):
-                return r.what
-    return None
+            if shape is not None:
+                out.append((shape, r.what))
+    return tuple(out)
 
 
 TOP_LEVEL = tuple(sorted(reserved((), "muni")))

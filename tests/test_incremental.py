@@ -56,6 +56,20 @@ def test_rebuild_with_nothing_changed_leaves_output_untouched(tmp_path):
     assert (site / "output").stat().st_ino == folder  # not even swapped
 
 
+def test_a_new_piasite_that_renders_the_same_pages_rebuilds_them_once(tmp_path, monkeypatch):
+    from piasite import cache
+
+    site = copy_site(tmp_path / "site", ("midori", "asahikawa"))
+    _build(site)
+    before = _stamps(site / "output")
+    monkeypatch.setattr(cache, "code_digest", lambda: "a later piasite")
+    second = _build(site)
+    assert second.unchanged and second.reused == 0  # rendered again, to the same bytes
+    third = _build(site)
+    assert third.unchanged and third.reused == 2  # and remembered as such
+    assert _stamps(site / "output") == before
+
+
 def test_one_edited_version_rebuilds_its_assessment_only(tmp_path):
     site = copy_site(tmp_path / "site", ("midori", "asahikawa"))
     _build(site)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path, PurePosixPath
@@ -159,3 +160,26 @@ def test_build_refuses_and_names_the_line(site: Path, tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert f"{REV}:{line}:4: error[E601]:" in proc.stderr
     assert not out.exists()
+
+
+def test_a_number_written_after_a_build_is_found_even_with_the_old_size_and_time(
+        site: Path) -> None:
+    # The scan keeps each file's findings by its stat: an edit that keeps the size and sets
+    # the modification time back (an editor, a copy with -p, git) must still be read again.
+    assert pipeline.check(site).ok and pipeline.build(site).ok
+    path = site / REV
+    text = path.read_text(encoding="utf-8")
+    old = path.stat()
+    anchor = "XXXXXXXXXXXX"
+    line = _append(site, REV, f"番号 {anchor}\n")
+    assert pipeline.build(site).ok  # the anchor itself is no number: cached as clean
+    grown = path.stat()
+    path.write_text(path.read_text(encoding="utf-8").replace(anchor, "123456789018"),
+                    encoding="utf-8")
+    os.utime(path, ns=(grown.st_atime_ns, grown.st_mtime_ns))
+    assert path.stat().st_size == grown.st_size and path.stat().st_mtime_ns == grown.st_mtime_ns
+    (d,) = _codes(pipeline.build(site).diagnostics, "E601")
+    assert str(d).startswith(f"{REV}:{line}:4: error[E601]: ")
+    path.write_text(text, encoding="utf-8")
+    os.utime(path, ns=(old.st_atime_ns, old.st_mtime_ns))
+    assert _codes(pipeline.build(site).diagnostics, "E601") == []
