@@ -1,9 +1,10 @@
 """What a build can take from the last one: assessments whose inputs did not change.
 
 An assessment's result (its diagnostics, page list and summary) is stored under
-`.piasite-cache/build/` (the preview's under `.piasite-cache/preview/build/`), keyed by a digest of everything its pages are made from: its own
-files, its municipality's settings, site.toml, the forms, the systems registry, the theme,
-piasite's own code and — for an assessment with a comment period — "today". When the key
+`.piasite-cache/build/` (the preview's under `.piasite-cache/preview/build/`), keyed by a
+digest of everything its pages are made from: its own files, its municipality's settings,
+site.toml, the forms, the systems registry, the theme, piasite's own code and — for an
+assessment with a comment period — "today". When the key
 matches and the pages it wrote are still in output/ as they were written, the next build
 links those files into its staging folder instead of rendering them again: an unchanged
 page is neither rendered nor rewritten. Anything that does not match is simply built again.
