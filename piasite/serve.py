@@ -26,7 +26,7 @@ import threading
 import time
 import urllib.parse
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path, PurePosixPath
@@ -208,6 +208,24 @@ class Preview:
         return None
 
 
+WAITING_PAGE = f"""<!DOCTYPE html>
+<html lang="ja">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>プレビューを準備しています｜piasite</title>
+{_SCRIPT_TAG.decode()}
+</head>
+<body>
+<main id="main">
+<h1>プレビューを準備しています</h1>
+<p>サイト全体をビルドしています。できあがると、このページは自動で表示が切り替わります。</p>
+<p>評価書の多いサイトでは、初めての起動に数分かかります。2回目からは、変わっていない評価書を前回のビルドから使うので短くなります。</p>
+</main>
+</body>
+</html>
+""".encode()
+"""What a tab shows until the first build is done; its reload script brings the page."""
+
+
 def error_page(preview: Preview) -> bytes:
     """A Japanese page listing every diagnostic with its file, line and source line."""
     items = []
@@ -282,7 +300,7 @@ class _Handler(BaseHTTPRequestHandler):
         if pv.errors and (is_page or not pv.ready):
             return self._send(500, error_page(pv), _TYPES[".html"])
         if not pv.ready:
-            return self._send(503, "準備中です".encode(), "text/plain; charset=utf-8")
+            return self._send(503, WAITING_PAGE, _TYPES[".html"], {"Retry-After": "5"})
         body = pv.read(key)
         if body is None and key.suffix == "" and pv.read(key / "index.html") is not None:
             return self._send(301, b"", "text/plain", {"Location": path.rstrip("/") + "/"})
@@ -357,7 +375,7 @@ class Watcher(threading.Thread):
     """Changes that keep coming are still rebuilt after this long."""
 
     def __init__(self, preview: Preview, state: dict[str, tuple[int, int]] | None = None,
-                 debounce: float = 0.05):
+                 debounce: float = 0.05, on_first: Callable[[], None] | None = None):
         super().__init__(daemon=True, name="piasite-watcher")
         self.preview, self.debounce = preview, debounce
         self.state = state
@@ -365,6 +383,8 @@ class Watcher(threading.Thread):
         self.stop = threading.Event()
         self.watching = threading.Event()
         """Set once the operating system's watch is in place (a benchmark waits for it)."""
+        self.on_first = on_first
+        """Called after the first build, when this thread makes it (`make_server(build=False)`)."""
 
     def _wanted(self, _change: watchfiles.Change, path: str) -> bool:
         parts = os.path.relpath(path, self.preview.root).split(os.sep)
@@ -372,6 +392,10 @@ class Watcher(threading.Thread):
 
     def run(self) -> None:
         root = self.preview.root
+        if self.preview.generation == 0:  # the server is already up, showing WAITING_PAGE
+            self._rebuild(None)
+            if self.on_first is not None:
+                self.on_first()
         while not self.stop.is_set():
             dirs, config = _watched(root)
             paths = [*dirs, str(root / "site.toml")] if config else list(dirs)
@@ -406,12 +430,15 @@ class Watcher(threading.Thread):
 
 
 def make_server(root: Path, host: str = "127.0.0.1", port: int = 8000,
-                now: str | None = None, jobs: int | None = None
+                now: str | None = None, jobs: int | None = None, build: bool = True
                 ) -> tuple[ThreadingHTTPServer, Preview, Watcher]:
+    """The server, its preview and its watcher. With `build`, the first build is made here;
+    without, the watcher makes it when started, and pages wait for it (WAITING_PAGE)."""
     preview = Preview(root=root, now=now, jobs=jobs)
     # Taken before the first build, so a save during that build still triggers a rebuild.
     state = snapshot(root)
-    preview.rebuild()
+    if build:
+        preview.rebuild()
     handler = type("Handler", (_Handler,), {"preview": preview})
     httpd = ThreadingHTTPServer((host, port), handler)
     httpd.daemon_threads = True
@@ -420,12 +447,21 @@ def make_server(root: Path, host: str = "127.0.0.1", port: int = 8000,
 
 
 def serve(root: Path, host: str, port: int, now: str | None) -> int:
-    httpd, preview, watcher = make_server(root, host, port, now)
-    for d in preview.errors:
-        print(d.format(), file=sys.stderr)
+    # The server answers at once: a large site's first build takes minutes, and a tab opened
+    # meanwhile shows that it is being prepared, then the site.
+    httpd, preview, watcher = make_server(root, host, port, now, build=False)
+    url = f"http://{host}:{httpd.server_address[1]}/"
+
+    def first_build_done() -> None:
+        for d in preview.errors:
+            print(d.format(), file=sys.stderr)
+        print(f"{url} でプレビューしています。content/・themes/・site.toml の変更を監視し、"
+              "保存すると自動で再表示します（Ctrl+C で終了）", file=sys.stderr)
+
+    watcher.on_first = first_build_done
+    print(f"{url} でプレビューを準備しています（初回のビルド中。開いておくと、できあがり次第表示します）",
+          file=sys.stderr)
     watcher.start()
-    print(f"http://{host}:{httpd.server_address[1]}/ でプレビューしています。content/・themes/・site.toml "
-          "の変更を監視し、保存すると自動で再表示します（Ctrl+C で終了）", file=sys.stderr)
     try:
         httpd.serve_forever()
     finally:

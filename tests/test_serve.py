@@ -202,3 +202,28 @@ def preview_watching(preview, timeout=10.0) -> bool:
     watcher = next(t for t in threading.enumerate() if t.name == "piasite-watcher"
                    and t.preview is preview)
     return watcher.watching.wait(timeout)
+
+
+def test_the_server_answers_during_the_first_build_and_then_shows_the_site(tmp_path):
+    site = copy_site(tmp_path / "site")
+    httpd, preview, watcher = make_server(site, "127.0.0.1", 0, build=False)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    port = httpd.server_address[1]
+    done = threading.Event()
+    watcher.on_first = done.set
+    try:
+        status, body, headers = get(port, "/midori/juki/")
+        assert status == 503 and "プレビューを準備しています" in body and not preview.ready
+        assert headers["Retry-After"] == "5"
+        assert '<script src="/__piasite/reload.js" defer></script>' in body
+        conn, events = listen(port, "/midori/juki/")
+        watcher.start()  # makes the first build, then watches
+        assert events.readline() == b"event: reload\n"  # the waiting tab is told to reload
+        conn.close()
+        assert done.wait(30)
+        status, body, _ = get(port, "/midori/juki/")
+        assert status == 200 and "市民部 市民課" in body
+    finally:
+        watcher.stop.set()
+        httpd.shutdown()
+        httpd.server_close()
