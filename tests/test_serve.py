@@ -227,3 +227,22 @@ def test_the_server_answers_during_the_first_build_and_then_shows_the_site(tmp_p
         watcher.stop.set()
         httpd.shutdown()
         httpd.server_close()
+
+
+def test_a_deleted_document_page_goes_and_its_link_with_it(server):
+    site, port, preview = server
+    assert preview_watching(preview)
+    page = site / "content/midori/juki/_pages/memo.md"
+    page.parent.mkdir(exist_ok=True)
+    gen = preview.generation
+    page.write_text('+++\ntitle = "職員向けメモ"\n+++\n\n本文\n', encoding="utf-8")
+    assert wait_for(lambda: preview.settled > gen, timeout=30)
+    assert get(port, "/midori/juki/memo/")[0] == 200
+    assert "職員向けメモ" in get(port, "/midori/juki/")[1]
+    gen = preview.generation
+    page.unlink()
+    assert wait_for(lambda: preview.settled > gen, timeout=30)
+    # Removed in place at once (the first rebuild), then the whole build agrees.
+    assert "midori/juki/memo/index.html" in dict(preview.history)[gen + 1]
+    assert get(port, "/midori/juki/memo/")[0] == 404
+    assert "職員向けメモ" not in get(port, "/midori/juki/")[1]
