@@ -10,6 +10,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from types import MappingProxyType
 
 from . import __version__
 from .diagnostics import Severity, has_warnings
@@ -146,6 +147,36 @@ def _new(args) -> int:
     return 0
 
 
+_STAGES = MappingProxyType({"assessments": "評価書", "pages": "サイト全体のページ",
+                           "index": "検索の索引"})
+
+
+class _Progress:
+    """One line on a terminal that tells how far a long build is (a site of a thousand
+    versions takes minutes); nothing for a build under a second, nothing when not a terminal."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.t0 = self.last = time.perf_counter()
+        self.shown = False
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if now - self.t0 < 1.0 or (now - self.last < 0.25 and stage != "index"):
+            return
+        self.last = now
+        what = _STAGES.get(stage, stage)
+        text = f"{what}を作っています" if stage == "index" else f"{what} {done}/{total}"
+        self.stream.write(f"\r\033[K{text}（{now - self.t0:.0f} 秒）")
+        self.stream.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="piasite", description="特定個人情報保護評価書の静的サイトを作ります")
     ap.add_argument("--version", action="version", version=f"piasite {__version__}")
@@ -192,8 +223,13 @@ def main(argv: list[str] | None = None) -> int:
             return 1 if (not result.ok or strict_fail) else 0
         if args.command == "build":
             t0 = time.perf_counter()
-            result = pipeline.build(args.site, args.out, args.now, strict=args.strict,
-                                    jobs=args.jobs)
+            progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
+            try:
+                result = pipeline.build(args.site, args.out, args.now, strict=args.strict,
+                                        jobs=args.jobs, progress=progress)
+            finally:
+                if progress:
+                    progress.clear()
             _print_report(result)
             if any(d.code == "E010" for d in result.diagnostics):
                 print(_INIT_HINT, file=sys.stderr)

@@ -10,7 +10,7 @@ import dataclasses
 import datetime
 import functools
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -131,14 +131,19 @@ def _survey(root: Path) -> tuple[Shared, LinkIndex, Munis, list[Diagnostic]]:
     return shared, base, munis, diags
 
 
+Progress = Callable[[str, int, int], None]
+"""Told (stage, done, total) as a build goes: "assessments", "pages" (site-wide), "index"."""
+
+
 @dataclass(frozen=True, slots=True)
 class Dest:
-    """Where a build publishes and keeps its caches."""
+    """Where a build publishes, keeps its caches and reports how far it is."""
 
     out: Path
     cache: Path
     preview: bool = False
     """The preview's build: unpublished versions too, the preview banner, no search index."""
+    progress: Progress | None = None
 
 
 def preview_folder(root: Path) -> Path:
@@ -148,18 +153,20 @@ def preview_folder(root: Path) -> Path:
 
 
 def build(root: Path, out: Path | None = None, now: str | None = None,
-          strict: bool = False, jobs: int | None = None, preview: bool = False) -> BuildResult:
+          strict: bool = False, jobs: int | None = None, preview: bool = False,
+          progress: Progress | None = None) -> BuildResult:
     """Build the site under `root` into `out` (default root/output); write nothing on errors.
 
     `jobs` worker processes build the assessments (default: one per core); the output is the
     same for any number. `preview` builds what `piasite serve` shows, into
-    `preview_folder(root)/site` unless `out` is given.
+    `preview_folder(root)/site` unless `out` is given. `progress` is told how far it is.
     """
     if preview:
         folder = preview_folder(root)
-        dest = Dest((out or folder / "site").resolve(), folder, preview=True)
+        dest = Dest((out or folder / "site").resolve(), folder, True, progress)
     else:
-        dest = Dest((out or root / "output").resolve(), root / ".piasite-cache")
+        dest = Dest((out or root / "output").resolve(), root / ".piasite-cache", False,
+                    progress)
     return _build(root, dest, now, strict, jobs)
 
 
@@ -188,6 +195,8 @@ def _build_into(staged: Path, dest: Dest, root: Path, shared: Shared, base: Link
     # The search index is built inside the fresh folder, so a failed index leaves output/ as
     # it was; it is taken over from output/ when no page it indexes changed.
     if not dest.preview and not reuse_index(dest.out, staged, done.changed, done.removed):
+        if dest.progress:
+            dest.progress("index", 0, 1)
         indexed = index_site(staged)
         if indexed.diagnostics:
             discard(staged)
@@ -232,7 +241,8 @@ def _write(staged: Path, dest: Dest, root: Path, shared: Shared, base: LinkIndex
                        today.isoformat())
     # What the workers each make for themselves; an assessment built here uses it as it is.
     context = Context(settings, shared, base, theme)
-    results, keys = _assessments(context, tasks, jobs, store if render else None)
+    results, keys = _assessments(context, tasks, jobs, store if render else None,
+                                 dest.progress)
     for r in results:
         diags += r.diagnostics
     result = BuildResult(diagnostics.sort(diags))
@@ -262,7 +272,9 @@ def _write(staged: Path, dest: Dest, root: Path, shared: Shared, base: LinkIndex
         site_cache = SiteCache(dest.cache, target, store.site_key)
         scans: dict[PurePosixPath, linkcheck.Scan] = {}
         rendered: list[PurePosixPath] = []
-        for job in out.out:
+        for n, job in enumerate(out.out):
+            if dest.progress and n % 50 == 0:
+                dest.progress("pages", n, len(out.out))
             path = routes.output_path(job.url)
             hit = site_cache.reuse(path, job.fingerprint, staged)
             if hit is not None:
@@ -313,7 +325,8 @@ def _write(staged: Path, dest: Dest, root: Path, shared: Shared, base: LinkIndex
 
 
 def _assessments(context: Context, tasks: list[Task], jobs: int | None,
-                 store: BuildCache | None) -> tuple[list[AffairResult], list[str]]:
+                 store: BuildCache | None, progress: Progress | None = None
+                 ) -> tuple[list[AffairResult], list[str]]:
     """Every assessment's result: taken from the last build where its inputs are unchanged
     (its pages linked from output/), built anew otherwise; and each task's cache key."""
     results: list[AffairResult | None] = [None] * len(tasks)
@@ -329,8 +342,10 @@ def _assessments(context: Context, tasks: list[Task], jobs: int | None,
                 continue
         todo.append(i)
     built = build_all(context.settings, [tasks[i] for i in todo], jobs, context)
-    for i, res in zip(todo, built, strict=True):
+    for n, (i, res) in enumerate(zip(todo, built, strict=True), 1):
         results[i] = res
+        if progress:
+            progress("assessments", len(tasks) - len(todo) + n, len(tasks))
     return [r for r in results if r is not None], keys
 
 

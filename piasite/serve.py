@@ -121,6 +121,8 @@ class Preview:
     """(generation, files changed, or None for every page) of the latest rebuilds."""
     cond: threading.Condition = field(default_factory=threading.Condition)
     live: pipeline.Live | None = None
+    progress: tuple[str, int, int] | None = None
+    """How far the running whole build is (stage, done, total)."""
     _quick_errors: bool = False
 
     @property
@@ -140,7 +142,9 @@ class Preview:
                 self._publish(errors, quick[1], t0, quick=True)
                 if errors:
                     return  # the whole build would only report them again
-        result = pipeline.build(self.root, now=self.now, jobs=self.jobs, preview=True)
+        result = pipeline.build(self.root, now=self.now, jobs=self.jobs, preview=True,
+                                progress=self._progressed)
+        self.progress = None
         if not result.ok:
             errors = [d for d in result.diagnostics if d.severity is diagnostics.Severity.ERROR]
             self.live = None
@@ -148,6 +152,9 @@ class Preview:
             return
         self.live = result.live
         self._publish([], result.changed, t0)
+
+    def _progressed(self, stage: str, done: int, total: int) -> None:
+        self.progress = (stage, done, total)
 
     def _assessments(self, changed: Iterable[str] | None) -> list[Path] | None:
         """The assessment folders holding every changed file; None if one lies elsewhere."""
@@ -208,9 +215,19 @@ class Preview:
         return None
 
 
-WAITING_PAGE = f"""<!DOCTYPE html>
+_STAGES = {"assessments": "評価書", "pages": "サイト全体のページ"}
+
+
+def waiting_page(preview: Preview) -> bytes:
+    """What a tab shows until the first build is done: how far it is, looked at again every
+    few seconds; the reload script brings the site (or its errors) when it is built."""
+    stage = preview.progress
+    where = (f"<p>{_STAGES[stage[0]]}: {stage[1]} / {stage[2]} 件</p>"
+             if stage and stage[0] in _STAGES else "")
+    return f"""<!DOCTYPE html>
 <html lang="ja">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="refresh" content="5">
 <title>プレビューを準備しています｜piasite</title>
 {_SCRIPT_TAG.decode()}
 </head>
@@ -218,12 +235,12 @@ WAITING_PAGE = f"""<!DOCTYPE html>
 <main id="main">
 <h1>プレビューを準備しています</h1>
 <p>サイト全体をビルドしています。できあがると、このページは自動で表示が切り替わります。</p>
+{where}
 <p>評価書の多いサイトでは、初めての起動に数分かかります。2回目からは、変わっていない評価書を前回のビルドから使うので短くなります。</p>
 </main>
 </body>
 </html>
 """.encode()
-"""What a tab shows until the first build is done; its reload script brings the page."""
 
 
 def error_page(preview: Preview) -> bytes:
@@ -300,7 +317,7 @@ class _Handler(BaseHTTPRequestHandler):
         if pv.errors and (is_page or not pv.ready):
             return self._send(500, error_page(pv), _TYPES[".html"])
         if not pv.ready:
-            return self._send(503, WAITING_PAGE, _TYPES[".html"], {"Retry-After": "5"})
+            return self._send(503, waiting_page(pv), _TYPES[".html"], {"Retry-After": "5"})
         body = pv.read(key)
         if body is None and key.suffix == "" and pv.read(key / "index.html") is not None:
             return self._send(301, b"", "text/plain", {"Location": path.rstrip("/") + "/"})
@@ -392,7 +409,7 @@ class Watcher(threading.Thread):
 
     def run(self) -> None:
         root = self.preview.root
-        if self.preview.generation == 0:  # the server is already up, showing WAITING_PAGE
+        if self.preview.generation == 0:  # the server is already up, showing waiting_page
             self._rebuild(None)
             if self.on_first is not None:
                 self.on_first()
@@ -433,7 +450,7 @@ def make_server(root: Path, host: str = "127.0.0.1", port: int = 8000,
                 now: str | None = None, jobs: int | None = None, build: bool = True
                 ) -> tuple[ThreadingHTTPServer, Preview, Watcher]:
     """The server, its preview and its watcher. With `build`, the first build is made here;
-    without, the watcher makes it when started, and pages wait for it (WAITING_PAGE)."""
+    without, the watcher makes it when started, and pages wait for it (waiting_page)."""
     preview = Preview(root=root, now=now, jobs=jobs)
     # Taken before the first build, so a save during that build still triggers a rebuild.
     state = snapshot(root)

@@ -79,3 +79,60 @@ def test_reload_reuses_untouched_versions_and_sees_every_edit(tmp_path):
         broken, diags = load(site)
         assert "E105" in {d.code for d in diags}
         assert "2025-12-12" not in {r.id for r in broken.revisions() if r.muni == "midori"}
+
+
+def test_a_build_on_a_terminal_says_how_far_it_is(tmp_path):
+    # A national site takes minutes: on a terminal the build keeps one line up to date, and
+    # clears it before its report. Captured (not a terminal), it prints no such line.
+    import os
+    import pty
+    import subprocess
+    import sys
+    import threading
+
+    from helpers import REPO_ROOT, copy_site
+
+    site = copy_site(tmp_path / "site", ("midori", "yatsushiro", "asahikawa", "okayama",
+                                          "toyonaka"))
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "piasite", "build", "--site", str(site)],
+                            stderr=slave, stdout=subprocess.DEVNULL, cwd=REPO_ROOT)
+    os.close(slave)
+    chunks: list[bytes] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                data = os.read(master, 4096)
+            except OSError:  # the terminal closed with the process
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    assert proc.wait(timeout=300) == 0
+    reader.join(timeout=10)
+    os.close(master)
+    shown = b"".join(chunks).decode("utf-8", "replace")
+    assert "検索の索引を作っています" in shown
+    assert "\r\x1b[K" in shown and "ファイルを" in shown.rsplit("\r\x1b[K", 1)[1]
+    piped = subprocess.run([sys.executable, "-m", "piasite", "build", "--site", str(site)],
+                           capture_output=True, text=True, cwd=REPO_ROOT)
+    assert piped.returncode == 0 and "\r" not in piped.stderr
+
+
+def test_a_build_reports_each_assessment_and_the_pages_as_it_goes(tmp_path):
+    from helpers import copy_site
+
+    site = copy_site(tmp_path / "site", ("midori", "asahikawa"))
+    seen: list[tuple[str, int, int]] = []
+    assert pipeline.build(site, now="2026-01-15", progress=lambda *a: seen.append(a)).ok
+    assert [s for s in seen if s[0] == "assessments"] == [("assessments", 1, 2),
+                                                         ("assessments", 2, 2)]
+    pages = [s for s in seen if s[0] == "pages"]
+    assert pages[0][1] == 0 and pages[0][2] > 10 and seen[-1] == ("index", 0, 1)
+    seen.clear()  # nothing changed: every assessment from the cache, nothing to index
+    assert pipeline.build(site, now="2026-01-15", progress=lambda *a: seen.append(a)).unchanged
+    assert not [s for s in seen if s[0] in ("assessments", "index")]

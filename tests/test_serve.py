@@ -215,6 +215,9 @@ def test_the_server_answers_during_the_first_build_and_then_shows_the_site(tmp_p
         status, body, headers = get(port, "/midori/juki/")
         assert status == 503 and "プレビューを準備しています" in body and not preview.ready
         assert headers["Retry-After"] == "5"
+        preview.progress = ("assessments", 3, 714)  # what a long first build reports
+        assert "評価書: 3 / 714 件" in get(port, "/")[1]
+        preview.progress = None
         assert '<script src="/__piasite/reload.js" defer></script>' in body
         conn, events = listen(port, "/midori/juki/")
         watcher.start()  # makes the first build, then watches
