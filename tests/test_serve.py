@@ -249,3 +249,20 @@ def test_a_deleted_document_page_goes_and_its_link_with_it(server):
     assert "midori/juki/memo/index.html" in dict(preview.history)[gen + 1]
     assert get(port, "/midori/juki/memo/")[0] == 404
     assert "職員向けメモ" not in get(port, "/midori/juki/")[1]
+
+
+def test_a_save_that_touches_many_assessments_goes_straight_to_the_whole_build(tmp_path):
+    from piasite.serve import QUICK_MAX, Preview
+
+    site = copy_site(tmp_path / "site", ("midori", "yatsushiro", "asahikawa", "okayama",
+                                         "toyonaka"))
+    preview = Preview(site)
+    preview.rebuild()
+    folders = sorted(p.parent for p in (site / "content").glob("*/*/_affair.toml"))
+    assert len(folders) > QUICK_MAX
+    gen = preview.generation
+    preview.rebuild([str(folders[0] / "_affair.toml")])  # one: in place first, then whole
+    assert preview.generation == gen + 2 and preview.settled == gen + 2
+    gen = preview.generation
+    preview.rebuild([str(f / "_affair.toml") for f in folders])  # a git pull: whole only
+    assert preview.generation == gen + 1 and preview.settled == gen + 1 and not preview.quick
