@@ -22,7 +22,9 @@ service reads one answer per 0.1 s, which a message per record would make slow a
 
 from __future__ import annotations
 
+import functools
 import gzip
+import hashlib
 import html
 import itertools
 import json
@@ -66,6 +68,8 @@ class IndexResult:
     pages: int = 0
     """Search records indexed (a page can hold more than one)."""
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    reused: bool = False
+    """The published bundle was made from the same records and was linked in."""
 
 
 # --------------------------------------------------------------------------- normalisation
@@ -429,8 +433,25 @@ def _synthetic_page(record: Record, words: str, all_filters: list[str]) -> str:
             f"<body>{tags}<p>{words}</p></body></html>")
 
 
-def write_bundle(records: list[Record], bundle: Path) -> str:
-    """Index `records` into `bundle`: "" when the bundle is whole, else what went wrong."""
+def _made_from(bundle: Path) -> str:
+    """The records digest a published bundle's manifest names ("" if none)."""
+    try:
+        made = json.loads((bundle / MANIFEST).read_text(encoding="utf-8")).get("records", "")
+    except (OSError, ValueError, AttributeError):
+        return ""
+    return made if isinstance(made, str) else ""
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def write_bundle(records: list[Record], bundle: Path, digest: str = "") -> str:
+    """Index `records` into `bundle`: "" when the bundle is whole, else what went wrong.
+    `digest` (records_digest) is kept in the manifest, to know the bundle again."""
     problem = _binary_problem()
     if problem:
         return problem
@@ -476,7 +497,8 @@ def write_bundle(records: list[Record], bundle: Path) -> str:
         body = {"a": [list(a) for a in record.anchors], "s": [list(s) for s in record.segments]}
         (bundle / TEXTS / f"{page_id}.json").write_text(
             json.dumps(body, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
-    manifest = {"version": 1, "pages": dict(sorted(pages.items())), "chunks": _chunks(bundle)}
+    manifest = {"version": 1, "pages": dict(sorted(pages.items())), "chunks": _chunks(bundle),
+                "records": digest}
     (bundle / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, separators=(",", ":")),
                                    encoding="utf-8")
     for name in UNUSED:
@@ -588,17 +610,46 @@ def _binary_problem() -> str:
     return ""
 
 
-def index_site(site_dir: Path) -> IndexResult:
+@functools.cache
+def _maker_digest() -> str:
+    """This module (normalisation, bigrams, chunk size) and the Pagefind that builds the bundle."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        pagefind = version("pagefind")
+    except PackageNotFoundError:
+        pagefind = ""
+    return hashlib.sha256(Path(__file__).read_bytes() + pagefind.encode()).hexdigest()
+
+
+def records_digest(records: list[Record]) -> str:
+    """Everything a bundle is made from: the records (their reprs are plain and ordered) and
+    the code that indexes them."""
+    h = hashlib.sha256(_maker_digest().encode())
+    for r in records:
+        h.update(repr(r).encode() + b"\0")
+    return h.hexdigest()
+
+
+def index_site(site_dir: Path, previous: Path | None = None) -> IndexResult:
     """Index every search record under `site_dir` into `site_dir/pagefind/`.
 
-    Problems become the diagnostic E901; a bundle that fails its check is built once more.
+    When `previous` (the published bundle) was made from the same records, it is linked in
+    instead: pages whose layout changed but whose searchable text did not (a template edit)
+    leave the index as it was. Problems become the diagnostic E901; a bundle that fails its
+    check is built once more.
     """
     bundle = site_dir / BUNDLE
     records = collect(site_dir)
+    digest = records_digest(records)
+    if previous is not None and _made_from(previous) == digest and not bundle_problem(previous):
+        shutil.rmtree(bundle, ignore_errors=True)
+        shutil.copytree(previous, bundle, copy_function=_link_or_copy)
+        return IndexResult(len(records), [], reused=True)
     last = ""
     for _ in range(2):
         shutil.rmtree(bundle, ignore_errors=True)
-        last = write_bundle(records, bundle)
+        last = write_bundle(records, bundle, digest)
         if not last:
             return IndexResult(len(records), [])
     return IndexResult(0, [error(

@@ -8,6 +8,7 @@ not, and whether the site equals a build from scratch.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -172,3 +173,24 @@ def test_site_wide_pages_an_edit_does_not_touch_are_not_rewritten(tmp_path):
     assert len(untouched) > 100
     assert all(after[f] == before[f] for f in untouched)
     assert after["midori/juki/2025-12-12/index.html"] != before["midori/juki/2025-12-12/index.html"]
+
+
+def test_a_layout_change_keeps_the_search_index_a_text_change_remakes_it(tmp_path):
+    site = copy_site(tmp_path / "site", ("midori", "asahikawa"))
+    _build(site)
+    manifest = site / "output/pagefind/piasite.json"
+    first = manifest.stat().st_ino
+    base = site / "themes/default/templates/base.html"
+    base.write_text(base.read_text(encoding="utf-8").replace(
+        "<body>", '<body class="layout-2">', 1), encoding="utf-8")
+    second = _build(site)
+    assert not second.unchanged  # every page changed …
+    assert 'class="layout-2"' in (site / "output/midori/juki/index.html").read_text("utf-8")
+    assert manifest.stat().st_ino == first  # … but not what can be searched: index kept
+    _edit(site, MIDORI, "市民部 市民課", "市民部 市民課 索引係")
+    _build(site)
+    assert manifest.stat().st_ino != first
+    made = json.loads(manifest.read_text(encoding="utf-8"))
+    texts = [(site / "output/pagefind/text" / f"{pid}.json").read_text(encoding="utf-8")
+             for pid in made["pages"]]
+    assert any("索引係" in t for t in texts)
