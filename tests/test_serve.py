@@ -266,3 +266,22 @@ def test_a_save_that_touches_many_assessments_goes_straight_to_the_whole_build(t
     gen = preview.generation
     preview.rebuild([str(f / "_affair.toml") for f in folders])  # a git pull: whole only
     assert preview.generation == gen + 1 and preview.settled == gen + 1 and not preview.quick
+
+
+@pytest.mark.browser
+def test_the_open_tab_reloads_itself_after_a_save_in_a_real_browser(server, chromium):
+    # The reload script names its page; the server tells it to reload; the browser does.
+    site, port, preview = server
+    assert preview_watching(preview)
+    ctx = chromium.new_context()
+    try:
+        page = ctx.new_page()
+        page.goto(f"http://127.0.0.1:{port}/midori/juki/2025-12-12/")
+        assert "市民部 市民課" in page.content()
+        page.wait_for_timeout(300)  # the EventSource is open
+        with page.expect_navigation(timeout=20_000):
+            edit(site, 'name = "市民部 市民課"', 'name = "市民部 市民課 ブラウザ係"')
+        page.wait_for_load_state()
+        assert "市民部 市民課 ブラウザ係" in page.content()
+    finally:
+        ctx.close()
