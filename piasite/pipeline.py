@@ -197,7 +197,8 @@ def _build_into(staged: Path, dest: Dest, root: Path, shared: Shared, base: Link
     if not dest.preview and not reuse_index(dest.out, staged, done.changed, done.removed):
         if dest.progress:
             dest.progress("index", 0, 1)
-        indexed = index_site(staged, dest.out / routes.PAGEFIND)
+        indexed = index_site(staged, dest.out / routes.PAGEFIND,
+                             dest.cache / "search-records.pickle")
         if indexed.diagnostics:
             discard(staged)
             result.diagnostics = diagnostics.sort(result.diagnostics + indexed.diagnostics)

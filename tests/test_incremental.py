@@ -194,3 +194,27 @@ def test_a_layout_change_keeps_the_search_index_a_text_change_remakes_it(tmp_pat
     texts = [(site / "output/pagefind/text" / f"{pid}.json").read_text(encoding="utf-8")
              for pid in made["pages"]]
     assert any("索引係" in t for t in texts)
+
+
+def test_an_edit_reads_only_the_changed_pages_for_the_index_and_indexes_as_a_cold_build(
+        tmp_path, monkeypatch):
+    from piasite import index
+
+    site = copy_site(tmp_path / "site", ("midori", "asahikawa"))
+    _build(site)
+    _edit(site, MIDORI, "市民部 市民課", "市民部 市民課 記録係")
+    read: list[str] = []
+    real = index.records_of
+    monkeypatch.setattr(index, "records_of", lambda page, url: read.append(url) or real(page, url))
+    _build(site)
+    pages = sum(1 for _ in (site / "output").rglob("*.html"))
+    assert read and len(read) < pages / 4  # the pages the edit changed, not all of them
+    assert all(u.startswith("/midori/") or not u.startswith(("/asahikawa/",)) for u in read)
+    cold = copy_site(tmp_path / "cold", ("midori", "asahikawa"))
+    _edit(cold, MIDORI, "市民部 市民課", "市民部 市民課 記録係")
+    _build(cold)
+
+    def made_from(s: Path) -> str:
+        return json.loads((s / "output/pagefind/piasite.json").read_text("utf-8"))["records"]
+
+    assert made_from(site) == made_from(cold)
