@@ -185,7 +185,7 @@ def test_failed_index_leaves_output_untouched(tmp_path: Path, monkeypatch) -> No
     out.mkdir()
     (out / "old.html").write_text("前回のビルド", encoding="utf-8")
 
-    def broken(staged: Path, previous: Path | None = None) -> index.IndexResult:
+    def broken(staged: Path, *_: object) -> index.IndexResult:
         (staged / "pagefind").mkdir()
         (staged / "pagefind" / "pagefind-entry.json").write_text("", encoding="utf-8")
         return index.IndexResult(0, [pipeline.diagnostics.error(
