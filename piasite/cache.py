@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath
 
 from .assessment import AffairResult, Task
 from .routes import PAGEFIND as BUNDLE
+from .write import link_or_copy
 
 FORMAT = 1
 """Part of every key: a change to what is stored must not read old entries."""
@@ -204,15 +205,6 @@ def site_key(root: Path, shared, theme, compared: frozenset[str]) -> str:
                  repr(shared.systems), repr(sorted(compared))):
         h.update(part.encode() + b"\0")
     return h.hexdigest()
-
-
-def link_or_copy(src: Path | str, dst: Path | str) -> None:
-    dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
 
 
 def settle(staged: Path, out: Path, paths: Iterable[PurePosixPath]) -> set[str]:

@@ -41,6 +41,7 @@ from pathlib import Path, PurePosixPath
 
 from . import routes
 from .diagnostics import Diagnostic, Span, error
+from .write import link_or_copy
 
 BUNDLE = routes.PAGEFIND
 ENTRY = "pagefind-entry.json"
@@ -416,7 +417,8 @@ def collect(site_dir: Path, cache: Path | None = None) -> list[Record]:
     With `cache`, each page's records are kept there by the page file's size, mtime and inode:
     a build links an unchanged page from the last one (cache.settle), so only the pages it
     wrote anew are read again (reading all of them was 22 s at 1,000 versions)."""
-    before = _load_records(cache)
+    # Made by other code (a piasite upgrade), the records may differ for the same page.
+    before = _load_records(cache) if cache is not None else {}
     after: dict[str, tuple[tuple[int, int, int], list[Record]]] = {}
     out = []
     for path in sorted(site_dir.rglob("*.html"), key=lambda p: p.relative_to(site_dir).as_posix()):
@@ -437,20 +439,18 @@ def collect(site_dir: Path, cache: Path | None = None) -> list[Record]:
         cache.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=cache.name, dir=cache.parent)
         with os.fdopen(fd, "wb") as f:
-            pickle.dump(after, f, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump((_maker_digest(), after), f, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, cache)
     return out
 
 
-def _load_records(cache: Path | None) -> dict[str, tuple[tuple[int, int, int], list[Record]]]:
-    if cache is None:
-        return {}
+def _load_records(cache: Path) -> dict[str, tuple[tuple[int, int, int], list[Record]]]:
     try:
         with cache.open("rb") as f:
-            data = pickle.load(f)
+            maker, data = pickle.load(f)
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError):
         return {}
-    return data if isinstance(data, dict) else {}
+    return data if maker == _maker_digest() and isinstance(data, dict) else {}
 
 
 # --------------------------------------------------------------------------- the bundle
@@ -473,13 +473,6 @@ def _made_from(bundle: Path) -> str:
     except (OSError, ValueError, AttributeError):
         return ""
     return made if isinstance(made, str) else ""
-
-
-def _link_or_copy(src: str, dst: str) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
 
 
 def write_bundle(records: list[Record], bundle: Path, digest: str = "") -> str:
@@ -678,7 +671,7 @@ def index_site(site_dir: Path, previous: Path | None = None,
     digest = records_digest(records)
     if previous is not None and _made_from(previous) == digest and not bundle_problem(previous):
         shutil.rmtree(bundle, ignore_errors=True)
-        shutil.copytree(previous, bundle, copy_function=_link_or_copy)
+        shutil.copytree(previous, bundle, copy_function=link_or_copy)
         return IndexResult(len(records), [], reused=True)
     last = ""
     for _ in range(2):

@@ -58,6 +58,17 @@ def commit(tmp: Path, out: Path) -> None:
         raise
 
 
+def link_or_copy(src: Path | str, dst: Path | str) -> None:
+    """`dst` as a hard link to `src` (an unchanged file is never rewritten), or a copy where
+    the file system has no links."""
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
 def discard(tmp: Path) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
 
