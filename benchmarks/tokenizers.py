@@ -18,6 +18,7 @@ extra); fugashi + unidic-lite, lindera-python-unidic (pip install them to compar
 from __future__ import annotations
 
 import argparse
+import functools
 import re
 import statistics
 import sys
@@ -91,18 +92,7 @@ CANDIDATES: dict[str, Callable[[], Splitter]] = {
 
 def tokens_with(split: Splitter) -> Callable[[str], list[str]]:
     """diff.tokens with another splitter for the text between dates, numbers and spaces."""
-    def tokens(text: str) -> list[str]:
-        out: list[str] = []
-        pos = 0
-        for m in diff._ATOM.finditer(text):
-            if m.start() > pos:
-                out.extend(split(text[pos:m.start()]))
-            out.append(m.group())
-            pos = m.end()
-        if pos < len(text):
-            out.extend(split(text[pos:]))
-        return [t for t in out if t]
-    return tokens
+    return functools.partial(diff.tokens, split=split)
 
 
 def all_marks(site, tokens: Callable[[str], list[str]]) -> dict[tuple, tuple]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import pickle
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from pathlib import Path, PurePosixPath
 
 from .assessment import AffairResult, Task
 from .routes import PAGEFIND as BUNDLE
-from .write import link_or_copy
+from .write import link_or_copy, load_pickle, save_pickle
 
 FORMAT = 1
 """Part of every key: a change to what is stored must not read old entries."""
@@ -103,10 +102,7 @@ class BuildCache:
 
     def previous(self, task: Task) -> Entry | None:
         """What the last build stored of this assessment, whatever its key."""
-        try:
-            entry = pickle.loads(self._file(task).read_bytes())
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError):
-            return None
+        entry = load_pickle(self._file(task))
         return entry if isinstance(entry, Entry) and entry.out == str(self.out) else None
 
     def reuse(self, entry: Entry, staged: Path) -> None:
@@ -123,11 +119,7 @@ class BuildCache:
             stamps.append((st.st_size, st.st_mtime_ns))
         entry = Entry(key, self.today if today_matters else "", str(self.out), result,
                       tuple(stamps))
-        path = self._file(task)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL))
-        tmp.replace(path)
+        save_pickle(self._file(task), entry)
 
     def forget_others(self, tasks: Iterable[Task]) -> None:
         """Drop entries of assessments that no longer exist."""
@@ -160,12 +152,9 @@ class SiteCache:
         self.key = key
         self.pages: dict[PurePosixPath, SitePage] = {}
         self.reused = 0
-        try:
-            key_, out_, pages = pickle.loads(self.path.read_bytes())
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError):
-            return
-        if key_ == key and out_ == str(out):
-            self.pages = pages
+        saved = load_pickle(self.path)
+        if isinstance(saved, tuple) and len(saved) == 3 and saved[:2] == (key, str(out)):
+            self.pages = saved[2]
 
     def reuse(self, rel: PurePosixPath, fingerprint: str, staged: Path) -> SitePage | None:
         """Link the published page into the staging folder if nothing it shows changed."""
@@ -184,11 +173,7 @@ class SiteCache:
         return page
 
     def save(self, pages: dict[PurePosixPath, SitePage]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_bytes(pickle.dumps((self.key, str(self.out), pages),
-                                     protocol=pickle.HIGHEST_PROTOCOL))
-        tmp.replace(self.path)
+        save_pickle(self.path, (self.key, str(self.out), pages))
 
 
 def stamp(path: Path) -> tuple[int, int]:

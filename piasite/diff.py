@@ -17,7 +17,7 @@ import functools
 import hashlib
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,17 +104,17 @@ def _words(text: str) -> list[str]:
     return [m.surface() for part in parts for m in tok.tokenize(part)]
 
 
-def tokens(text: str) -> list[str]:
-    """Split text into 字句: whole dates and numbers, words for the rest."""
+def tokens(text: str, split: Callable[[str], list[str]] = _words) -> list[str]:
+    """Split text into 字句: whole dates and numbers, words (`split`) for the rest."""
     out: list[str] = []
     pos = 0
     for m in _ATOM.finditer(text):
         if m.start() > pos:
-            out.extend(_words(text[pos:m.start()]))
+            out.extend(split(text[pos:m.start()]))
         out.append(m.group())
         pos = m.end()
     if pos < len(text):
-        out.extend(_words(text[pos:]))
+        out.extend(split(text[pos:]))
     return [t for t in out if t]
 
 

@@ -29,7 +29,6 @@ import html
 import itertools
 import json
 import os
-import pickle
 import re
 import shutil
 import subprocess
@@ -41,7 +40,7 @@ from pathlib import Path, PurePosixPath
 
 from . import routes
 from .diagnostics import Diagnostic, Span, error
-from .write import link_or_copy
+from .write import link_or_copy, load_pickle, save_pickle
 
 BUNDLE = routes.PAGEFIND
 ENTRY = "pagefind-entry.json"
@@ -436,21 +435,16 @@ def collect(site_dir: Path, cache: Path | None = None) -> list[Record]:
         out.extend(found)
     if cache is not None and (after.keys() != before.keys()
                               or any(after[k][0] != before[k][0] for k in after)):
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=cache.name, dir=cache.parent)
-        with os.fdopen(fd, "wb") as f:
-            pickle.dump((_maker_digest(), after), f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, cache)
+        save_pickle(cache, (_maker_digest(), after))
     return out
 
 
 def _load_records(cache: Path) -> dict[str, tuple[tuple[int, int, int], list[Record]]]:
-    try:
-        with cache.open("rb") as f:
-            maker, data = pickle.load(f)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError):
-        return {}
-    return data if maker == _maker_digest() and isinstance(data, dict) else {}
+    saved = load_pickle(cache)
+    if (isinstance(saved, tuple) and len(saved) == 2 and saved[0] == _maker_digest()
+            and isinstance(saved[1], dict)):
+        return saved[1]
+    return {}
 
 
 # --------------------------------------------------------------------------- the bundle

@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import functools
 import os
-import pickle
 import re
 import stat
-import tempfile
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -31,6 +29,7 @@ from pathlib import Path, PurePosixPath
 from . import schema
 from .diagnostics import Diagnostic, Span, error, warning
 from .source import parse_toml, read_source
+from .write import load_pickle, save_pickle
 
 ALLOWLIST = PurePosixPath("content/_privacy-allowlist.toml")
 # Python's \d is every Unicode decimal digit: ASCII and full-width (０-９) alike.
@@ -127,22 +126,8 @@ def _stamp(st: os.stat_result) -> Stamp:
 
 
 def _load_cache(path: Path | None) -> dict[str, tuple[Stamp, tuple]]:
-    if path is None:
-        return {}
-    try:
-        data = pickle.loads(path.read_bytes())
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError):
-        return {}
+    data = load_pickle(path) if path is not None else None
     return data if isinstance(data, dict) else {}
-
-
-def _save_cache(path: Path, data: dict[str, tuple[Stamp, tuple]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # A preview and a build may scan at once: each writes its own file, then swaps it in.
-    fd, tmp = tempfile.mkstemp(prefix=path.name, dir=path.parent)
-    with os.fdopen(fd, "wb") as f:
-        f.write(pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
-    os.replace(tmp, path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +198,7 @@ def scan(root: Path, cache: Path | None = None) -> list[Diagnostic]:
                 hint=f"個人番号なら削除してください。そうでなければ {ALLOWLIST} に path・line・"
                      "number・reason を書いて許可してください。"))
     if cache is not None and after != before:
-        _save_cache(cache, after)
+        save_pickle(cache, after)
     for i, a in enumerate(allowed):
         if i not in used:
             diags.append(warning("W602", f"許可リストの「{a.path}」{a.line} 行目の「{a.number}」は"

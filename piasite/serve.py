@@ -33,7 +33,7 @@ from pathlib import Path, PurePosixPath
 
 import watchfiles
 
-from . import diagnostics, pipeline, routes
+from . import diagnostics, discover, pipeline, routes
 from .diagnostics import Diagnostic
 
 RELOAD_JS = b"""// piasite preview: reload this tab when a rebuild changes the page it shows.
@@ -169,7 +169,7 @@ class Preview:
         folders: set[Path] = set()
         for path in changed:
             parts = Path(os.path.relpath(path, self.root)).parts
-            if len(parts) < 4 or parts[0] != "content" or parts[1] == "systems":
+            if len(parts) < 4 or parts[0] != "content" or parts[1] == discover.REGISTRY:
                 return None
             folders.add(content / parts[1] / parts[2])
         return sorted(folders) or None

@@ -8,6 +8,7 @@ leaves the previous output exactly as it was (`discard` drops the staged folder)
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -56,6 +57,32 @@ def commit(tmp: Path, out: Path) -> None:
     except BaseException:
         discard(tmp)
         raise
+
+
+_UNREADABLE = (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError)
+
+
+def save_pickle(path: Path, obj: object) -> None:
+    """Write a cache file whole or not at all: another build or the preview, reading it at the
+    same moment, sees the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_pickle(path: Path) -> object | None:
+    """What `save_pickle` wrote; None when there is none or it cannot be read (a damaged cache
+    only makes a slower build)."""
+    try:
+        return pickle.loads(path.read_bytes())
+    except _UNREADABLE:
+        return None
 
 
 def link_or_copy(src: Path | str, dst: Path | str) -> None:
