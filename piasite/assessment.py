@@ -32,10 +32,12 @@ from .discover import AffairFiles
 from .link import LinkIndex, registry, resolve, with_uses
 from .load import Shared, load_affair, load_shared
 from .model import Municipality, Site
+from .pickling import quick_pickle
 from .render import Jobs, Theme, affair_jobs, find_theme, renderer, summarise
 from .summary import AffairSummary
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class Task:
     muni: Municipality
@@ -48,6 +50,7 @@ class Task:
         return self.files.meta.parent
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class Page:
     path: PurePosixPath
@@ -56,6 +59,7 @@ class Page:
     """zlib of the page's HTML ids, one per line (for links into it from site-wide pages)."""
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class AffairResult:
     task: Task
@@ -68,6 +72,14 @@ class AffairResult:
     diffs_computed: int = 0
     reused: bool = False
     """Taken from the last build (cache.py): its pages were linked, not written."""
+
+    def without_entries(self) -> AffairResult:
+        """As the build cache keeps it: the comparisons' entries are in their own store."""
+        s = self.summary
+        if s is None or s.compare is None or not s.compare.entries:
+            return self
+        return dataclasses.replace(self, summary=dataclasses.replace(
+            s, compare=s.compare.stripped()))
 
 
 @dataclass(frozen=True, slots=True)

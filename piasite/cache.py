@@ -91,19 +91,23 @@ class BuildCache:
         entry = self.previous(task)
         if entry is None or entry.key != key or (entry.today and entry.today != self.today):
             return None
-        for page, stamp in zip(entry.result.pages, entry.stamps, strict=True):
-            try:
-                st = (self.out / page.path).stat()
-            except OSError:
-                return None
-            if (st.st_size, st.st_mtime_ns) != stamp:
-                return None
+        if not _as_stamped(self.out, (p.path for p in entry.result.pages), entry.stamps):
+            return None
         return entry
 
     def previous(self, task: Task) -> Entry | None:
         """What the last build stored of this assessment, whatever its key."""
         entry = load_pickle(self._file(task))
         return entry if isinstance(entry, Entry) and entry.out == str(self.out) else None
+
+    def published_ids(self, task: Task) -> dict[PurePosixPath, bytes] | None:
+        """The ids of the assessment's pages as output/ holds them (path -> ids_blob), or None
+        when output/ may not hold what the last build stored of it."""
+        entry = self.previous(task)
+        if entry is None or not _as_stamped(self.out, (p.path for p in entry.result.pages),
+                                            entry.stamps):
+            return None
+        return {p.path: p.ids for p in entry.result.pages}
 
     def reuse(self, entry: Entry, staged: Path) -> None:
         """Link the entry's pages from output/ into the staging folder (copy where links fail)."""
@@ -172,8 +176,29 @@ class SiteCache:
         self.reused += 1
         return page
 
+    def published_ids(self, rel: PurePosixPath) -> bytes | None:
+        """The ids of the page as output/ holds it, or None when unknown."""
+        page = self.pages.get(rel)
+        if page is None or not _as_stamped(self.out, (rel,), (page.stamp,)):
+            return None
+        return page.ids
+
     def save(self, pages: dict[PurePosixPath, SitePage]) -> None:
-        save_pickle(self.path, (self.key, str(self.out), pages))
+        if pages != self.pages:  # 35 MB at 1,000 versions: not rewritten when the same
+            save_pickle(self.path, (self.key, str(self.out), pages))
+
+
+def _as_stamped(out: Path, paths: Iterable[PurePosixPath],
+                stamps: Iterable[tuple[int, int]]) -> bool:
+    """Every file of `paths` in `out` has the (size, mtime) it was stored with."""
+    for rel, expected in zip(paths, stamps, strict=True):
+        try:
+            st = out.joinpath(*rel.parts).stat()
+        except OSError:
+            return False
+        if (st.st_size, st.st_mtime_ns) != expected:
+            return False
+    return True
 
 
 def stamp(path: Path) -> tuple[int, int]:
@@ -181,13 +206,14 @@ def stamp(path: Path) -> tuple[int, int]:
     return st.st_size, st.st_mtime_ns
 
 
-def site_key(root: Path, shared, theme, compared: frozenset[str]) -> str:
+def site_key(root: Path, shared, theme, compared: frozenset[str], entries: str = "") -> str:
     """Digest of what every assessment's pages depend on besides its own files: settings,
-    forms and their families, the registry, the theme, piasite, which kinds are compared."""
+    forms and their families, the registry, the theme, piasite, which kinds are compared,
+    and the store holding the comparisons' entries (`entries`, its token)."""
     h = hashlib.sha256()
     for part in (code_digest(), theme.digest, repr(shared.config),
                  repr(sorted(shared.forms.items())), repr(sorted(shared.families.items())),
-                 repr(shared.systems), repr(sorted(compared))):
+                 repr(shared.systems), repr(sorted(compared)), entries):
         h.update(part.encode() + b"\0")
     return h.hexdigest()
 
@@ -219,11 +245,15 @@ def published(out: Path) -> set[str]:
     if not out.is_dir():
         return set()
     found = set()
-    for dirpath, dirnames, filenames in os.walk(out):
-        if Path(dirpath) == out:
+    top = str(out)
+    for dirpath, dirnames, filenames in os.walk(top):
+        if dirpath == top:
             dirnames[:] = [d for d in dirnames if d != BUNDLE]
-        for name in filenames:
-            found.add(Path(dirpath, name).relative_to(out).as_posix())
+            found.update(filenames)
+            continue
+        # Path arithmetic on strings: output/ holds tens of thousands of files at scale.
+        folder = Path(dirpath).relative_to(out).as_posix() + "/"
+        found.update(folder + name for name in filenames)
     return found
 
 

@@ -22,11 +22,13 @@ national site is never in memory whole.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import json
 import pickle
 import sqlite3
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +49,7 @@ from .model import (
     thaw,
 )
 from .normalize import check_text
+from .pickling import quick_pickle
 from .views import Context, FieldView, Place, field_view, item_places, revision_label
 
 # --- URLs: from the route table ---------------------------------------------------------
@@ -88,6 +91,7 @@ def compared_kinds(kinds: Mapping[str, set[str]], families: Mapping[str, Family]
     return frozenset(k for k, ms in munis.items() if k in families and len(ms) >= MIN_MUNICIPALITIES)
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class Assessment:
     """One assessment in a comparison: the version compared, as the pages name it."""
@@ -144,6 +148,7 @@ class Entry:
     """The item as the assessment's page shows it."""
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class Record:
     """One assessment's part of every comparison: its overview row and its compared items."""
@@ -157,6 +162,10 @@ class Record:
     """Canonical item id → how many occurrences."""
     digests: Mapping[str, str]
     """Canonical item id → a digest of its entries: an unchanged item page is not rendered."""
+
+    def stripped(self) -> Record:
+        """Without its entries, which the EntryStore keeps (by digest) once added."""
+        return dataclasses.replace(self, entries=MappingProxyType({}))
 
 
 def _assessment(m: Municipality, a: Affair, rev: Revision) -> Assessment:
@@ -204,24 +213,64 @@ def record(m: Municipality, a: Affair, families: Mapping[str, Family], forms: Ma
 
 class EntryStore:
     """Every record's entries by item, in a small database beside the build (not in memory):
-    an item page reads only its own entries."""
+    an item page reads only its own entries.
+
+    Entries are kept by their digest and the database stays from build to build, so a record
+    taken from the build cache comes without its entries (`Record.stripped`): reading 600 KB
+    of entries per assessment back from the cache was most of a rebuild's unpickling. The
+    database's token is part of the build cache's key: a new database rebuilds everything."""
 
     def __init__(self, path: Path | None = None):
         self.db = sqlite3.connect(str(path) if path else ":memory:")
-        self.db.execute("CREATE TABLE IF NOT EXISTS entry (family TEXT, item TEXT, seq INTEGER, "
-                        "data BLOB, PRIMARY KEY (family, item, seq))")
+        self.db.execute("CREATE TABLE IF NOT EXISTS blob (digest TEXT PRIMARY KEY, data BLOB)")
+        self.db.execute("CREATE TABLE IF NOT EXISTS meta (token TEXT)")
+        row = self.db.execute("SELECT token FROM meta").fetchone()
+        if row is None:
+            row = (uuid.uuid4().hex,)
+            self.db.execute("INSERT INTO meta VALUES (?)", row)
+            self.db.commit()
+        self.token: str = row[0]
+        self.index: dict[tuple[str, str], list[tuple[int, str]]] = {}
+        """(family, item) -> (seq, digest) of each record that has the item."""
 
     def add(self, family: str, seq: int, rec: Record) -> None:
-        self.db.executemany("INSERT OR REPLACE INTO entry VALUES (?, ?, ?, ?)",
-                            [(family, item, seq, blob) for item, blob in rec.entries.items()])
+        if rec.entries:
+            self.db.executemany("INSERT OR IGNORE INTO blob VALUES (?, ?)",
+                                [(rec.digests[item], blob) for item, blob in rec.entries.items()])
+        for item, digest in rec.digests.items():
+            self.index.setdefault((family, item), []).append((seq, digest))
 
     def entries(self, family: str, item: str) -> list[tuple[int, tuple[Entry, ...]]]:
-        rows = self.db.execute("SELECT seq, data FROM entry WHERE family = ? AND item = ? "
-                               "ORDER BY seq", (family, item))
-        return [(seq, pickle.loads(data)) for seq, data in rows]
+        wanted = sorted(self.index.get((family, item), ()))
+        found: dict[str, bytes] = {}
+        digests = sorted({d for _, d in wanted})
+        for i in range(0, len(digests), 500):
+            part = digests[i:i + 500]
+            found.update(self.db.execute(
+                f"SELECT digest, data FROM blob WHERE digest IN ({','.join('?' * len(part))})",
+                part))
+        return [(seq, pickle.loads(found[d])) for seq, d in wanted]
+
+    def referred(self) -> set[str]:
+        """The digests of the entries the records added since opening refer to."""
+        return {d for rows in self.index.values() for _, d in rows}
 
     def close(self) -> None:
+        self.db.commit()
         self.db.close()
+
+
+def prune_entries(path: Path, keep: set[str]) -> None:
+    """Forget the entries of the store at `path` that no digest of `keep` names (after a
+    build is published: its records are then all the build cache can give)."""
+    db = sqlite3.connect(str(path))
+    try:
+        db.execute("CREATE TEMP TABLE live (digest TEXT PRIMARY KEY)")
+        db.executemany("INSERT OR IGNORE INTO live VALUES (?)", ((d,) for d in keep))
+        db.execute("DELETE FROM blob WHERE digest NOT IN (SELECT digest FROM live)")
+        db.commit()
+    finally:
+        db.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -435,6 +484,7 @@ _LIST_PLACES = 3
 """A value written in more places than this shows their number instead of their names."""
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class Group:
     text: str
@@ -451,6 +501,7 @@ class Group:
         return _where(self)
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class Cell:
     groups: tuple[Group, ...] = ()
@@ -473,6 +524,7 @@ def _where(g: Group) -> str:
     return f"（{'、'.join(g.places)}）"
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class Row:
     compared: Assessment

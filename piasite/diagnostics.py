@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from .pickling import quick_pickle
+
 
 class Severity(enum.Enum):
     ERROR = "error"
@@ -19,6 +21,7 @@ class Severity(enum.Enum):
     NOTE = "note"
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True, order=True)
 class Span:
     path: PurePosixPath
@@ -34,6 +37,7 @@ class Span:
         return f"{self.path}:{self.line}:{self.col}"
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class Diagnostic:
     severity: Severity

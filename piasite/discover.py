@@ -24,6 +24,7 @@ from pathlib import Path, PurePosixPath
 
 from . import routes
 from .diagnostics import Diagnostic, Span, error, warning
+from .pickling import quick_pickle
 from .routes import REV_ID, SLUG
 from .source import escapes, symlink_error
 from .wareki import parse_date
@@ -33,6 +34,7 @@ REGISTRY = "systems"
 _FIRST_ERA_DAY = datetime.date(1868, 1, 1)  # 明治: a version's date must be printable in 和暦
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class VersionFiles:
     """The files one version is read from."""
@@ -50,6 +52,7 @@ class VersionFiles:
         return (self.index, *self.parts, *((self.changes,) if self.changes else ()))
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class AffairFiles:
     slug: str

@@ -35,8 +35,10 @@ import subprocess
 import tempfile
 import unicodedata
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import NamedTuple
 
 from . import routes
 from .diagnostics import Diagnostic, Span, error
@@ -410,41 +412,140 @@ def page_url(rel: str) -> str:
     return "/" + rel
 
 
-def collect(site_dir: Path, cache: Path | None = None) -> list[Record]:
-    """Every search record of the site, in the order of the pages' paths.
-
-    With `cache`, each page's records are kept there by the page file's size, mtime and inode:
-    a build links an unchanged page from the last one (cache.settle), so only the pages it
-    wrote anew are read again (reading all of them was 22 s at 1,000 versions)."""
-    # Made by other code (a piasite upgrade), the records may differ for the same page.
-    before = _load_records(cache) if cache is not None else {}
-    after: dict[str, tuple[tuple[int, int, int], list[Record]]] = {}
-    out = []
-    for path in sorted(site_dir.rglob("*.html"), key=lambda p: p.relative_to(site_dir).as_posix()):
-        rel = path.relative_to(site_dir).as_posix()
-        if rel.startswith(BUNDLE + "/"):
-            continue
-        st = path.stat()
-        stamp = (st.st_size, st.st_mtime_ns, st.st_ino)
-        hit = before.get(rel)
-        if hit is not None and hit[0] == stamp:
-            found = hit[1]
-        else:
-            found = records_of(path.read_text(encoding="utf-8"), page_url(rel))
-        after[rel] = (stamp, found)
-        out.extend(found)
-    if cache is not None and (after.keys() != before.keys()
-                              or any(after[k][0] != before[k][0] for k in after)):
-        save_pickle(cache, (_maker_digest(), after))
-    return out
+def collect(site_dir: Path, cache_dir: Path | None = None) -> list[Record]:
+    """Every search record of the site, in the order of the pages' paths."""
+    return Collected(site_dir, cache_dir).records()
 
 
-def _load_records(cache: Path) -> dict[str, tuple[tuple[int, int, int], list[Record]]]:
-    saved = load_pickle(cache)
-    if (isinstance(saved, tuple) and len(saved) == 2 and saved[0] == _maker_digest()
-            and isinstance(saved[1], dict)):
-        return saved[1]
-    return {}
+class Found(NamedTuple):
+    """A record as the index plans with it, without its text."""
+
+    page: str
+    key: bytes
+    """`record_keys`: the record's digest."""
+    kind: str
+    filters: tuple[tuple[str, tuple[str, ...]], ...]
+    length: int
+    """Characters of its normalised text; 0: nothing searchable, not indexed."""
+
+
+Stamp = tuple[int, int, int]
+
+
+class Collected:
+    """Every search record of a built site: for each (in the order of the pages' paths) what
+    the index plans with (`found`), and the records themselves when asked for.
+
+    With `cache_dir`, what each page holds is kept there by the page file's size, mtime and
+    inode: a build links an unchanged page from the last one (cache.settle), so only the
+    pages it wrote anew are read (reading all of them was 22 s at 1,000 versions). The plan
+    (`RECORDS_CACHE`) is small; the records with their text are kept apart, one file per
+    top folder (`RECORDS_FOLDER`), read only when the index needs them and rewritten only
+    where a page changed."""
+
+    def __init__(self, site_dir: Path, cache_dir: Path | None = None):
+        self.site_dir = site_dir
+        self.cache_dir = cache_dir
+        # Made by other code (a piasite upgrade), the records may differ for the same page.
+        before = self._load(cache_dir / RECORDS_CACHE) if cache_dir is not None else {}
+        self.stamps: dict[str, Stamp] = {}
+        self.fresh: dict[str, tuple[list[Record], list[str]]] = {}
+        """Pages read by this build: their records and normalised texts."""
+        self.found: list[Found] = []
+        plan: dict[str, tuple[Stamp, list[Found]]] = {}
+        for rel, path in self._pages():
+            st = os.stat(path)
+            stamp = (st.st_size, st.st_mtime_ns, st.st_ino)
+            self.stamps[rel] = stamp
+            hit = before.get(rel)
+            if hit is None or hit[0] != stamp:
+                records = records_of(Path(path).read_text(encoding="utf-8"), page_url(rel))
+                texts = [normalise(r.text) for r in records]
+                self.fresh[rel] = (records, texts)
+                hit = (stamp, [Found(rel, k, r.kind, _filters(r), len(t))
+                               for r, k, t in zip(records, record_keys(records), texts,
+                                                  strict=True)])
+            plan[rel] = hit
+            self.found.extend(hit[1])
+        if cache_dir is not None and (plan.keys() != before.keys() or self.fresh):
+            save_pickle(cache_dir / RECORDS_CACHE, (_maker_digest(), plan))
+            gone = before.keys() - plan.keys()
+            self._save_records({_shard(rel) for rel in (*self.fresh, *gone)})
+
+    def _pages(self) -> list[tuple[str, str]]:
+        top = str(self.site_dir)
+        pages = []
+        for dirpath, dirnames, filenames in os.walk(top):
+            if dirpath == top:
+                dirnames[:] = [d for d in dirnames if d != BUNDLE]
+                folder = ""
+            else:
+                folder = Path(dirpath).relative_to(self.site_dir).as_posix() + "/"
+            pages.extend((folder + name, os.path.join(dirpath, name)) for name in filenames
+                         if name.endswith(".html"))
+        return sorted(pages)
+
+    @staticmethod
+    def _load(path: Path) -> dict:
+        saved = load_pickle(path)
+        if (isinstance(saved, tuple) and len(saved) == 2 and saved[0] == _maker_digest()
+                and isinstance(saved[1], dict)):
+            return saved[1]
+        return {}
+
+    def _shard_file(self, shard: str) -> Path:
+        assert self.cache_dir is not None
+        return self.cache_dir / RECORDS_FOLDER / f"{shard}.pickle"
+
+    def _save_records(self, shards: set[str]) -> None:
+        for shard in sorted(shards):
+            path = self._shard_file(shard)
+            kept = {rel: v for rel, v in self._load(path).items()
+                    if rel in self.stamps and rel not in self.fresh}
+            kept.update((rel, (self.stamps[rel], records))
+                        for rel, (records, _) in self.fresh.items() if _shard(rel) == shard)
+            if kept:
+                save_pickle(path, (_maker_digest(), kept))
+            else:
+                path.unlink(missing_ok=True)
+
+    def records(self, keys: set[bytes] | None = None) -> list[Record]:
+        """The records (those with one of `keys`, or all), in site order, with their
+        normalised texts kept for `texts`."""
+        pages = list(dict.fromkeys(f.page for f in self.found if keys is None or f.key in keys))
+        shards: dict[str, dict] = {}
+        out: list[Record] = []
+        for rel in pages:
+            if rel not in self.fresh:
+                shard = _shard(rel)
+                if shard not in shards:
+                    shards[shard] = self._load(self._shard_file(shard)) if self.cache_dir else {}
+                hit = shards[shard].get(rel)
+                if hit is not None and hit[0] == self.stamps[rel]:
+                    self.fresh[rel] = (hit[1], [normalise(r.text) for r in hit[1]])
+                else:  # not kept (a lost cache file): the page is read again
+                    path = self.site_dir.joinpath(*rel.split("/"))
+                    records = records_of(path.read_text(encoding="utf-8"), page_url(rel))
+                    self.fresh[rel] = (records, [normalise(r.text) for r in records])
+            records, _ = self.fresh[rel]
+            wanted = record_keys(records) if keys is not None else None
+            out.extend(r for i, r in enumerate(records) if wanted is None or wanted[i] in keys)
+        return out
+
+    def texts(self, records: list[Record]) -> list[str]:
+        """The normalised text of each of `records` (as returned by `records`)."""
+        by_id = {id(r): t for rs, ts in self.fresh.values() for r, t in zip(rs, ts, strict=True)}
+        return [by_id[id(r)] if id(r) in by_id else normalise(r.text) for r in records]
+
+
+def _shard(rel: str) -> str:
+    """The records cache file a page's records are kept in: its top folder's."""
+    top, _, rest = rel.partition("/")
+    return top if rest else "_"
+
+
+def _filters(r: Record) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return tuple((k, tuple(v)) for k, v in sorted(r.filters.items()))
 
 
 # --------------------------------------------------------------------------- the bundle
@@ -472,20 +573,50 @@ def _made_from(bundle: Path) -> str:
 def write_bundle(records: list[Record], bundle: Path, digest: str = "") -> str:
     """Index `records` into `bundle`: "" when the bundle is whole, else what went wrong.
     `digest` (records_digest) is kept in the manifest, to know the bundle again."""
+    made = _write_whole(records, [normalise(r.text) for r in records], bundle, digest)
+    return made if isinstance(made, str) else ""
+
+
+def _write_whole(records: list[Record], texts: list[str], bundle: Path,
+                 digest: str) -> list[str | None] | str:
+    """One index of every record, its manifest the base's: each record's page id (None for
+    one without searchable text), or what went wrong."""
+    names = _filter_names(_filters(r) for r in records)
+    made = _index(records, bundle, names, texts=texts)
+    if isinstance(made, str):
+        return made
+    pages, ids = made
+    _write_manifest(bundle, {"version": 1, "pages": pages, "chunks": _chunks(bundle),
+                             "records": digest, "base": digest,
+                             "filters": filter_counts(
+                                 (r.kind, _filters(r)) for r, i in zip(records, ids, strict=True)
+                                 if i)})
+    return ids
+
+
+def _index(records: list[Record], bundle: Path, all_filters: list[str], prefix: str = "r",
+           texts: list[str] | None = None) -> tuple[dict[str, list], list[str | None]] | str:
+    """Run Pagefind over `records` into `bundle` and write their texts beside it.
+
+    Returns the manifest's pages (Pagefind id -> url, kind, title, date, length, facts) and each
+    record's id (None for a record with no searchable text), or what went wrong. `prefix` names
+    the synthetic pages: Pagefind's id hashes the page, so a delta's pages never share a base's
+    ids. `all_filters` are the site's filter names (a record lacking one is marked `na`).
+    """
     problem = _binary_problem()
     if problem:
         return problem
     from pagefind.service import get_executable
 
-    texts = [normalise(r.text) for r in records]
-    kept = [(r, t) for r, t in zip(records, texts, strict=True) if t]
-    all_filters = sorted({name for r, _ in kept for name in r.filters})
+    if texts is None:
+        texts = [normalise(r.text) for r in records]
+    kept = [(i, r, t) for i, (r, t) in enumerate(zip(records, texts, strict=True)) if t]
     with tempfile.TemporaryDirectory(prefix="piasite-index-") as tmp:
         source = Path(tmp) / "site"
         source.mkdir()
-        for i, (record, text) in enumerate(kept):
+        for n, (_, record, text) in enumerate(kept):
             page = _synthetic_page(record, " ".join(tokens(text)), all_filters)
-            (source / f"r{i:06d}.html").write_text(page, encoding="utf-8")
+            (source / f"{prefix}{n:06d}.html").write_text(page, encoding="utf-8")
         if not kept:  # Pagefind builds nothing from nothing: a word no text can give
             (source / "empty.html").write_text(f"<html lang={LANGUAGE}><p>{_NO_TEXT}</p></html>",
                                                encoding="utf-8")
@@ -505,27 +636,52 @@ def write_bundle(records: list[Record], bundle: Path, digest: str = "") -> str:
     problem = bundle_problem(bundle)
     if problem:
         return problem
-    ids = _fragment_ids(bundle)
+    found = _fragment_ids(bundle)
     pages = {}
+    ids: list[str | None] = [None] * len(records)
     (bundle / TEXTS).mkdir()
-    for i, (record, text) in enumerate(kept):
-        page_id = ids.get(f"/r{i:06d}.html")
+    for n, (i, record, text) in enumerate(kept):
+        page_id = found.get(f"/{prefix}{n:06d}.html")
         if page_id is None:
-            return f"r{i:06d}.html（{record.url}）が索引にありません"
+            return f"{prefix}{n:06d}.html（{record.url}）が索引にありません"
+        ids[i] = page_id
         pages[page_id] = [record.url, record.kind, record.title, record.date, len(text),
                           record.facts]
         body = {"a": [list(a) for a in record.anchors], "s": [list(s) for s in record.segments]}
         (bundle / TEXTS / f"{page_id}.json").write_text(
             json.dumps(body, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
-    manifest = {"version": 1, "pages": dict(sorted(pages.items())), "chunks": _chunks(bundle),
-                "records": digest}
-    (bundle / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, separators=(",", ":")),
-                                   encoding="utf-8")
     for name in UNUSED:
         (bundle / name).unlink(missing_ok=True)
     # Pagefind's fragments hold only the bigram codes: the search page never loads them.
     shutil.rmtree(bundle / "fragment")
-    return ""
+    return dict(sorted(pages.items())), ids
+
+
+def _write_manifest(bundle: Path, manifest: dict) -> None:
+    path = bundle / MANIFEST
+    path.unlink(missing_ok=True)  # it may be a hard link to the published one
+    path.write_text(json.dumps(manifest, ensure_ascii=False, separators=(",", ":")),
+                    encoding="utf-8")
+
+
+def _filter_names(filters: Iterable[tuple[tuple[str, tuple[str, ...]], ...]]) -> list[str]:
+    return sorted({name for fs in filters for name, _ in fs})
+
+
+def filter_counts(records: Iterable[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]]]
+                  ) -> dict[str, dict[str, int]]:
+    """Filter name -> value -> indexed records with it, as the search page lists them, from
+    each indexed record's kind and filters.
+
+    Written by piasite rather than asked of Pagefind: with a delta index (index_site), the
+    base still holds the superseded records, which Pagefind would count too."""
+    counts: dict[str, dict[str, int]] = {}
+    for kind, filters in records:
+        for name, values in ((KIND_FILTER, (kind,)), *filters):
+            row = counts.setdefault(name, {})
+            for v in sorted(set(values)):
+                row[v] = row.get(v, 0) + 1
+    return {name: dict(sorted(row.items())) for name, row in sorted(counts.items())}
 
 
 def _chunks(bundle: Path) -> list[list[str]]:
@@ -642,37 +798,145 @@ def _maker_digest() -> str:
     return hashlib.sha256(Path(__file__).read_bytes() + pagefind.encode()).hexdigest()
 
 
-def records_digest(records: list[Record]) -> str:
-    """Everything a bundle is made from: the records (their reprs are plain and ordered) and
-    the code that indexes them."""
+def record_keys(records: list[Record]) -> list[bytes]:
+    """What each record is, as a short digest of its repr (plain and ordered)."""
+    return [hashlib.sha256(repr(r).encode()).digest()[:16] for r in records]
+
+
+def records_digest(keys: list[bytes]) -> str:
+    """Everything a bundle is made from: the records (`record_keys`) and the code that
+    indexes them."""
     h = hashlib.sha256(_maker_digest().encode())
-    for r in records:
-        h.update(repr(r).encode() + b"\0")
+    for k in keys:
+        h.update(k)
     return h.hexdigest()
 
 
+RECORDS_CACHE = "search-records.pickle"
+RECORDS_FOLDER = "search-records"
+BASE_CACHE = "search-base.pickle"
+DELTA = "delta"
+"""The folder, inside the bundle, of the index of the records the base lacks."""
+DELTA_SHARE = 0.05
+"""The most of the site's searchable text (in characters) a delta may hold; beyond it the
+base is made anew. Searching reads one more index's chunks per query while a delta exists."""
+
+
+@dataclass
+class _Delta:
+    base: dict
+    """The published bundle's manifest (its pages are the base's)."""
+    new: set[bytes]
+    """Keys of the records the base lacks: the delta indexes them."""
+    drop: list[str]
+    """Base pages no record of the site is any longer: the search page ignores them."""
+
+
+def _plan_delta(previous: Path, found: list[Found], cache_dir: Path) -> _Delta | None:
+    """How to index the site's records as the published base plus a delta, or None to index
+    them all.
+
+    The base's record keys are in the cache, under the base's digest and the filter names it
+    was made with; without them (or with another piasite), or when the delta would hold more
+    than DELTA_SHARE of the text, the whole index is made anew."""
+    try:
+        base = json.loads((previous / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    saved = load_pickle(cache_dir / BASE_CACHE)
+    if not (isinstance(base, dict) and isinstance(saved, tuple) and len(saved) == 4
+            and saved[0] == _maker_digest() and saved[1] == base.get("base")
+            and saved[2] == _filter_names(f.filters for f in found)
+            and isinstance(base.get("pages"), dict)):
+        return None
+    if not entry_ok(previous):
+        return None
+    in_base: dict[bytes, str] = saved[3]
+    live: set[str] = set()
+    new: set[bytes] = set()
+    new_chars = 0
+    total = 0
+    for f in found:
+        page_id = in_base.get(f.key)
+        if page_id is not None and page_id in base["pages"]:
+            live.add(page_id)
+            total += base["pages"][page_id][4]
+        elif f.length:
+            new.add(f.key)
+            new_chars += f.length
+            total += f.length
+    if new_chars > DELTA_SHARE * total:
+        return None
+    return _Delta(base, new, sorted(set(base["pages"]) - live))
+
+
+def _write_delta(plan: _Delta, previous: Path, bundle: Path, collected: Collected,
+                 digest: str) -> str:
+    """The published base linked into `bundle`, the new records indexed into its delta
+    folder, and a manifest naming both: "" when whole, else what went wrong."""
+    shutil.rmtree(bundle, ignore_errors=True)
+    shutil.copytree(previous, bundle, copy_function=link_or_copy,
+                    ignore=lambda d, names: [DELTA] if Path(d) == previous else [])
+    manifest = {k: v for k, v in plan.base.items() if k not in ("bundles", "drop")}
+    manifest.update(records=digest, filters=filter_counts(
+        (f.kind, f.filters) for f in collected.found if f.length))
+    if plan.new:
+        new = collected.records(plan.new)
+        made = _index(new, bundle / DELTA, _filter_names(f.filters for f in collected.found),
+                      prefix="d", texts=collected.texts(new))
+        if isinstance(made, str):
+            return made
+        pages, _ = made
+        # The search page loads the base's library and WebAssembly for both (mergeIndex).
+        for name in ("pagefind.js", "wasm.unknown.pagefind"):
+            (bundle / DELTA / name).unlink(missing_ok=True)
+        _write_manifest(bundle / DELTA, {"version": 1, "pages": pages,
+                                         "chunks": _chunks(bundle / DELTA)})
+        manifest["bundles"] = [f"/{BUNDLE}/{DELTA}/"]
+    if plan.drop:
+        manifest["drop"] = plan.drop
+    _write_manifest(bundle, manifest)
+    return ""
+
+
 def index_site(site_dir: Path, previous: Path | None = None,
-               cache: Path | None = None) -> IndexResult:
+               cache_dir: Path | None = None) -> IndexResult:
     """Index every search record under `site_dir` into `site_dir/pagefind/`.
 
     When `previous` (the published bundle) was made from the same records, it is linked in
     instead: pages whose layout changed but whose searchable text did not (a template edit)
-    leave the index as it was. `cache` keeps the pages' records between builds (`collect`).
-    Problems become the diagnostic E901; a bundle that fails its check is built once more.
+    leave the index as it was. When only a few records changed, the published index stays as
+    the base and only the records it lacks are indexed, into a delta the search page merges
+    (docs/search.md). `cache_dir` keeps the pages' records (`Collected`) and the base's record
+    keys between builds. Problems become the diagnostic E901; a bundle that fails its check
+    is built once more, whole.
     """
     bundle = site_dir / BUNDLE
-    records = collect(site_dir, cache)
-    digest = records_digest(records)
+    collected = Collected(site_dir, cache_dir)
+    keys = [f.key for f in collected.found]
+    digest = records_digest(keys)
     if previous is not None and _made_from(previous) == digest and not bundle_problem(previous):
         shutil.rmtree(bundle, ignore_errors=True)
         shutil.copytree(previous, bundle, copy_function=link_or_copy)
-        return IndexResult(len(records), [], reused=True)
+        return IndexResult(len(keys), [], reused=True)
+    plan = (_plan_delta(previous, collected.found, cache_dir)
+            if previous is not None and cache_dir is not None else None)
+    if plan is not None and not _write_delta(plan, previous, bundle, collected, digest):
+        return IndexResult(len(keys), [])
+    records = collected.records()
+    texts = collected.texts(records)
     last = ""
     for _ in range(2):
         shutil.rmtree(bundle, ignore_errors=True)
-        last = write_bundle(records, bundle, digest)
-        if not last:
-            return IndexResult(len(records), [])
+        ids = _write_whole(records, texts, bundle, digest)
+        if isinstance(ids, str):
+            last = ids
+            continue
+        if cache_dir is not None:
+            save_pickle(cache_dir / BASE_CACHE, (
+                _maker_digest(), digest, _filter_names(f.filters for f in collected.found),
+                {k: i for k, i in zip(keys, ids, strict=True) if i}))
+        return IndexResult(len(keys), [])
     return IndexResult(0, [error(
         "E901", f"検索用の索引（Pagefind）を作れませんでした（{last}）。", _SPAN,
         hint="pip install 'pagefind[bin]==1.5.2' で Pagefind を入れ直し、もう一度ビルドしてください。"

@@ -18,6 +18,7 @@ from types import MappingProxyType
 from .diagnostics import Diagnostic, did_you_mean, error, warning
 from .model import Affair, Item, Revision, Site, System
 from .normalize import item_text, match_key
+from .pickling import quick_pickle
 
 # Remarks a document appends to a system name: "(※)", "（予定）".
 _TRAILING_REMARK = re.compile(r"[（(](?:※\d*|予定)[)）]$")
@@ -25,6 +26,7 @@ _TRAILING_REMARK = re.compile(r"[（(](?:※\d*|予定)[)）]$")
 _TRAILING_PAREN = re.compile(r"\s*[（(][^（()）]*[)）]$")
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class SystemUse:
     slug: str
@@ -40,6 +42,7 @@ class SystemUse:
     current: bool
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class Mention:
     """An item of a current version or open draft that names a system in its own words."""

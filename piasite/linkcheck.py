@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from html import unescape
 from pathlib import Path, PurePosixPath
@@ -22,6 +22,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 from . import routes
 from .diagnostics import Diagnostic, Span, error
 from .model import Site
+from .pickling import quick_pickle
 from .routes import GENERATED_LATER, page_url
 
 _LINK_ATTRS = {"href", "src", "action", "poster", "data"}
@@ -174,6 +175,7 @@ def scan(path: PurePosixPath, data: bytes) -> Scan:
     return Scan(path, frozenset(page.ids), tuple(page.links), text)
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class Outbound:
     """A link to a file another part of the build writes: checked once every file is known."""
@@ -272,6 +274,39 @@ def locate(raw: str, here: str, base: str, absolute_only: bool) -> tuple[tuple[s
     if rel == "" or rel.endswith("/"):
         rel += "index.html"
     return (rel, rel + "/index.html"), unquote(parts.fragment)
+
+
+def urls_of(names: Iterable[str]) -> set[str]:
+    """Every root-relative URL `locate` reads as one of these output files (no fragment)."""
+    out = set()
+    for name in names:
+        out.add("/" + name)
+        if name == "index.html" or name.endswith("/index.html"):
+            folder = name[: -len("index.html")]
+            out.add("/" + folder)
+            if folder:
+                out.add("/" + folder.rstrip("/"))
+    return out
+
+
+_SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*:")
+
+
+def reaching(sc: Scan, urls: set[str], base: str) -> Scan | None:
+    """`sc` with only the links that may lead to one of `urls` (`urls_of`), or that cannot
+    be told so without resolving them; None when no link is left."""
+    def may(raw: str) -> bool:
+        url = raw.strip()
+        if base and (url == base or url.startswith(base + "/")):
+            url = url[len(base):] or "/"
+        if url.startswith("#"):
+            return False  # into the page itself, which is as it was
+        if url.startswith("/") and not url.startswith("//"):
+            return bool(_NEEDS_PARSING.search(url)) or url.partition("#")[0] in urls
+        return not (url.startswith("//") or _SCHEME.match(url))  # relative: resolve it
+
+    links = tuple(link for link in sc.links if may(link[1]))
+    return Scan(sc.path, sc.ids, links, sc.text, sc.file) if links else None
 
 
 def judge(target: PurePosixPath | None, frag: str, ids_of) -> str | None:

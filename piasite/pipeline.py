@@ -38,7 +38,7 @@ from .cache import (
 )
 from .check import MUNICIPALITY_RULES
 from .check import check as check_site
-from .compare import EntryStore, compared_kinds
+from .compare import EntryStore, compared_kinds, prune_entries
 from .diagnostics import Diagnostic
 from .diff import DiffCache
 from .diff import diff as diff_site
@@ -60,6 +60,8 @@ from .render import (
 from .summary import SiteSummary
 from .write import commit, discard, new_stage, put
 
+ENTRIES = "compare.sqlite"
+"""The comparisons' entries, kept from build to build (compare.EntryStore)."""
 STAGES = ("load", "check", "link", "diff", "render", "write")
 
 
@@ -197,14 +199,15 @@ def _build_into(staged: Path, dest: Dest, root: Path, shared: Shared, base: Link
     if not dest.preview and not reuse_index(dest.out, staged, done.changed, done.removed):
         if dest.progress:
             dest.progress("index", 0, 1)
-        indexed = index_site(staged, dest.out / routes.PAGEFIND,
-                             dest.cache / "search-records.pickle")
+        indexed = index_site(staged, dest.out / routes.PAGEFIND, dest.cache)
         if indexed.diagnostics:
             discard(staged)
             result.diagnostics = diagnostics.sort(result.diagnostics + indexed.diagnostics)
             return result
     commit(staged, dest.out)
+    # Only now: an entry of the build cache that output/ still matches may refer to them.
     done.cache.forget_others(done.tasks)
+    prune_entries(dest.cache / ENTRIES, done.entries)
     result.wrote = True
     result.changed = frozenset(done.changed | done.removed)
     return result
@@ -220,6 +223,8 @@ class _Staged:
     """Files of output/ the new build does not have."""
     cache: BuildCache
     tasks: list[Task]
+    entries: set[str]
+    """Digests of the comparisons' entries the build's records refer to."""
 
 
 def _write(staged: Path, dest: Dest, root: Path, shared: Shared, base: LinkIndex,
@@ -227,6 +232,20 @@ def _write(staged: Path, dest: Dest, root: Path, shared: Shared, base: LinkIndex
            jobs: int | None) -> tuple[BuildResult, _Staged | None]:
     """Every page into the staging folder, linked and checked; None beside the result when
     the build stops here (errors, or nothing changed)."""
+    dest.cache.mkdir(parents=True, exist_ok=True)
+    # The comparisons' entries wait on disk until their item page is made, and stay there,
+    # by digest, for the next build (compare.EntryStore).
+    entries = EntryStore(dest.cache / ENTRIES)
+    try:
+        return _write_with(entries, staged, dest, root, shared, base, munis, diags, today,
+                           strict, jobs)
+    finally:
+        entries.close()
+
+
+def _write_with(entries: EntryStore, staged: Path, dest: Dest, root: Path, shared: Shared,
+                base: LinkIndex, munis: Munis, diags: list[Diagnostic], today: datetime.date,
+                strict: bool, jobs: int | None) -> tuple[BuildResult, _Staged | None]:
     render = not diagnostics.has_errors(diags)
     tasks = [Task(m, af) for m, mf in munis for af in mf.affairs]
     # Which form kinds are compared decides the links on every version page of them: known
@@ -238,8 +257,8 @@ def _write(staged: Path, dest: Dest, root: Path, shared: Shared, base: LinkIndex
     settings = Settings(root, today, staged if render else None, compared, dest.preview,
                         dest.cache)
     theme = find_theme(root, shared.config.theme)
-    store = BuildCache(dest.cache, target, site_key(root, shared, theme, compared),
-                       today.isoformat())
+    store = BuildCache(dest.cache, target,
+                       site_key(root, shared, theme, compared, entries.token), today.isoformat())
     # What the workers each make for themselves; an assessment built here uses it as it is.
     context = Context(settings, shared, base, theme)
     results, keys = _assessments(context, tasks, jobs, store if render else None,
@@ -253,40 +272,32 @@ def _write(staged: Path, dest: Dest, root: Path, shared: Shared, base: LinkIndex
     if dest.preview:
         result.live = Live(dataclasses.replace(context, settings=dataclasses.replace(
             settings, out=None)), {t.folder: t for t in tasks}, store)
-    # The site-wide pages, from the assessments' summaries; the comparisons' entries wait on
-    # disk until their item page is made.
-    entries_db = dest.cache / "compare.sqlite"
-    entries_db.parent.mkdir(parents=True, exist_ok=True)
-    entries_db.unlink(missing_ok=True)
-    compare_store = EntryStore(entries_db)
-    try:
-        summary = SiteSummary.assemble([m for m, _ in munis],
-                                       [r.summary for r in results if r.summary], shared.systems,
-                                       base, shared.families, shared.forms, compared,
-                                       compare_store)
-        site_renderer = renderer(shared.config, theme, today, dest.preview, shared.families,
-                                 shared.forms, compared, summary.links)
-        out = Jobs(site_renderer, theme, (repr(shared.families), sorted(compared)))
-        site_jobs(out, summary, export.accessibility_results(root))
-        # A site-wide page whose fingerprint did not change is linked from output/ unrendered;
-        # the others are written as they are made, and only their ids and links kept.
-        site_cache = SiteCache(dest.cache, target, store.site_key)
-        scans: dict[PurePosixPath, linkcheck.Scan] = {}
-        rendered: list[PurePosixPath] = []
-        for n, job in enumerate(out.out):
-            if dest.progress and n % 50 == 0:
-                dest.progress("pages", n, len(out.out))
-            path = routes.output_path(job.url)
-            hit = site_cache.reuse(path, job.fingerprint, staged)
-            if hit is not None:
-                scans[path] = linkcheck.Scan(path, page_ids_of(hit.ids), hit.links, "",
-                                             staged.joinpath(*path.parts))
-            else:
-                _put(staged, path, job.make(), scans)
-                rendered.append(path)
-    finally:
-        compare_store.close()
-        entries_db.unlink(missing_ok=True)
+    # The site-wide pages, from the assessments' summaries.
+    summary = SiteSummary.assemble([m for m, _ in munis],
+                                   [r.summary for r in results if r.summary], shared.systems,
+                                   base, shared.families, shared.forms, compared, entries)
+    site_renderer = renderer(shared.config, theme, today, dest.preview, shared.families,
+                             shared.forms, compared, summary.links)
+    out = Jobs(site_renderer, theme, (repr(shared.families), sorted(compared)))
+    site_jobs(out, summary, export.accessibility_results(root))
+    # A site-wide page whose fingerprint did not change is linked from output/ unrendered;
+    # the others are written as they are made, and only their ids and links kept.
+    site_cache = SiteCache(dest.cache, target, store.site_key)
+    scans: dict[PurePosixPath, linkcheck.Scan] = {}
+    rendered: list[PurePosixPath] = []
+    hits: set[PurePosixPath] = set()
+    for n, job in enumerate(out.out):
+        if dest.progress and n % 50 == 0:
+            dest.progress("pages", n, len(out.out))
+        path = routes.output_path(job.url)
+        hit = site_cache.reuse(path, job.fingerprint, staged)
+        if hit is not None:
+            scans[path] = linkcheck.Scan(path, page_ids_of(hit.ids), hit.links, "",
+                                         staged.joinpath(*path.parts))
+            hits.add(path)
+        else:
+            _put(staged, path, job.make(), scans)
+            rendered.append(path)
     fingerprints = {routes.output_path(job.url): job.fingerprint for job in out.out}
     for path, data in static_files(theme).items():
         _put(staged, path, data, scans)
@@ -295,7 +306,9 @@ def _write(staged: Path, dest: Dest, root: Path, shared: Shared, base: LinkIndex
     path = routes.output_path(routes.sitemap())
     _put(staged, path, sitemap(shared.config.base_url, [*written, *scans]), scans)
     rendered.append(path)
-    dangling = _check_links(scans, results, shared.config, [m for m, _ in munis])
+    before = published(target)
+    moved = _moved_targets(before, written, scans, rendered, tasks, results, store, site_cache)
+    dangling = _check_links(scans, results, shared.config, [m for m, _ in munis], hits, moved)
     if dangling:  # E701 stops before anything reaches output/
         discard(staged)
         result.diagnostics = diagnostics.sort(result.diagnostics + dangling)
@@ -307,14 +320,15 @@ def _write(staged: Path, dest: Dest, root: Path, shared: Shared, base: LinkIndex
     # differs at all, output/ is left exactly as it is.
     fresh = [p.path for r in results if not r.reused for p in r.pages] + rendered
     changed = settle(staged, target, fresh)
-    removed = published(target) - {str(p) for p in result.files}
+    removed = before - {str(p) for p in result.files}
     # Stamped as they now stand (a page equal to the published one is that file); an entry
     # whose pages do not reach output/ (the index fails) will not match them next time. Stored
     # even when no file changed: a new piasite or theme that renders the same pages must
     # still find them next time.
     for task, key, res in zip(tasks, keys, results, strict=True):
         if not res.reused and res.summary is not None:
-            store.store(task, key, res, staged, today_matters=bool(res.summary.consultations))
+            store.store(task, key, res.without_entries(), staged,
+                        today_matters=bool(res.summary.consultations))
     site_cache.save({p: SitePage(fp, stamp(staged.joinpath(*p.parts)), ids_blob(scans[p].ids),
                                  scans[p].links)
                      for p, fp in fingerprints.items() if p in scans})
@@ -322,7 +336,7 @@ def _write(staged: Path, dest: Dest, root: Path, shared: Shared, base: LinkIndex
         discard(staged)
         result.wrote = result.unchanged = True
         return result, None
-    return result, _Staged(changed, removed, store, tasks)
+    return result, _Staged(changed, removed, store, tasks, entries.referred())
 
 
 def _assessments(context: Context, tasks: list[Task], jobs: int | None,
@@ -402,7 +416,12 @@ def refresh(live: Live, folders: Iterable[Path]) -> tuple[list[Diagnostic], froz
             for path in gone:
                 (out / path).unlink(missing_ok=True)
                 changed.add(path.as_posix())
-            if res.summary is not None:
+            # Stored only if no page's ids changed: the whole build that follows then checks
+            # every link again (a site-wide page may link to an id that is gone), as it does
+            # when the output differs from what the cache says was published.
+            same_ids = before is not None and (
+                {p.path: p.ids for p in before.result.pages} == {p.path: p.ids for p in res.pages})
+            if res.summary is not None and same_ids:
                 live.store.store(task, live.store.key(task), res, out,
                                  today_matters=bool(res.summary.consultations))
             live.tasks[task.folder] = task
@@ -419,9 +438,33 @@ def _put(staged: Path, path: PurePosixPath, data: bytes,
     scans[path] = linkcheck.Scan(path, sc.ids, sc.links, "", staged.joinpath(*path.parts))
 
 
+def _moved_targets(before: set[str], written: list[PurePosixPath],
+                   scans: dict[PurePosixPath, linkcheck.Scan], rendered: list[PurePosixPath],
+                   tasks: list[Task], results: list[AffairResult], store: BuildCache,
+                   site_cache: SiteCache) -> set[str]:
+    """The files a link could find otherwise than when they were published: added, removed,
+    or a page whose ids are not those output/ holds (or whose published ids are unknown)."""
+    moved = {str(p) for p in (*written, *scans)} ^ before
+    for task, r in zip(tasks, results, strict=True):
+        if r.reused:
+            continue
+        old = store.published_ids(task)
+        moved.update(str(p.path) for p in r.pages if old is None or old.get(p.path) != p.ids)
+    moved.update(str(p) for p in rendered if p.suffix == ".html"
+                 and site_cache.published_ids(p) != ids_blob(scans[p].ids))
+    return moved
+
+
 def _check_links(scans: dict[PurePosixPath, linkcheck.Scan], results: list[AffairResult],
-                 config: SiteConfig, munis: list[Municipality]) -> list[Diagnostic]:
-    """E701 for the site-wide pages' links and for the assessments' links to other files."""
+                 config: SiteConfig, munis: list[Municipality],
+                 unchanged: set[PurePosixPath] = frozenset(),
+                 moved: set[str] | None = None) -> list[Diagnostic]:
+    """E701 for the site-wide pages' links and for the assessments' links to other files.
+
+    With `moved` (`_moved_targets`), the site-wide pages in `unchanged` (linked from output/
+    as published) and the assessments taken from the last build have only their links that
+    may reach a moved file checked: the others were whole when published and still are (at
+    1,000 versions checking every link was 4 s of a build that changed one sentence)."""
     affair_pages = {p.path: p for r in results for p in r.pages}
     names = {str(p): p for p in (*affair_pages, *scans)}
 
@@ -431,10 +474,21 @@ def _check_links(scans: dict[PurePosixPath, linkcheck.Scan], results: list[Affai
 
     base = config.base_url.rstrip("/")
     skeleton = Site(config=config, municipalities=tuple(munis))
-    pages = {p: sc for p, sc in scans.items() if p.suffix in (".html", ".xml")}
+    urls = linkcheck.urls_of(moved) if moved is not None else set()
+    pages = {}
+    for p, sc in scans.items():
+        if p.suffix not in (".html", ".xml"):
+            continue
+        if moved is not None and p in unchanged:
+            sc = linkcheck.reaching(sc, urls, base)
+            if sc is None:
+                continue
+        pages[p] = sc
     diags, _ = linkcheck.check_scans(pages, names, ids_of, base, linkcheck.sources(skeleton))
     for r in results:
         for o in r.outbound:
+            if moved is not None and r.reused and moved.isdisjoint(o.targets):
+                continue
             target = next((names[t] for t in o.targets if t in names), None)
             problem = linkcheck.judge(target, o.fragment, ids_of)
             if problem is not None:

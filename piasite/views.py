@@ -28,6 +28,7 @@ from .model import (
     Site,
 )
 from .normalize import PLACEHOLDERS
+from .pickling import quick_pickle
 from .wareki import parse_date, to_wareki
 
 _EMPTY = Markup("")
@@ -322,6 +323,7 @@ def reading_refs(rev: Revision) -> tuple[ReadingRef, ...]:
     return tuple(out)
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class RevisionRef:
     id: str

@@ -88,8 +88,14 @@ def load_pickle(path: Path) -> object | None:
 def link_or_copy(src: Path | str, dst: Path | str) -> None:
     """`dst` as a hard link to `src` (an unchanged file is never rewritten), or a copy where
     the file system has no links."""
-    dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+        return
+    except FileNotFoundError:  # its folder is not made yet (made once, not tried per file)
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+    except OSError:
+        shutil.copy2(src, dst)
+        return
     try:
         os.link(src, dst)
     except OSError:

@@ -224,3 +224,172 @@ def test_an_edit_reads_only_the_changed_pages_for_the_index_and_indexes_as_a_col
     _edit(site, MIDORI, "記録係", "記録担当")
     _build(site)
     assert any(u.startswith("/asahikawa/") for u in read)  # unchanged, yet read again
+
+
+def test_a_small_edit_indexes_only_the_changed_records_into_a_delta(tmp_path, monkeypatch):
+    from piasite import index
+
+    monkeypatch.setattr(index, "DELTA_SHARE", 1.0)  # two municipalities: any edit is large
+    site = copy_site(tmp_path / "site", ("midori", "asahikawa"))
+    _build(site)
+    bundle = site / "output/pagefind"
+    base = {p.relative_to(bundle).as_posix(): p.stat().st_ino for p in bundle.rglob("*")
+            if p.is_file() and p.name != "piasite.json"}
+    _edit(site, MIDORI, "市民課長", "戸籍住民課長")
+    _build(site)
+    made = json.loads((bundle / "piasite.json").read_text("utf-8"))
+    assert made["bundles"] == ["/pagefind/delta/"]
+    # The base's files are the published ones, linked, not made again.
+    assert all((bundle / rel).stat().st_ino == ino for rel, ino in base.items())
+    delta = json.loads((bundle / "delta/piasite.json").read_text("utf-8"))
+    assert [v[0] for v in delta["pages"].values()] == ["/midori/juki/2025-12-12/"]
+    (dropped,) = made["drop"]
+    assert made["pages"][dropped][0] == "/midori/juki/2025-12-12/"
+    texts = {pid: (bundle / "delta/text" / f"{pid}.json").read_text("utf-8") for pid in delta["pages"]}
+    assert all("戸籍住民課長" in t for t in texts.values())
+    # What a reader can choose among is counted as a cold build counts it.
+    cold = copy_site(tmp_path / "cold", ("midori", "asahikawa"))
+    _edit(cold, MIDORI, "市民課長", "戸籍住民課長")
+    _build(cold)
+    made_cold = json.loads((cold / "output/pagefind/piasite.json").read_text("utf-8"))
+    assert made["filters"] == made_cold["filters"]
+    assert made["records"] == made_cold["records"]
+    assert "bundles" not in made_cold and "drop" not in made_cold
+    # Put back, the base holds every record again: no delta, nothing dropped.
+    _edit(site, MIDORI, "戸籍住民課長", "市民課長")
+    _build(site)
+    again = json.loads((bundle / "piasite.json").read_text("utf-8"))
+    assert "bundles" not in again and "drop" not in again
+    assert not (bundle / "delta").exists()
+    assert (bundle / "pagefind-entry.json").stat().st_ino == base["pagefind-entry.json"]
+
+
+def test_a_large_edit_or_a_lost_cache_makes_the_whole_index_anew(tmp_path, monkeypatch):
+    import shutil
+
+    from piasite import index
+
+    site = copy_site(tmp_path / "site", ("midori", "asahikawa"))
+    _build(site)
+    entry = site / "output/pagefind/pagefind-entry.json"
+    first = entry.stat().st_ino
+    _edit(site, MIDORI, "市民課長", "戸籍住民課長")  # one of two municipalities: over 5 %
+    _build(site)
+    made = json.loads((site / "output/pagefind/piasite.json").read_text("utf-8"))
+    assert "bundles" not in made and entry.stat().st_ino != first
+    monkeypatch.setattr(index, "DELTA_SHARE", 1.0)
+    shutil.rmtree(site / ".piasite-cache")
+    second = entry.stat().st_ino
+    _edit(site, MIDORI, "戸籍住民課長", "市民課長")
+    _build(site)
+    made = json.loads((site / "output/pagefind/piasite.json").read_text("utf-8"))
+    assert "bundles" not in made and entry.stat().st_ino != second
+
+
+def test_links_are_checked_again_only_when_a_page_they_reach_changed(tmp_path, monkeypatch):
+    from piasite import linkcheck
+
+    site = copy_site(tmp_path / "site", ("midori", "asahikawa"))
+    target = "/asahikawa/juki/gaiyo/"
+    page = site / MIDORI
+    page.write_text(page.read_text(encoding="utf-8") + f"\n[旭川市の概要]({target}) を参照。\n",
+                    encoding="utf-8")
+    _build(site)
+    checked: list[list[str]] = []
+    real = linkcheck.check_scans
+    monkeypatch.setattr(linkcheck, "check_scans", lambda pages, *a, **k: checked.append(
+        sorted(map(str, pages))) or real(pages, *a, **k))
+    _build(site)  # nothing changed: the links were whole in the build that published them
+    assert checked == [["sitemap.xml"]]  # made anew by every build
+    # The document removed: midori, unchanged and taken from the last build, links to a page
+    # that is gone.
+    (site / "content/asahikawa/juki/_pages/gaiyo.md").unlink()
+    result = pipeline.build(site, site / "output", now=NOW)
+    assert not result.wrote
+    errors = [str(d) for d in result.diagnostics if d.severity.value == "error"]
+    assert len(errors) == 1 and target in errors[0] and MIDORI in errors[0], errors
+    # Of the site-wide pages taken from the last build, only links that may reach a page
+    # added, removed or with other ids are checked: the error page links to none of them.
+    assert "404.html" not in checked[-1]
+
+
+def test_the_comparisons_entries_are_kept_once_and_a_lost_store_rebuilds(tmp_path):
+    import pickle
+    import sqlite3
+
+    site = copy_site(tmp_path / "site", ("midori", "asahikawa", "toyonaka"))
+    _build(site)
+    published = _files(site / "output")
+    # The cache entry keeps no entries; the store keeps each once, by digest.
+    entry = pickle.loads((site / ".piasite-cache/build/asahikawa/juki.pickle").read_bytes())
+    record = entry.result.summary.compare
+    assert record.digests and not record.entries
+    store = site / ".piasite-cache/compare.sqlite"
+    db = sqlite3.connect(store)
+    stored = {d for (d,) in db.execute("SELECT digest FROM blob")}
+    db.close()
+    assert set(record.digests.values()) <= stored
+    store.unlink()
+    _edit(site, MIDORI, "本市は、住民基本台帳", "本市は、（編集）住民基本台帳")
+    result = _build(site)
+    assert result.reused == 0  # entries without their store are not used
+    cold = copy_site(tmp_path / "cold", ("midori", "asahikawa", "toyonaka"))
+    (cold / MIDORI).write_bytes((site / MIDORI).read_bytes())
+    _build(cold)
+    assert _files(site / "output") == _files(cold / "output") != published
+
+
+def test_the_index_reads_a_page_again_when_its_kept_records_are_lost(tmp_path):
+    import shutil
+
+    site = copy_site(tmp_path / "site", ("midori", "asahikawa"))
+    _build(site)
+    shutil.rmtree(site / ".piasite-cache/search-records")
+    _edit(site, MIDORI, "市民課長", "戸籍住民課長")  # over 5 %: the whole index, every record
+    _build(site)
+    cold = copy_site(tmp_path / "cold", ("midori", "asahikawa"))
+    _edit(cold, MIDORI, "市民課長", "戸籍住民課長")
+    _build(cold)
+
+    def manifest(s: Path) -> dict:
+        return json.loads((s / "output/pagefind/piasite.json").read_text("utf-8"))
+
+    ours, theirs = manifest(site), manifest(cold)
+    assert ours["records"] == theirs["records"] and ours["filters"] == theirs["filters"]
+    assert sorted(ours["pages"].values()) == sorted(theirs["pages"].values())
+
+
+def test_two_output_folders_from_one_site_keep_their_own_entries(tmp_path):
+    site = copy_site(tmp_path / "site", ("midori", "asahikawa", "toyonaka"))
+    assert pipeline.build(site, tmp_path / "a", now=NOW).wrote
+    _edit(site, "content/asahikawa/juki/2025-07-01/40-other.md", "。", "。（別の出力）")
+    assert pipeline.build(site, tmp_path / "b", now=NOW).wrote
+    _edit(site, "content/asahikawa/juki/2025-07-01/40-other.md", "。（別の出力）", "。")
+    again = pipeline.build(site, tmp_path / "a", now=NOW)
+    assert again.wrote and again.unchanged  # a's entries, with a's comparisons' entries
+    cold = copy_site(tmp_path / "cold", ("midori", "asahikawa", "toyonaka"))
+    assert pipeline.build(cold, tmp_path / "c", now=NOW).wrote
+    assert _files(tmp_path / "a") == _files(tmp_path / "c")
+
+
+def test_an_assessment_back_after_an_unpublished_build_finds_its_entries(tmp_path, monkeypatch):
+    import shutil
+
+    from piasite import index
+
+    site = copy_site(tmp_path / "site", ("midori", "asahikawa", "toyonaka"))
+    _build(site)
+    away = tmp_path / "toyonaka"
+    shutil.move(site / "content/toyonaka", away)  # its comparisons' entries are not needed …
+
+    def broken(staged: Path, *_: object) -> index.IndexResult:
+        return index.IndexResult(0, [pipeline.diagnostics.error("E901", "索引なし", index._SPAN)])
+
+    with monkeypatch.context() as m:
+        m.setattr(pipeline, "index_site", broken)
+        assert not pipeline.build(site, site / "output", now=NOW).wrote  # … nor published
+    shutil.move(away, site / "content/toyonaka")
+    # output/ still matches toyonaka's cache entry, which is taken with its entries (the
+    # others were rebuilt for another set of compared kinds, and come out the same).
+    result = _build(site)
+    assert result.reused == 1 and result.unchanged

@@ -107,3 +107,22 @@ def test_dangling_link_in_body_text_names_the_version_file(site: Path, tmp_path:
     assert (f"content/midori/juki/2025-12-12.md:{section}:1: error[E701]: ページ「/midori/juki/2025-12-12/」"
             "のリンク「#I-9-9」の「#I-9-9」がリンク先のページにありません") in proc.stderr.splitlines()
     assert not (tmp_path / "out").exists()
+
+
+def test_a_published_page_keeps_only_the_links_that_may_reach_a_moved_file() -> None:
+    from piasite.linkcheck import Scan, reaching, urls_of
+
+    urls = urls_of({"a/b/index.html", "gone.json"})
+    assert urls == {"/a/b/index.html", "/a/b/", "/a/b", "/gone.json"}
+    links = ["/a/b/#x", "/a/b", "/a/c/", "#top", "/gone.json", "../a/b/", "/a/%62/",
+             "https://example.jp/a/b/", "https://site.example/a/b/#y", "mailto:x@example.jp",
+             "//cdn.example/a/b/"]
+    sc = Scan(PAGE("p/index.html"), frozenset(), tuple(enumerate(links)), "")
+    kept = reaching(sc, urls, "https://site.example")
+    assert kept is not None
+    # Into a moved page, or not to be told without resolving it (relative, escaped).
+    assert [raw for _, raw in kept.links] == [
+        "/a/b/#x", "/a/b", "/gone.json", "../a/b/", "/a/%62/", "https://site.example/a/b/#y"]
+    assert reaching(sc, urls_of({"other/index.html"}), "https://site.example").links == (
+        (5, "../a/b/"), (6, "/a/%62/"))
+    assert reaching(Scan(PAGE("q.html"), frozenset(), ((0, "/a/c/"),), ""), urls, "") is None

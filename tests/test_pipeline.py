@@ -25,7 +25,7 @@ def test_stage_order_is_load_check_link_diff_render_write():
     one = _order(assessment._build_one, "load_affair(", "check_site(site", "resolve([affair]",
                  "diff_site(public", "affair_jobs(", "write.put(", "check_scans(")
     assert one == sorted(one)
-    staged = _order(pipeline._write, "_assessments(", "site_jobs(", "put(staged",
+    staged = _order(pipeline._write_with, "_assessments(", "site_jobs(", "put(staged",
                     "_check_links(")
     assert staged == sorted(staged)
     build = _order(pipeline._build_into, "_write(", "index_site(staged", "commit(staged")

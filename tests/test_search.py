@@ -493,3 +493,44 @@ def test_search_page_with_results_is_valid_html(page: Any, site_url: str, tmp_pa
     assert not errors, format_nu(errors, root=tmp_path)
     violations = axe_violations(page, None)
     assert not violations, format_violations({page.url: violations})
+
+
+@pytest.mark.browser
+def test_a_delta_index_finds_what_a_cold_build_finds(chromium: Any, tmp_path: Path,
+                                                     monkeypatch) -> None:
+    """After a small edit only the changed records are indexed (a delta beside the published
+    index); a reader must get the same results, in the same order, as from a cold build."""
+    from support.browser import serve_directory
+
+    monkeypatch.setattr(index, "DELTA_SHARE", 1.0)
+    munis = ("midori", "asahikawa")
+    page_ = "content/midori/juki/2025-12-12.md"
+
+    def edit(site: Path) -> None:
+        p = site / page_
+        p.write_text(p.read_text(encoding="utf-8").replace("市民課長", "戸籍住民課長"),
+                     encoding="utf-8")
+
+    sites = {}
+    for name in ("delta", "cold"):
+        site = copy_site(tmp_path / name, munis)
+        if name == "delta":
+            assert pipeline.build(site, site / "output", now="2025-11-22").wrote
+        edit(site)
+        assert pipeline.build(site, site / "output", now="2025-11-22").wrote
+        sites[name] = site / "output"
+    assert "bundles" in _manifest(sites["delta"]) and "bundles" not in _manifest(sites["cold"])
+    queries = [("戸籍住民課長", {}), ("市民課長", {}), ("住基ネット", {}), ("みどり市", {}),
+               ("委託", {"団体": "みどり市"}), ("", {"状態": "公表中"})]
+    seen: dict[str, list] = {}
+    for name, out in sites.items():
+        context = chromium.new_context(locale="ja-JP")
+        pg = context.new_page()
+        with serve_directory(out) as url:
+            seen[name] = [[r["url"] for r in _search(pg, url, q, **f)] for q, f in queries]
+            seen[name].append(pg.locator("#search-filter-1 option").all_inner_texts())
+        context.close()
+    assert seen["delta"] == seen["cold"]
+    assert seen["delta"][0] == ["/midori/juki/2025-12-12/"]
+    assert "/midori/juki/2025-12-12/" not in seen["delta"][1]
+    assert "みどり市（9件）" in seen["delta"][-1]

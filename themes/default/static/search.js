@@ -129,6 +129,7 @@ let pagefind = null;
 const chunks = []; // [first, last] word of each index chunk (piasite.json)
 const pages = new Map(); // Pagefind page id -> {url, kind, title, date, length, facts, base}
 const texts = new Map(); // Pagefind page id -> Promise of its text
+let filterCounts = {}; // filter name -> value -> pages (piasite.json)
 
 // A filter that does not apply to a page (状態 on a system's page) does not hide it from a
 // search; listing by filters alone (no query) shows the pages that have every chosen value.
@@ -286,7 +287,8 @@ function selectedFilters() {
 }
 
 async function buildFilters() {
-  const available = await pagefind.filters();
+  // piasite counts them: a base index with a delta still holds the pages the delta replaced.
+  const available = filterCounts;
   const params = new URLSearchParams(location.search);
   filterBox.replaceChildren(el("legend", "絞り込み"));
   FILTERS.forEach((name, i) => {
@@ -468,10 +470,14 @@ async function main() {
     // noWorker: the worker would download a second copy of the library (41 KB).
     await pagefind.options({ basePath: "/pagefind/", noWorker: true });
     const manifest = await loadManifest("/pagefind/");
-    // A site whose index is split (one bundle per part) lists the other bundles here.
+    // Other bundles to search with this one: the delta of the records an incremental build
+    // added (piasite/index.py), or the parts of a split index.
     for (const base of manifest.bundles || []) {
       await Promise.all([pagefind.mergeIndex(base), loadManifest(base)]);
     }
+    // Pages of the base a delta replaced or the site no longer has: never a result.
+    for (const id of manifest.drop || []) pages.delete(id);
+    filterCounts = manifest.filters || {};
     await pagefind.init();
   } catch (err) {
     // The index is missing (e.g. the preview server) or the browser blocks WebAssembly:
