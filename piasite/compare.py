@@ -221,15 +221,12 @@ class EntryStore:
     database's token is part of the build cache's key: a new database rebuilds everything."""
 
     def __init__(self, path: Path | None = None):
-        self.db = sqlite3.connect(str(path) if path else ":memory:")
-        self.db.execute("CREATE TABLE IF NOT EXISTS blob (digest TEXT PRIMARY KEY, data BLOB)")
-        self.db.execute("CREATE TABLE IF NOT EXISTS meta (token TEXT)")
-        row = self.db.execute("SELECT token FROM meta").fetchone()
-        if row is None:
-            row = (uuid.uuid4().hex,)
-            self.db.execute("INSERT INTO meta VALUES (?)", row)
-            self.db.commit()
-        self.token: str = row[0]
+        try:
+            self.db, self.token = _open_store(path)
+        except sqlite3.DatabaseError:  # a damaged cache: made anew (and everything rebuilt)
+            assert path is not None
+            path.unlink(missing_ok=True)
+            self.db, self.token = _open_store(path)
         self.index: dict[tuple[str, str], list[tuple[int, str]]] = {}
         """(family, item) -> (seq, digest) of each record that has the item."""
 
@@ -260,11 +257,27 @@ class EntryStore:
         self.db.close()
 
 
+def _open_store(path: Path | None) -> tuple[sqlite3.Connection, str]:
+    db = sqlite3.connect(str(path) if path else ":memory:")
+    # A cache: not worth waiting for the disk (hundreds of MB at 1,000 versions); a store a
+    # crash damaged is made anew.
+    db.execute("PRAGMA synchronous = OFF")
+    db.execute("CREATE TABLE IF NOT EXISTS blob (digest TEXT PRIMARY KEY, data BLOB)")
+    db.execute("CREATE TABLE IF NOT EXISTS meta (token TEXT)")
+    row = db.execute("SELECT token FROM meta").fetchone()
+    if row is None:
+        row = (uuid.uuid4().hex,)
+        db.execute("INSERT INTO meta VALUES (?)", row)
+        db.commit()
+    return db, row[0]
+
+
 def prune_entries(path: Path, keep: set[str]) -> None:
     """Forget the entries of the store at `path` that no digest of `keep` names (after a
     build is published: its records are then all the build cache can give)."""
     db = sqlite3.connect(str(path))
     try:
+        db.execute("PRAGMA synchronous = OFF")
         db.execute("CREATE TEMP TABLE live (digest TEXT PRIMARY KEY)")
         db.executemany("INSERT OR IGNORE INTO live VALUES (?)", ((d,) for d in keep))
         db.execute("DELETE FROM blob WHERE digest NOT IN (SELECT digest FROM live)")

@@ -393,3 +393,16 @@ def test_an_assessment_back_after_an_unpublished_build_finds_its_entries(tmp_pat
     # others were rebuilt for another set of compared kinds, and come out the same).
     result = _build(site)
     assert result.reused == 1 and result.unchanged
+
+
+def test_a_damaged_entry_store_is_made_anew(tmp_path):
+    site = copy_site(tmp_path / "site", ("midori", "asahikawa", "toyonaka"))
+    _build(site)
+    (site / ".piasite-cache/compare.sqlite").write_bytes(b"not a database" * 100)
+    _edit(site, MIDORI, "本市は、住民基本台帳", "本市は、（編集）住民基本台帳")
+    result = _build(site)
+    assert result.reused == 0  # a new store: nothing is taken from the cache
+    cold = copy_site(tmp_path / "cold", ("midori", "asahikawa", "toyonaka"))
+    (cold / MIDORI).write_bytes((site / MIDORI).read_bytes())
+    _build(cold)
+    assert _files(site / "output") == _files(cold / "output")
