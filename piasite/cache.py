@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from . import linkcheck
 from .assessment import AffairResult, Task
 from .routes import PAGEFIND as BUNDLE
 from .write import link_or_copy, load_pickle, save_pickle
@@ -144,6 +145,8 @@ class SitePage:
     ids: bytes
     """zlib of its HTML ids, one per line."""
     links: tuple[tuple[int, str], ...]
+    reach: linkcheck.Reach
+    """What its links can lead to, told without resolving them (`linkcheck.reach`)."""
 
 
 class SiteCache:

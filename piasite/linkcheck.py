@@ -292,20 +292,52 @@ def urls_of(names: Iterable[str]) -> set[str]:
 _SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*:")
 
 
-def reaching(sc: Scan, urls: set[str], base: str) -> Scan | None:
-    """`sc` with only the links that may lead to one of `urls` (`urls_of`), or that cannot
-    be told so without resolving them; None when no link is left."""
-    def may(raw: str) -> bool:
+def _may_reach(raw: str, urls: set[str] | None, base: str) -> bool:
+    """Whether the link may lead to one of `urls` (None: to any file of the site), or cannot
+    be told so without resolving it."""
+    url = raw.strip()
+    if base and (url == base or url.startswith(base + "/")):
+        url = url[len(base):] or "/"
+    if url.startswith("#"):
+        return False  # into the page itself, which is as it was
+    if url.startswith("/") and not url.startswith("//"):
+        return bool(_NEEDS_PARSING.search(url)) or urls is None or url.partition("#")[0] in urls
+    return not (url.startswith("//") or _SCHEME.match(url))  # relative: resolve it
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """What a page's links can lead to, told once (kept with a published page)."""
+
+    paths: frozenset[str]
+    """The URLs (no fragment) of its plain root-relative links."""
+    odd: bool
+    """Some link can be told only by resolving it (relative, escaped, a query)."""
+
+
+def reach(links: Iterable[tuple[int, str]], base: str) -> Reach:
+    paths = set()
+    odd = False
+    for _, raw in links:
+        if not _may_reach(raw, None, base):
+            continue
         url = raw.strip()
         if base and (url == base or url.startswith(base + "/")):
             url = url[len(base):] or "/"
-        if url.startswith("#"):
-            return False  # into the page itself, which is as it was
-        if url.startswith("/") and not url.startswith("//"):
-            return bool(_NEEDS_PARSING.search(url)) or url.partition("#")[0] in urls
-        return not (url.startswith("//") or _SCHEME.match(url))  # relative: resolve it
+        if url.startswith("/") and not _NEEDS_PARSING.search(url):
+            paths.add(url.partition("#")[0])
+        else:
+            odd = True
+    return Reach(frozenset(paths), odd)
 
-    links = tuple(link for link in sc.links if may(link[1]))
+
+def reaching(sc: Scan, urls: set[str], base: str, known: Reach | None = None) -> Scan | None:
+    """`sc` with only the links that may lead to one of `urls` (`urls_of`), or that cannot
+    be told so without resolving them; None when no link is left. `known`: the page's
+    `reach`, which answers most pages without reading their links."""
+    if known is not None and not known.odd and known.paths.isdisjoint(urls):
+        return None
+    links = tuple(link for link in sc.links if _may_reach(link[1], urls, base))
     return Scan(sc.path, sc.ids, links, sc.text, sc.file) if links else None
 
 

@@ -10,7 +10,7 @@ import dataclasses
 import datetime
 import functools
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -308,7 +308,8 @@ def _write_with(entries: EntryStore, staged: Path, dest: Dest, root: Path, share
     rendered.append(path)
     before = published(target)
     moved = _moved_targets(before, written, scans, rendered, tasks, results, store, site_cache)
-    dangling = _check_links(scans, results, shared.config, [m for m, _ in munis], hits, moved)
+    dangling = _check_links(scans, results, shared.config, [m for m, _ in munis],
+                            {p: site_cache.pages[p].reach for p in hits}, moved)
     if dangling:  # E701 stops before anything reaches output/
         discard(staged)
         result.diagnostics = diagnostics.sort(result.diagnostics + dangling)
@@ -329,8 +330,11 @@ def _write_with(entries: EntryStore, staged: Path, dest: Dest, root: Path, share
         if not res.reused and res.summary is not None:
             store.store(task, key, res.without_entries(), staged,
                         today_matters=bool(res.summary.consultations))
+    base_url = shared.config.base_url.rstrip("/")
     site_cache.save({p: SitePage(fp, stamp(staged.joinpath(*p.parts)), ids_blob(scans[p].ids),
-                                 scans[p].links)
+                                 scans[p].links,
+                                 site_cache.pages[p].reach if p in hits
+                                 else linkcheck.reach(scans[p].links, base_url))
                      for p, fp in fingerprints.items() if p in scans})
     if not changed and not removed:
         discard(staged)
@@ -457,14 +461,15 @@ def _moved_targets(before: set[str], written: list[PurePosixPath],
 
 def _check_links(scans: dict[PurePosixPath, linkcheck.Scan], results: list[AffairResult],
                  config: SiteConfig, munis: list[Municipality],
-                 unchanged: set[PurePosixPath] = frozenset(),
+                 unchanged: Mapping[PurePosixPath, linkcheck.Reach] | None = None,
                  moved: set[str] | None = None) -> list[Diagnostic]:
     """E701 for the site-wide pages' links and for the assessments' links to other files.
 
     With `moved` (`_moved_targets`), the site-wide pages in `unchanged` (linked from output/
-    as published) and the assessments taken from the last build have only their links that
-    may reach a moved file checked: the others were whole when published and still are (at
-    1,000 versions checking every link was 4 s of a build that changed one sentence)."""
+    as published, with what their links reach) and the assessments taken from the last build
+    have only their links that may reach a moved file checked: the others were whole when
+    published and still are (at 1,000 versions checking every link was 4 s of a build that
+    changed one sentence)."""
     affair_pages = {p.path: p for r in results for p in r.pages}
     names = {str(p): p for p in (*affair_pages, *scans)}
 
@@ -479,8 +484,8 @@ def _check_links(scans: dict[PurePosixPath, linkcheck.Scan], results: list[Affai
     for p, sc in scans.items():
         if p.suffix not in (".html", ".xml"):
             continue
-        if moved is not None and p in unchanged:
-            sc = linkcheck.reaching(sc, urls, base)
+        if moved is not None and unchanged and p in unchanged:
+            sc = linkcheck.reaching(sc, urls, base, unchanged[p])
             if sc is None:
                 continue
         pages[p] = sc

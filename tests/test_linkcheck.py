@@ -126,3 +126,16 @@ def test_a_published_page_keeps_only_the_links_that_may_reach_a_moved_file() -> 
     assert reaching(sc, urls_of({"other/index.html"}), "https://site.example").links == (
         (5, "../a/b/"), (6, "/a/%62/"))
     assert reaching(Scan(PAGE("q.html"), frozenset(), ((0, "/a/c/"),), ""), urls, "") is None
+
+
+def test_what_a_page_links_to_is_told_once_and_answers_without_its_links() -> None:
+    from piasite.linkcheck import Scan, reach, reaching, urls_of
+
+    links = ((0, "/a/b/#x"), (1, "#top"), (2, "https://site.example/c/"), (3, "mailto:x@example.jp"))
+    known = reach(links, "https://site.example")
+    assert known.paths == {"/a/b/", "/c/"} and not known.odd
+    assert reach(((0, "../d/"),), "").odd and reach(((0, "/a/%62/"),), "").odd
+    sc = Scan(PAGE("p/index.html"), frozenset(), links, "")
+    assert reaching(sc, urls_of({"z/index.html"}), "https://site.example", known) is None
+    kept = reaching(sc, urls_of({"c/index.html"}), "https://site.example", known)
+    assert kept is not None and kept.links == ((2, "https://site.example/c/"),)
