@@ -292,8 +292,9 @@ def _write_with(entries: EntryStore, staged: Path, dest: Dest, root: Path, share
         path = routes.output_path(job.url)
         hit = site_cache.reuse(path, job.fingerprint, staged)
         if hit is not None:
+            # The published file is read only to place a broken link: the same bytes.
             scans[path] = linkcheck.Scan(path, page_ids_of(hit.ids), hit.links, "",
-                                         staged.joinpath(*path.parts))
+                                         target.joinpath(*path.parts))
             hits.add(path)
         else:
             _put(staged, path, job.make(), scans)
@@ -331,15 +332,17 @@ def _write_with(entries: EntryStore, staged: Path, dest: Dest, root: Path, share
             store.store(task, key, res.without_entries(), staged,
                         today_matters=bool(res.summary.consultations))
     base_url = shared.config.base_url.rstrip("/")
-    site_cache.save({p: SitePage(fp, stamp(staged.joinpath(*p.parts)), ids_blob(scans[p].ids),
-                                 scans[p].links,
-                                 site_cache.pages[p].reach if p in hits
-                                 else linkcheck.reach(scans[p].links, base_url))
+    site_cache.save({p: site_cache.pages[p] if p in hits else
+                     SitePage(fp, stamp(staged.joinpath(*p.parts)), ids_blob(scans[p].ids),
+                              scans[p].links, linkcheck.reach(scans[p].links, base_url))
                      for p, fp in fingerprints.items() if p in scans})
     if not changed and not removed:
         discard(staged)
         result.wrote = result.unchanged = True
         return result, None
+    # Something is published: the pages taken from output/ join the new tree.
+    store.link()
+    site_cache.link()
     return result, _Staged(changed, removed, store, tasks, entries.referred())
 
 

@@ -11,7 +11,7 @@ import os
 import pickle
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 
 
@@ -100,6 +100,11 @@ def link_or_copy(src: Path | str, dst: Path | str) -> None:
         os.link(src, dst)
     except OSError:
         shutil.copy2(src, dst)
+
+
+def link_all(pairs: Iterable[tuple[Path, Path]]) -> None:
+    for src, dst in pairs:
+        link_or_copy(src, dst)
 
 
 def discard(tmp: Path) -> None:

@@ -406,3 +406,19 @@ def test_a_damaged_entry_store_is_made_anew(tmp_path):
     (cold / MIDORI).write_bytes((site / MIDORI).read_bytes())
     _build(cold)
     assert _files(site / "output") == _files(cold / "output")
+
+
+def test_a_build_with_nothing_changed_links_no_file(tmp_path, monkeypatch):
+    from piasite import cache
+
+    site = copy_site(tmp_path / "site", ("midori", "asahikawa"))
+    _build(site)
+    linked: list[int] = []
+    real = cache.link_all
+    monkeypatch.setattr(cache, "link_all", lambda pairs: linked.append(len(pairs)) or real(pairs))
+    assert _build(site).unchanged
+    assert linked == []  # no tree is made for a build that publishes nothing
+    _edit(site, MIDORI, "本市は、住民基本台帳", "本市は、（編集）住民基本台帳")
+    assert not _build(site).unchanged
+    # The other assessment's pages and the unchanged site-wide pages join the new tree.
+    assert len(linked) == 2 and all(linked)
