@@ -55,7 +55,10 @@ SAMPLE_SECONDS = 0.05
 
 # --------------------------------------------------------------------------- measuring
 
-def _tree_rss(proc: psutil.Process) -> int:
+def _sample(proc: psutil.Process, unwaited: dict[int, float]) -> int:
+    """The RSS of the process tree; notes in `unwaited` the CPU seconds so far of each
+    descendant the measured process does not wait for (not its own child: the workers of a
+    multiprocessing forkserver), which wait4's rusage leaves out."""
     total = 0
     try:
         procs = [proc, *proc.children(recursive=True)]
@@ -64,6 +67,9 @@ def _tree_rss(proc: psutil.Process) -> int:
     for p in procs:
         with contextlib.suppress(psutil.Error):  # a process may end between the two calls
             total += p.memory_info().rss
+            if p.pid != proc.pid and p.ppid() != proc.pid:
+                t = p.cpu_times()
+                unwaited[p.pid] = t.user + t.system
     return total
 
 
@@ -78,21 +84,23 @@ def measure(cmd: list[str], cwd: Path | None = None, timeout: float | None = Non
     reader.start()
     ps = psutil.Process(proc.pid)
     peak = 0
+    unwaited: dict[int, float] = {}
     status = rusage = None
     while True:
         # wait4 rather than Popen.wait: it also gives the child's rusage (ru_maxrss).
         pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             break
-        peak = max(peak, _tree_rss(ps))
+        peak = max(peak, _sample(ps, unwaited))
         if timeout and time.perf_counter() - start > timeout:
             proc.kill()
         time.sleep(SAMPLE_SECONDS)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
-    # CPU of the process and every descendant it waited for (Pagefind's binary included):
-    # on a shared machine a steadier measure of the work than the wall clock.
-    cpu = rusage.ru_utime + rusage.ru_stime
+    # CPU of the process and every descendant it waited for (Pagefind's binary included),
+    # plus what the samples saw of the others (piasite's worker processes; one that lived
+    # under 50 ms is missed): on a shared machine a steadier measure than the wall clock.
+    cpu = rusage.ru_utime + rusage.ru_stime + sum(unwaited.values())
     reader.join(10)
     out = b"".join(chunks).decode("utf-8", "replace")
     return {"cmd": cmd, "seconds": round(wall, 3), "cpu_seconds": round(cpu, 3),
