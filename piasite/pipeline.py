@@ -331,6 +331,7 @@ def _write_with(entries: EntryStore, staged: Path, dest: Dest, root: Path, share
         if not res.reused and res.summary is not None:
             store.store(task, key, res.without_entries(), staged,
                         today_matters=bool(res.summary.consultations))
+    store.digests.save()
     base_url = shared.config.base_url.rstrip("/")
     site_cache.save({p: site_cache.pages[p] if p in hits else
                      SitePage(fp, stamp(staged.joinpath(*p.parts)), ids_blob(scans[p].ids),

@@ -422,3 +422,18 @@ def test_a_build_with_nothing_changed_links_no_file(tmp_path, monkeypatch):
     assert not _build(site).unchanged
     # The other assessment's pages and the unchanged site-wide pages join the new tree.
     assert len(linked) == 2 and all(linked)
+
+
+def test_an_edit_with_its_size_and_mtime_put_back_is_still_rebuilt(tmp_path):
+    site = copy_site(tmp_path / "site", ("midori",))
+    _build(site)
+    page = site / MIDORI
+    st = page.stat()
+    text_ = page.read_text(encoding="utf-8")
+    assert "市民課長" in text_
+    page.write_text(text_.replace("市民課長", "市民課員", 1), encoding="utf-8")  # same bytes long
+    os.utime(page, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert page.stat().st_size == st.st_size and page.stat().st_mtime_ns == st.st_mtime_ns
+    result = _build(site)
+    assert not result.unchanged and result.reused == 0
+    assert "市民課員" in text(soup(site / "output/midori/juki/2025-12-12/index.html"))
