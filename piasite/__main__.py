@@ -9,8 +9,8 @@ import shlex
 import sys
 import time
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
-from types import MappingProxyType
 
 from . import __version__
 from .diagnostics import Severity, has_warnings
@@ -147,16 +147,13 @@ def _new(args) -> int:
     return 0
 
 
-_STAGES = MappingProxyType({"assessments": "評価書", "pages": "サイト全体のページ",
-                           "index": "検索の索引"})
-
-
 class _Progress:
     """One line on a terminal that tells how far a long build is (a site of a thousand
     versions takes minutes); nothing for a build under a second, nothing when not a terminal."""
 
-    def __init__(self, stream) -> None:
+    def __init__(self, stream, labels: Mapping[str, str]) -> None:
         self.stream = stream
+        self.labels = labels
         self.t0 = self.last = time.perf_counter()
         self.shown = False
 
@@ -165,7 +162,7 @@ class _Progress:
         if now - self.t0 < 1.0 or (now - self.last < 0.25 and stage != "index"):
             return
         self.last = now
-        what = _STAGES.get(stage, stage)
+        what = self.labels.get(stage, stage)
         text = f"{what}を作っています" if stage == "index" else f"{what} {done}/{total}"
         self.stream.write(f"\r\033[K{text}（{now - self.t0:.0f} 秒）")
         self.stream.flush()
@@ -223,7 +220,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1 if (not result.ok or strict_fail) else 0
         if args.command == "build":
             t0 = time.perf_counter()
-            progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
+            progress = (_Progress(sys.stderr, pipeline.PROGRESS_STAGES)
+                        if sys.stderr.isatty() else None)
             try:
                 result = pipeline.build(args.site, args.out, args.now, strict=args.strict,
                                         jobs=args.jobs, progress=progress)

@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from types import MappingProxyType
 
 from . import diagnostics, export, linkcheck, privacy, routes
 from .assessment import (
@@ -135,6 +136,9 @@ def _survey(root: Path) -> tuple[Shared, LinkIndex, Munis, list[Diagnostic]]:
 
 Progress = Callable[[str, int, int], None]
 """Told (stage, done, total) as a build goes: "assessments", "pages" (site-wide), "index"."""
+PROGRESS_STAGES = MappingProxyType({"assessments": "評価書", "pages": "サイト全体のページ",
+                                   "index": "検索の索引"})
+"""The stages `Progress` is told of, as staff read them."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -220,15 +220,13 @@ class Preview:
         return None
 
 
-_STAGES = {"assessments": "評価書", "pages": "サイト全体のページ"}
-
-
 def waiting_page(preview: Preview) -> bytes:
     """What a tab shows until the first build is done: how far it is, looked at again every
     few seconds; the reload script brings the site (or its errors) when it is built."""
     stage = preview.progress
-    where = (f"<p>{_STAGES[stage[0]]}: {stage[1]} / {stage[2]} 件</p>"
-             if stage and stage[0] in _STAGES else "")
+    labels = pipeline.PROGRESS_STAGES
+    where = (f"<p>{labels[stage[0]]}: {stage[1]} / {stage[2]} 件</p>"
+             if stage and stage[0] in labels else "")
     return f"""<!DOCTYPE html>
 <html lang="ja">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
