@@ -23,7 +23,15 @@ from pathlib import Path, PurePosixPath
 from . import linkcheck
 from .assessment import AffairResult, Task
 from .routes import PAGEFIND as BUNDLE
-from .write import link_all, link_or_copy, load_pickle, save_pickle
+from .write import (
+    Stamp,
+    files_in,
+    link_all,
+    link_or_copy,
+    load_pickle,
+    save_pickle,
+    stat_stamp,
+)
 
 FORMAT = 1
 """Part of every key: a change to what is stored must not read old entries."""
@@ -56,21 +64,18 @@ def files_digest(folder: Path, digests: FileDigests | None = None) -> str:
 
 
 class FileDigests:
-    """Each source file's digest, kept by its stat: hashing every file of a 1,000-version
-    site was 0.4 s of every build. The change time is part of the stat, as a tool can set a
-    file's mtime back but not its ctime."""
+    """Each source file's digest, kept by its stat (`write.stat_stamp`): hashing every file
+    of a 1,000-version site was 0.4 s of every build."""
 
     def __init__(self, path: Path):
         self.path = path
         saved = load_pickle(path)
-        self.before: dict[str, tuple[tuple[int, int, int, int], bytes]] = (
-            saved if isinstance(saved, dict) else {})
-        self.after: dict[str, tuple[tuple[int, int, int, int], bytes]] = {}
+        self.before: dict[str, tuple[Stamp, bytes]] = saved if isinstance(saved, dict) else {}
+        self.after: dict[str, tuple[Stamp, bytes]] = {}
 
     def of(self, path: Path) -> bytes:
         key = str(path)
-        st = os.stat(key)
-        stamp = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+        stamp = stat_stamp(os.stat(key))
         hit = self.before.get(key)
         if hit is None or hit[0] != stamp:
             with open(key, "rb") as f:
@@ -287,19 +292,7 @@ def settle(staged: Path, out: Path, paths: Iterable[PurePosixPath]) -> set[str]:
 
 def published(out: Path) -> set[str]:
     """Every file in output/ but the search index, as paths relative to it."""
-    if not out.is_dir():
-        return set()
-    found = set()
-    top = str(out)
-    for dirpath, dirnames, filenames in os.walk(top):
-        if dirpath == top:
-            dirnames[:] = [d for d in dirnames if d != BUNDLE]
-            found.update(filenames)
-            continue
-        # Path arithmetic on strings: output/ holds tens of thousands of files at scale.
-        folder = Path(dirpath).relative_to(out).as_posix() + "/"
-        found.update(folder + name for name in filenames)
-    return found
+    return set(files_in(out, BUNDLE)) if out.is_dir() else set()
 
 
 _INDEXED = b"data-search="

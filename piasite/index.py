@@ -42,7 +42,7 @@ from typing import NamedTuple
 
 from . import routes
 from .diagnostics import Diagnostic, Span, error
-from .write import link_or_copy, load_pickle, save_pickle
+from .write import files_in, link_or_copy, load_pickle, save_pickle
 
 BUNDLE = routes.PAGEFIND
 ENTRY = "pagefind-entry.json"
@@ -474,16 +474,8 @@ class Collected:
 
     def _pages(self) -> list[tuple[str, str]]:
         top = str(self.site_dir)
-        pages = []
-        for dirpath, dirnames, filenames in os.walk(top):
-            if dirpath == top:
-                dirnames[:] = [d for d in dirnames if d != BUNDLE]
-                folder = ""
-            else:
-                folder = Path(dirpath).relative_to(self.site_dir).as_posix() + "/"
-            pages.extend((folder + name, os.path.join(dirpath, name)) for name in filenames
-                         if name.endswith(".html"))
-        return sorted(pages)
+        return [(rel, os.path.join(top, rel)) for rel in sorted(files_in(self.site_dir, BUNDLE))
+                if rel.endswith(".html")]
 
     @staticmethod
     def _load(path: Path) -> dict:

@@ -29,7 +29,7 @@ from pathlib import Path, PurePosixPath
 from . import schema
 from .diagnostics import Diagnostic, Span, error, warning
 from .source import parse_toml, read_source
-from .write import load_pickle, save_pickle
+from .write import Stamp, load_pickle, save_pickle, stat_stamp
 
 ALLOWLIST = PurePosixPath("content/_privacy-allowlist.toml")
 # Python's \d is every Unicode decimal digit: ASCII and full-width (０-９) alike.
@@ -117,14 +117,6 @@ def _text_files(root: Path) -> list[tuple[PurePosixPath, os.stat_result]]:
     return out
 
 
-Stamp = tuple[int, int, int, int]
-
-
-def _stamp(st: os.stat_result) -> Stamp:
-    # The change time too: a tool can set a file's mtime back, not its ctime.
-    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
-
-
 def _load_cache(path: Path | None) -> dict[str, tuple[Stamp, tuple]]:
     data = load_pickle(path) if path is not None else None
     return data if isinstance(data, dict) else {}
@@ -174,7 +166,7 @@ def scan(root: Path, cache: Path | None = None) -> list[Diagnostic]:
     before = _load_cache(cache)
     after: dict[str, tuple[Stamp, tuple]] = {}
     for rel, st in _text_files(root):
-        stamp = _stamp(st)
+        stamp = stat_stamp(st)
         hit = before.get(str(rel))
         if hit is not None and hit[0] == stamp:
             positions = hit[1]

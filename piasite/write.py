@@ -107,6 +107,30 @@ def link_all(pairs: Iterable[tuple[Path, Path]]) -> None:
         link_or_copy(src, dst)
 
 
+Stamp = tuple[int, int, int, int]
+
+
+def stat_stamp(st: os.stat_result) -> Stamp:
+    """What tells a source file unchanged: size, modification and change times, inode. The
+    change time too: a tool can set a file's mtime back, not its ctime."""
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
+
+
+def files_in(folder: Path, skip: str = "") -> list[str]:
+    """Every file under `folder` as a path relative to it ('/'-separated), leaving out the
+    top-level folder `skip`. String arithmetic: output/ holds tens of thousands of files."""
+    found: list[str] = []
+    top = str(folder)
+    for dirpath, dirnames, filenames in os.walk(top):
+        if dirpath == top:
+            dirnames[:] = [d for d in dirnames if d != skip]
+            found.extend(filenames)
+            continue
+        prefix = Path(dirpath).relative_to(folder).as_posix() + "/"
+        found.extend(prefix + name for name in filenames)
+    return found
+
+
 def discard(tmp: Path) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
 
