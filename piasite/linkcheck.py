@@ -246,12 +246,21 @@ _NEEDS_PARSING = re.compile(r"[%?\\\s]|/\.")
 """What only urlsplit/urljoin/unquote get right: escapes, a query, dot segments, spaces."""
 
 
+def _under_base(url: str, base: str) -> str | None:
+    """`url`, written absolute under the site's base URL, as a root-relative path; None when
+    it is not written so."""
+    if base and (url == base or url.startswith(base + "/")):
+        return url[len(base):] or "/"
+    return None
+
+
 def locate(raw: str, here: str, base: str, absolute_only: bool) -> tuple[tuple[str, ...], str] | None:
     """The output files a link may mean and its #fragment; None when it leaves the site (or
     points into files a later step adds)."""
     url = raw.strip()
-    if base and (url == base or url.startswith(base + "/")):
-        url = url[len(base):] or "/"
+    site = _under_base(url, base)
+    if site is not None:
+        url = site
     elif absolute_only:
         return None
     if url.startswith("/") and not url.startswith("//") and not _NEEDS_PARSING.search(url):
@@ -296,8 +305,7 @@ def _may_reach(raw: str, urls: set[str] | None, base: str) -> bool:
     """Whether the link may lead to one of `urls` (None: to any file of the site), or cannot
     be told so without resolving it."""
     url = raw.strip()
-    if base and (url == base or url.startswith(base + "/")):
-        url = url[len(base):] or "/"
+    url = _under_base(url, base) or url
     if url.startswith("#"):
         return False  # into the page itself, which is as it was
     if url.startswith("/") and not url.startswith("//"):
@@ -322,8 +330,7 @@ def reach(links: Iterable[tuple[int, str]], base: str) -> Reach:
         if not _may_reach(raw, None, base):
             continue
         url = raw.strip()
-        if base and (url == base or url.startswith(base + "/")):
-            url = url[len(base):] or "/"
+        url = _under_base(url, base) or url
         if url.startswith("/") and not _NEEDS_PARSING.search(url):
             paths.add(url.partition("#")[0])
         else:
