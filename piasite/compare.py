@@ -275,9 +275,8 @@ def _open_store(path: Path | None) -> tuple[sqlite3.Connection, str]:
 def prune_entries(path: Path, keep: set[str]) -> None:
     """Forget the entries of the store at `path` that no digest of `keep` names (after a
     build is published: its records are then all the build cache can give)."""
-    db = sqlite3.connect(str(path))
+    db, _ = _open_store(path)
     try:
-        db.execute("PRAGMA synchronous = OFF")
         db.execute("CREATE TEMP TABLE live (digest TEXT PRIMARY KEY)")
         db.executemany("INSERT OR IGNORE INTO live VALUES (?)", ((d,) for d in keep))
         db.execute("DELETE FROM blob WHERE digest NOT IN (SELECT digest FROM live)")
