@@ -12,6 +12,7 @@ page is neither rendered nor rewritten. Anything that does not match is simply b
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import os
@@ -22,6 +23,7 @@ from pathlib import Path, PurePosixPath
 
 from . import linkcheck
 from .assessment import AffairResult, Task
+from .pickling import Packed
 from .routes import PAGEFIND as BUNDLE
 from .write import (
     Stamp,
@@ -33,7 +35,7 @@ from .write import (
     stat_stamp,
 )
 
-FORMAT = 1
+FORMAT = 2
 """Part of every key: a change to what is stored must not read old entries."""
 
 
@@ -96,8 +98,12 @@ class Entry:
     out: str
     """The output folder its pages were published to."""
     result: AffairResult
+    """Without its `outbound` links: they are the two fields below."""
     stamps: tuple[tuple[int, int], ...]
     """(size, mtime in ns) of each page as written, in the order of `result.pages`."""
+    outbound: Packed[tuple[linkcheck.Outbound, ...]]
+    targets: frozenset[str]
+    """Every file an outbound link may lead to: most rebuilds never unpack the links."""
 
 
 class BuildCache:
@@ -112,6 +118,7 @@ class BuildCache:
         self.reused = 0
         self.later: list[tuple[Path, Path]] = []
         self.digests = FileDigests(cache / "file-digests.pickle")
+        self._outbound: dict[Path, Entry] = {}
 
     def key(self, task: Task) -> str:
         h = hashlib.sha256()
@@ -146,11 +153,24 @@ class BuildCache:
             return None
         return {p.path: p.ids for p in entry.result.pages}
 
-    def reuse(self, entry: Entry, staged: Path) -> None:
-        """Take the entry's pages from output/: linked into the staging folder by `link`."""
+    def reuse(self, entry: Entry, staged: Path) -> AffairResult:
+        """Take the entry's pages from output/ (linked into the staging folder by `link`);
+        its result, whose outbound links `outbound` gives."""
         self.later.extend((self.out / page.path, staged / page.path)
                           for page in entry.result.pages)
         self.reused += 1
+        self._outbound[entry.result.task.folder] = entry
+        return dataclasses.replace(entry.result, diffs_computed=0, reused=True)
+
+    def outbound(self, result: AffairResult, moved: set[str]) -> Iterable[linkcheck.Outbound]:
+        """The outbound links of an assessment taken from the cache that may lead to one of
+        the `moved` files (the others were whole when it was published)."""
+        entry = self._outbound.get(result.task.folder)
+        if entry is None:
+            return [o for o in result.outbound if not moved.isdisjoint(o.targets)]
+        if entry.targets.isdisjoint(moved):
+            return ()
+        return [o for o in entry.outbound.get() if not moved.isdisjoint(o.targets)]
 
     def link(self) -> None:
         """Link the pages taken from output/ into the staging folder (copy where links fail):
@@ -164,8 +184,10 @@ class BuildCache:
         for page in result.pages:
             st = (staged / page.path).stat()
             stamps.append((st.st_size, st.st_mtime_ns))
-        entry = Entry(key, self.today if today_matters else "", str(self.out), result,
-                      tuple(stamps))
+        entry = Entry(key, self.today if today_matters else "", str(self.out),
+                      dataclasses.replace(result, outbound=()), tuple(stamps),
+                      Packed.of(result.outbound),
+                      frozenset(t for o in result.outbound for t in o.targets))
         save_pickle(self._file(task), entry)
 
     def forget_others(self, tasks: Iterable[Task]) -> None:
@@ -186,7 +208,8 @@ class SitePage:
     stamp: tuple[int, int]
     ids: bytes
     """zlib of its HTML ids, one per line."""
-    links: tuple[tuple[int, str], ...]
+    links: Packed[tuple[tuple[int, str], ...]]
+    """Unpacked only when `reach` says a link may lead to a file that moved."""
     reach: linkcheck.Reach
     """What its links can lead to, told without resolving them (`linkcheck.reach`)."""
 

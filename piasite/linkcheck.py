@@ -322,6 +322,10 @@ class Reach:
     odd: bool
     """Some link can be told only by resolving it (relative, escaped, a query)."""
 
+    def touches(self, urls: set[str]) -> bool:
+        """Whether a link may lead to one of `urls` (`urls_of`)."""
+        return self.odd or not self.paths.isdisjoint(urls)
+
 
 def reach(links: Iterable[tuple[int, str]], base: str) -> Reach:
     paths = set()
@@ -342,7 +346,7 @@ def reaching(sc: Scan, urls: set[str], base: str, known: Reach | None = None) ->
     """`sc` with only the links that may lead to one of `urls` (`urls_of`), or that cannot
     be told so without resolving them; None when no link is left. `known`: the page's
     `reach`, which answers most pages without reading their links."""
-    if known is not None and not known.odd and known.paths.isdisjoint(urls):
+    if known is not None and not known.touches(urls):
         return None
     links = tuple(link for link in sc.links if _may_reach(link[1], urls, base))
     return Scan(sc.path, sc.ids, links, sc.text, sc.file) if links else None

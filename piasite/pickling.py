@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import operator
-from typing import TypeVar
+import pickle
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -34,3 +35,20 @@ def quick_pickle(cls: type[T]) -> type[T]:
     cls.__getstate__ = getstate
     cls.__setstate__ = setstate
     return cls
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Packed(Generic[T]):
+    """A value a cache keeps pickled until it is read. Unpickling a cache entry then costs a
+    copy of these bytes, not the objects inside: the links of every published page and
+    assessment were a third of the time a 1,000-version rebuild spent reading its caches, and
+    most builds never look at them."""
+
+    blob: bytes
+
+    @classmethod
+    def of(cls, value: T) -> Packed[T]:
+        return cls(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def get(self) -> T:
+        return pickle.loads(self.blob)

@@ -48,6 +48,7 @@ from .index import index_site
 from .link import LinkIndex, link, registry
 from .load import Shared, affair_kind, load, load_shared, municipality
 from .model import Municipality, Site, SiteConfig
+from .pickling import Packed
 from .render import (
     Jobs,
     Rendered,
@@ -296,8 +297,9 @@ def _write_with(entries: EntryStore, staged: Path, dest: Dest, root: Path, share
         path = routes.output_path(job.url)
         hit = site_cache.reuse(path, job.fingerprint, staged)
         if hit is not None:
-            # The published file is read only to place a broken link: the same bytes.
-            scans[path] = linkcheck.Scan(path, page_ids_of(hit.ids), hit.links, "",
+            # The published file is read only to place a broken link: the same bytes. Its
+            # links are unpacked only if one may lead to a file that moved (_check_links).
+            scans[path] = linkcheck.Scan(path, page_ids_of(hit.ids), (), "",
                                          target.joinpath(*path.parts))
             hits.add(path)
         else:
@@ -314,7 +316,7 @@ def _write_with(entries: EntryStore, staged: Path, dest: Dest, root: Path, share
     before = published(target)
     moved = _moved_targets(before, written, scans, rendered, tasks, results, store, site_cache)
     dangling = _check_links(scans, results, shared.config, [m for m, _ in munis],
-                            {p: site_cache.pages[p].reach for p in hits}, moved)
+                            {p: site_cache.pages[p] for p in hits}, moved, store.outbound)
     if dangling:  # E701 stops before anything reaches output/
         discard(staged)
         result.diagnostics = diagnostics.sort(result.diagnostics + dangling)
@@ -339,7 +341,8 @@ def _write_with(entries: EntryStore, staged: Path, dest: Dest, root: Path, share
     base_url = shared.config.base_url.rstrip("/")
     site_cache.save({p: site_cache.pages[p] if p in hits else
                      SitePage(fp, stamp(staged.joinpath(*p.parts)), ids_blob(scans[p].ids),
-                              scans[p].links, linkcheck.reach(scans[p].links, base_url))
+                              Packed.of(scans[p].links),
+                              linkcheck.reach(scans[p].links, base_url))
                      for p, fp in fingerprints.items() if p in scans})
     if not changed and not removed:
         discard(staged)
@@ -364,8 +367,7 @@ def _assessments(context: Context, tasks: list[Task], jobs: int | None,
             keys[i] = store.key(task)
             entry = store.lookup(task, keys[i])
             if entry is not None:
-                store.reuse(entry, context.settings.out)  # type: ignore[arg-type]
-                results[i] = dataclasses.replace(entry.result, diffs_computed=0, reused=True)
+                results[i] = store.reuse(entry, context.settings.out)  # type: ignore[arg-type]
                 continue
         todo.append(i)
     built = build_all(context.settings, [tasks[i] for i in todo], jobs, context)
@@ -469,15 +471,18 @@ def _moved_targets(before: set[str], written: list[PurePosixPath],
 
 def _check_links(scans: dict[PurePosixPath, linkcheck.Scan], results: list[AffairResult],
                  config: SiteConfig, munis: list[Municipality],
-                 unchanged: Mapping[PurePosixPath, linkcheck.Reach] | None = None,
-                 moved: set[str] | None = None) -> list[Diagnostic]:
+                 unchanged: Mapping[PurePosixPath, SitePage] | None = None,
+                 moved: set[str] | None = None,
+                 cached: Callable[[AffairResult, set[str]], Iterable[linkcheck.Outbound]]
+                 | None = None) -> list[Diagnostic]:
     """E701 for the site-wide pages' links and for the assessments' links to other files.
 
     With `moved` (`_moved_targets`), the site-wide pages in `unchanged` (linked from output/
-    as published, with what their links reach) and the assessments taken from the last build
-    have only their links that may reach a moved file checked: the others were whole when
-    published and still are (at 1,000 versions checking every link was 4 s of a build that
-    changed one sentence)."""
+    as published; their scans hold no links, the SitePage has them with what they reach) and
+    the assessments taken from the last build (`cached` gives their outbound links that may
+    reach a moved file) have only those links checked: the others were whole when published
+    and still are (at 1,000 versions checking every link was 4 s of a build that changed one
+    sentence)."""
     affair_pages = {p.path: p for r in results for p in r.pages}
     names = {str(p): p for p in (*affair_pages, *scans)}
 
@@ -493,15 +498,18 @@ def _check_links(scans: dict[PurePosixPath, linkcheck.Scan], results: list[Affai
         if p.suffix not in (".html", ".xml"):
             continue
         if moved is not None and unchanged and p in unchanged:
-            sc = linkcheck.reaching(sc, urls, base, unchanged[p])
+            page = unchanged[p]
+            if not page.reach.touches(urls):
+                continue
+            sc = linkcheck.reaching(dataclasses.replace(sc, links=page.links.get()), urls,
+                                    base)
             if sc is None:
                 continue
         pages[p] = sc
     diags, _ = linkcheck.check_scans(pages, names, ids_of, base, linkcheck.sources(skeleton))
     for r in results:
-        for o in r.outbound:
-            if moved is not None and r.reused and moved.isdisjoint(o.targets):
-                continue
+        for o in (cached(r, moved) if cached is not None and moved is not None and r.reused
+                  else r.outbound):
             target = next((names[t] for t in o.targets if t in names), None)
             problem = linkcheck.judge(target, o.fragment, ids_of)
             if problem is not None:

@@ -7,6 +7,7 @@ leaves the previous output exactly as it was (`discard` drops the staged folder)
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import shutil
@@ -78,11 +79,26 @@ def save_pickle(path: Path, obj: object) -> None:
 
 def load_pickle(path: Path) -> object | None:
     """What `save_pickle` wrote; None when there is none or it cannot be read (a damaged cache
-    only makes a slower build)."""
+    only makes a slower build).
+
+    Unpickling makes only live objects, by the hundred thousand at 1,000 versions: the cyclic
+    collector is kept off while it runs, and what it made is frozen out of later collections,
+    which otherwise rescanned the loaded caches again and again (1.2 s of a 4.6-s rebuild).
+    Reference counting still frees them."""
     try:
-        return pickle.loads(path.read_bytes())
+        data = path.read_bytes()
+    except OSError:
+        return None
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return pickle.loads(data)
     except _UNREADABLE:
         return None
+    finally:
+        if enabled:
+            gc.enable()
+        gc.freeze()
 
 
 def link_or_copy(src: Path | str, dst: Path | str) -> None:

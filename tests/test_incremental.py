@@ -339,6 +339,51 @@ def test_the_comparisons_entries_are_kept_once_and_a_lost_store_rebuilds(tmp_pat
     assert _files(site / "output") == _files(cold / "output") != published
 
 
+def test_entries_no_record_refers_to_are_forgotten_once_they_add_up(tmp_path):
+    import sqlite3
+
+    from piasite.compare import PRUNE_SHARE
+
+    site = copy_site(tmp_path / "site", ("midori", "asahikawa"))
+    _build(site)
+    store = site / ".piasite-cache/compare.sqlite"
+
+    def digests() -> set[str]:
+        db = sqlite3.connect(store)
+        try:
+            return {d for (d,) in db.execute("SELECT digest FROM blob")}
+        finally:
+            db.close()
+
+    def add_stale(n: int, tag: str) -> set[str]:
+        db = sqlite3.connect(store)
+        db.executemany("INSERT INTO blob VALUES (?, ?)",
+                       [(f"stale-{tag}-{i}", b"x") for i in range(n)])
+        db.commit()
+        db.close()
+        return {f"stale-{tag}-{i}" for i in range(n)}
+
+    live = digests()
+    # A few stale entries (an edit's old ones) stay: forgetting costs more than they weigh.
+    few = add_stale(int(len(live) * PRUNE_SHARE) // 2, "few")
+    _edit(site, MIDORI, "本市は、住民基本台帳", "本市は、（一）住民基本台帳")
+    _build(site)
+    assert few <= digests()
+    # Past PRUNE_SHARE of the live ones, every entry no record refers to is forgotten; the
+    # site built from what is left equals a cold build.
+    add_stale(len(live), "many")
+    _edit(site, MIDORI, "本市は、（一）住民基本台帳", "本市は、（二）住民基本台帳")
+    _build(site)
+    left = digests()
+    assert not any(d.startswith("stale-") for d in left) and len(left) <= len(live) + 50
+    _edit(site, MIDORI, "本市は、（二）住民基本台帳", "本市は、（三）住民基本台帳")
+    _build(site)
+    cold = copy_site(tmp_path / "cold", ("midori", "asahikawa"))
+    (cold / MIDORI).write_bytes((site / MIDORI).read_bytes())
+    _build(cold)
+    assert _files(site / "output") == _files(cold / "output")
+
+
 def test_the_index_reads_a_page_again_when_its_kept_records_are_lost(tmp_path):
     import shutil
 
