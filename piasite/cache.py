@@ -6,8 +6,8 @@ digest of everything its pages are made from: its own files, its municipality's 
 site.toml, the forms, the systems registry, the theme, piasite's own code and — for an
 assessment with a comment period — "today". When the key
 matches and the pages it wrote are still in output/ as they were written, the next build
-links those files into its staging folder instead of rendering them again: an unchanged
-page is neither rendered nor rewritten. Anything that does not match is simply built again.
+leaves those files where they are instead of rendering them again: an unchanged page is
+neither rendered nor rewritten. Anything that does not match is simply built again.
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ import dataclasses
 import functools
 import hashlib
 import os
-import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -25,15 +24,7 @@ from . import linkcheck
 from .assessment import AffairResult, Task
 from .pickling import Packed
 from .routes import PAGEFIND as BUNDLE
-from .write import (
-    Stamp,
-    files_in,
-    link_all,
-    link_or_copy,
-    load_pickle,
-    save_pickle,
-    stat_stamp,
-)
+from .write import Stamp, files_in, load_pickle, save_pickle, stat_stamp
 
 FORMAT = 2
 """Part of every key: a change to what is stored must not read old entries."""
@@ -116,7 +107,6 @@ class BuildCache:
         """Digest of what every assessment depends on (settings, forms, registry, theme, code)."""
         self.today = today
         self.reused = 0
-        self.later: list[tuple[Path, Path]] = []
         self.digests = FileDigests(cache / "file-digests.pickle")
         self._outbound: dict[Path, Entry] = {}
 
@@ -153,11 +143,9 @@ class BuildCache:
             return None
         return {p.path: p.ids for p in entry.result.pages}
 
-    def reuse(self, entry: Entry, staged: Path) -> AffairResult:
-        """Take the entry's pages from output/ (linked into the staging folder by `link`);
-        its result, whose outbound links `outbound` gives."""
-        self.later.extend((self.out / page.path, staged / page.path)
-                          for page in entry.result.pages)
+    def reuse(self, entry: Entry) -> AffairResult:
+        """The entry's result, its pages left in output/ as they are; `outbound` gives its
+        outbound links."""
         self.reused += 1
         self._outbound[entry.result.task.folder] = entry
         return dataclasses.replace(entry.result, diffs_computed=0, reused=True)
@@ -172,17 +160,13 @@ class BuildCache:
             return ()
         return [o for o in entry.outbound.get() if not moved.isdisjoint(o.targets)]
 
-    def link(self) -> None:
-        """Link the pages taken from output/ into the staging folder (copy where links fail):
-        only once the build is known to publish something, so a build with nothing changed
-        makes no tree (15,700 links and 5,100 folders at 1,000 versions)."""
-        link_all(self.later)
-
-    def store(self, task: Task, key: str, result: AffairResult, staged: Path,
-              today_matters: bool) -> None:
+    def store(self, task: Task, key: str, result: AffairResult,
+              where: Callable[[PurePosixPath], Path], today_matters: bool) -> None:
+        """Keep the result, stamped by its pages as they will stand in output/ (`where`
+        tells where each is now: staged, or already in output/)."""
         stamps = []
         for page in result.pages:
-            st = (staged / page.path).stat()
+            st = where(page.path).stat()
             stamps.append((st.st_size, st.st_mtime_ns))
         entry = Entry(key, self.today if today_matters else "", str(self.out),
                       dataclasses.replace(result, outbound=()), tuple(stamps),
@@ -216,7 +200,7 @@ class SitePage:
 
 class SiteCache:
     """The site-wide pages (home, registry, comments, comparisons …) of the last build, by
-    path: a page whose fingerprint did not change is linked from output/, not rendered."""
+    path: a page whose fingerprint did not change is left in output/, not rendered."""
 
     def __init__(self, cache: Path, out: Path, key: str):
         self.path = cache / "site.pickle"
@@ -224,13 +208,12 @@ class SiteCache:
         self.key = key
         self.pages: dict[PurePosixPath, SitePage] = {}
         self.reused = 0
-        self.later: list[tuple[Path, Path]] = []
         saved = load_pickle(self.path)
         if isinstance(saved, tuple) and len(saved) == 3 and saved[:2] == (key, str(out)):
             self.pages = saved[2]
 
-    def reuse(self, rel: PurePosixPath, fingerprint: str, staged: Path) -> SitePage | None:
-        """Link the published page into the staging folder if nothing it shows changed."""
+    def reuse(self, rel: PurePosixPath, fingerprint: str) -> SitePage | None:
+        """The published page, if nothing it shows changed and output/ still holds it."""
         page = self.pages.get(rel)
         if page is None or page.fingerprint != fingerprint:
             return None
@@ -241,13 +224,8 @@ class SiteCache:
             return None
         if (st.st_size, st.st_mtime_ns) != page.stamp:
             return None
-        self.later.append((src, staged.joinpath(*rel.parts)))
         self.reused += 1
         return page
-
-    def link(self) -> None:
-        """Link the pages taken from output/ into the staging folder (see BuildCache.link)."""
-        link_all(self.later)
 
     def published_ids(self, rel: PurePosixPath) -> bytes | None:
         """The ids of the page as output/ holds it, or None when unknown."""
@@ -292,8 +270,8 @@ def site_key(root: Path, shared, theme, compared: frozenset[str], entries: str =
 
 
 def settle(staged: Path, out: Path, paths: Iterable[PurePosixPath]) -> set[str]:
-    """The files of `paths` that differ from output/; each one that does not is replaced in
-    the staging folder by a link to the published file, which is thus never rewritten."""
+    """The files of `paths` that differ from output/; each one that does not is dropped from
+    the staging folder, so the published file is never rewritten."""
     changed = set()
     for rel in paths:
         new, old = staged.joinpath(*rel.parts), out.joinpath(*rel.parts)
@@ -301,16 +279,19 @@ def settle(staged: Path, out: Path, paths: Iterable[PurePosixPath]) -> set[str]:
             same = old.stat().st_size == new.stat().st_size and old.read_bytes() == new.read_bytes()
         except OSError:
             same = False
-        if not same:
+        if same:
+            new.unlink()
+        else:
             changed.add(rel.as_posix())
-            continue
-        tmp = new.with_name(new.name + ".link")
-        try:
-            os.link(old, tmp)
-            os.replace(tmp, new)
-        except OSError:
-            tmp.unlink(missing_ok=True)  # the copy just written is as good
     return changed
+
+
+def where(staged: Path, out: Path, changed: set[str]) -> Callable[[PurePosixPath], Path]:
+    """Where a file of the new site is until the commit: staged when it changed, else the
+    published one in output/ (the staging folder holds only what changed)."""
+    def locate(rel: PurePosixPath) -> Path:
+        return (staged if rel.as_posix() in changed else out).joinpath(*rel.parts)
+    return locate
 
 
 def published(out: Path) -> set[str]:
@@ -322,9 +303,9 @@ _INDEXED = b"data-search="
 
 
 def reuse_index(out: Path, staged: Path, changed: set[str], removed: set[str]) -> bool:
-    """Take output/'s search index over when no page it indexes (or indexed) has changed."""
-    old = out / BUNDLE
-    if not old.is_dir():
+    """Whether output/'s search index stays as it is: no page it indexes (or indexed) has
+    changed."""
+    if not (out / BUNDLE).is_dir():
         return False
     for rel in sorted(changed | removed):
         if not rel.endswith(".html"):
@@ -335,5 +316,4 @@ def reuse_index(out: Path, staged: Path, changed: set[str], removed: set[str]) -
                     return False
             except OSError:
                 pass
-    shutil.copytree(old, staged / BUNDLE, copy_function=link_or_copy)
     return True

@@ -1,6 +1,8 @@
 """Full-text search: index the staged site for substring search, writing `pagefind/`.
 
-Runs between `write.stage` and `write.commit`, so a failed index leaves output/ untouched.
+Runs between `write.stage` and `write.commit`, so a failed index leaves output/ untouched;
+a rebuild writes into the staging folder only what changes in `pagefind/` (`IndexResult.scope`,
+`bundle_changes`).
 The templates decide what is searchable: every element with a `data-search` attribute (a JSON
 record: kind, title, date, filters) is one search result, and its text — minus elements marked
 `data-search-ignore` — is what a query can find (docs/search.md).
@@ -42,7 +44,7 @@ from typing import NamedTuple
 
 from . import routes
 from .diagnostics import Diagnostic, Span, error
-from .write import files_in, link_or_copy, load_pickle, save_pickle
+from .write import files_in, load_pickle, save_pickle
 
 BUNDLE = routes.PAGEFIND
 ENTRY = "pagefind-entry.json"
@@ -72,7 +74,10 @@ class IndexResult:
     """Search records indexed (a page can hold more than one)."""
     diagnostics: list[Diagnostic] = field(default_factory=list)
     reused: bool = False
-    """The published bundle was made from the same records and was linked in."""
+    """The published bundle was made from the same records: it stays as it is."""
+    scope: str = ""
+    """What the staged bundle holds: "" the whole index; DELTA only the manifest and the
+    delta, over the published base; nothing at all when `reused`."""
 
 
 # --------------------------------------------------------------------------- normalisation
@@ -443,9 +448,12 @@ class Collected:
     top folder (`RECORDS_FOLDER`), read only when the index needs them and rewritten only
     where a page changed."""
 
-    def __init__(self, site_dir: Path, cache_dir: Path | None = None):
+    def __init__(self, site_dir: Path, cache_dir: Path | None = None,
+                 pages: list[tuple[str, str]] | None = None):
         self.site_dir = site_dir
         self.cache_dir = cache_dir
+        self.where = dict(pages if pages is not None else self._pages())
+        """Each HTML page ('/'-separated path in the site) -> the file to read it from."""
         # Made by other code (a piasite upgrade), the records may differ for the same page.
         before = self._load(cache_dir / RECORDS_CACHE) if cache_dir is not None else {}
         self.stamps: dict[str, Stamp] = {}
@@ -453,7 +461,7 @@ class Collected:
         """Pages read by this build: their records and normalised texts."""
         self.found: list[Found] = []
         plan: dict[str, tuple[Stamp, list[Found]]] = {}
-        for rel, path in self._pages():
+        for rel, path in sorted(self.where.items()):
             st = os.stat(path)
             stamp = (st.st_size, st.st_mtime_ns, st.st_ino)
             self.stamps[rel] = stamp
@@ -516,7 +524,7 @@ class Collected:
                 if hit is not None and hit[0] == self.stamps[rel]:
                     self.fresh[rel] = (hit[1], [normalise(r.text) for r in hit[1]])
                 else:  # not kept (a lost cache file): the page is read again
-                    path = self.site_dir.joinpath(*rel.split("/"))
+                    path = Path(self.where[rel])
                     records = records_of(path.read_text(encoding="utf-8"), page_url(rel))
                     self.fresh[rel] = (records, [normalise(r.text) for r in records])
             records, _ = self.fresh[rel]
@@ -862,13 +870,12 @@ def _plan_delta(previous: Path, found: list[Found], cache_dir: Path) -> _Delta |
     return _Delta(base, new, sorted(set(base["pages"]) - live))
 
 
-def _write_delta(plan: _Delta, previous: Path, bundle: Path, collected: Collected,
-                 digest: str) -> str:
-    """The published base linked into `bundle`, the new records indexed into its delta
-    folder, and a manifest naming both: "" when whole, else what went wrong."""
+def _write_delta(plan: _Delta, bundle: Path, collected: Collected, digest: str) -> str:
+    """The new records indexed into `bundle`'s delta folder and a manifest naming the
+    published base and the delta; the base's files stay where they are: "" when whole, else
+    what went wrong."""
     shutil.rmtree(bundle, ignore_errors=True)
-    shutil.copytree(previous, bundle, copy_function=link_or_copy,
-                    ignore=lambda d, names: [DELTA] if Path(d) == previous else [])
+    bundle.mkdir(parents=True)
     manifest = {k: v for k, v in plan.base.items() if k not in ("bundles", "drop")}
     manifest.update(records=digest, filters=filter_counts(
         (f.kind, f.filters) for f in collected.found if f.length))
@@ -892,29 +899,31 @@ def _write_delta(plan: _Delta, previous: Path, bundle: Path, collected: Collecte
 
 
 def index_site(site_dir: Path, previous: Path | None = None,
-               cache_dir: Path | None = None) -> IndexResult:
-    """Index every search record under `site_dir` into `site_dir/pagefind/`.
+               cache_dir: Path | None = None,
+               pages: list[tuple[str, str]] | None = None) -> IndexResult:
+    """Index every search record of the site staged in `site_dir` into `site_dir/pagefind/`.
 
-    When `previous` (the published bundle) was made from the same records, it is linked in
-    instead: pages whose layout changed but whose searchable text did not (a template edit)
-    leave the index as it was. When only a few records changed, the published index stays as
-    the base and only the records it lacks are indexed, into a delta the search page merges
-    (docs/search.md). `cache_dir` keeps the pages' records (`Collected`) and the base's record
-    keys between builds. Problems become the diagnostic E901; a bundle that fails its check
-    is built once more, whole.
+    `pages` ('/'-separated path, file) are its HTML pages when `site_dir` holds only what
+    changed (the others are read from output/); by default every page under `site_dir`.
+    When `previous` (the published bundle) was made from the same records, it stays as it is
+    and nothing is written: pages whose layout changed but whose searchable text did not (a
+    template edit) leave the index as it was. When only a few records changed, the published
+    index stays as the base and only the records it lacks are indexed, into a delta the
+    search page merges (docs/search.md); only that delta and the manifest are written. The
+    result's `scope` says which. `cache_dir` keeps the pages' records (`Collected`) and the
+    base's record keys between builds. Problems become the diagnostic E901; a bundle that
+    fails its check is built once more, whole.
     """
     bundle = site_dir / BUNDLE
-    collected = Collected(site_dir, cache_dir)
+    collected = Collected(site_dir, cache_dir, pages)
     keys = [f.key for f in collected.found]
     digest = records_digest(keys)
     if previous is not None and _made_from(previous) == digest and not bundle_problem(previous):
-        shutil.rmtree(bundle, ignore_errors=True)
-        shutil.copytree(previous, bundle, copy_function=link_or_copy)
         return IndexResult(len(keys), [], reused=True)
     plan = (_plan_delta(previous, collected.found, cache_dir)
             if previous is not None and cache_dir is not None else None)
-    if plan is not None and not _write_delta(plan, previous, bundle, collected, digest):
-        return IndexResult(len(keys), [])
+    if plan is not None and not _write_delta(plan, bundle, collected, digest):
+        return IndexResult(len(keys), [], scope=DELTA)
     records = collected.records()
     texts = collected.texts(records)
     last = ""
@@ -933,3 +942,21 @@ def index_site(site_dir: Path, previous: Path | None = None,
         "E901", f"検索用の索引（Pagefind）を作れませんでした（{last}）。", _SPAN,
         hint="pip install 'pagefind[bin]==1.5.2' で Pagefind を入れ直し、もう一度ビルドしてください。"
              "output/ は変更していません。")])
+
+
+def bundle_changes(staged: Path, published: Path, result: IndexResult
+                   ) -> tuple[list[str], list[str]]:
+    """The files of `pagefind/` a commit moves in (manifests last: a reader who loads a new
+    manifest finds every file it names) and those it deletes, as '/'-separated paths in the
+    site, for what `index_site` staged in `staged/pagefind` over `published`."""
+    if result.reused:
+        return [], []
+    scope = f"{result.scope}/" if result.scope else ""
+    new = {f"{scope}{rel}" for rel in files_in(staged / BUNDLE / result.scope)}
+    if scope:
+        new.add(MANIFEST)
+    old = ({f"{scope}{rel}" for rel in files_in(published / result.scope)}
+           if (published / result.scope).is_dir() else set())
+    last = {ENTRY, MANIFEST}
+    moved = sorted(new, key=lambda rel: (rel in last, rel))
+    return ([f"{BUNDLE}/{rel}" for rel in moved], sorted(f"{BUNDLE}/{rel}" for rel in old - new))

@@ -36,6 +36,7 @@ from .cache import (
     settle,
     site_key,
     stamp,
+    where,
 )
 from .check import MUNICIPALITY_RULES
 from .check import check as check_site
@@ -44,7 +45,7 @@ from .diagnostics import Diagnostic
 from .diff import DiffCache
 from .diff import diff as diff_site
 from .discover import MunicipalityFiles, affair_files
-from .index import index_site
+from .index import bundle_changes, index_site
 from .link import LinkIndex, link, registry
 from .load import Shared, affair_kind, load, load_shared, municipality
 from .model import Municipality, Site, SiteConfig
@@ -60,7 +61,7 @@ from .render import (
     static_files,
 )
 from .summary import SiteSummary
-from .write import commit, discard, new_stage, put
+from .write import commit, discard, new_stage, put, recover
 
 ENTRIES = "compare.sqlite"
 """The comparisons' entries, kept from build to build (compare.EntryStore)."""
@@ -179,9 +180,12 @@ def build(root: Path, out: Path | None = None, now: str | None = None,
 
 def _build(root: Path, dest: Dest, now: str | None, strict: bool,
            jobs: int | None) -> BuildResult:
+    # A commit an interrupted build left half done is finished first: output/ is then what
+    # the caches say was published.
+    recover(dest.out)
     shared, base, munis, diags = _survey(root)
     today = today_for(shared.config, now)
-    # Pages stream into a fresh folder beside output/; it replaces output/ only at the end,
+    # Pages stream into a fresh folder beside output/; they reach output/ only at the end,
     # when the whole site is written, linked and indexed (write.py).
     staged = new_stage(dest.out)
     try:
@@ -200,16 +204,21 @@ def _build_into(staged: Path, dest: Dest, root: Path, shared: Shared, base: Link
     if done is None:
         return result
     # The search index is built inside the fresh folder, so a failed index leaves output/ as
-    # it was; it is taken over from output/ when no page it indexes changed.
+    # it was; output/'s stays as it is when no page it indexes changed.
+    moved, gone = sorted(done.changed), sorted(done.removed)
     if not dest.preview and not reuse_index(dest.out, staged, done.changed, done.removed):
         if dest.progress:
             dest.progress("index", 0, 1)
-        indexed = index_site(staged, dest.out / routes.PAGEFIND, dest.cache)
+        previous = dest.out / routes.PAGEFIND
+        indexed = index_site(staged, previous, dest.cache, done.pages)
         if indexed.diagnostics:
             discard(staged)
             result.diagnostics = diagnostics.sort(result.diagnostics + indexed.diagnostics)
             return result
-    commit(staged, dest.out)
+        more, less = bundle_changes(staged, previous, indexed)
+        moved += more
+        gone += less
+    commit(staged, dest.out, moved, gone)
     # Only now: an entry of the build cache that output/ still matches may refer to them.
     done.cache.forget_others(done.tasks)
     prune_entries(dest.cache / ENTRIES, done.entries)
@@ -230,6 +239,9 @@ class _Staged:
     tasks: list[Task]
     entries: set[str]
     """Digests of the comparisons' entries the build's records refer to."""
+    pages: list[tuple[str, str]]
+    """Every HTML page of the new site ('/'-separated path) and where it is now: staged if it
+    changed, else in output/."""
 
 
 def _write(staged: Path, dest: Dest, root: Path, shared: Shared, base: LinkIndex,
@@ -295,7 +307,7 @@ def _write_with(entries: EntryStore, staged: Path, dest: Dest, root: Path, share
         if dest.progress and n % 50 == 0:
             dest.progress("pages", n, len(out.out))
         path = routes.output_path(job.url)
-        hit = site_cache.reuse(path, job.fingerprint, staged)
+        hit = site_cache.reuse(path, job.fingerprint)
         if hit is not None:
             # The published file is read only to place a broken link: the same bytes. Its
             # links are unpacked only if one may lead to a file that moved (_check_links).
@@ -324,23 +336,24 @@ def _write_with(entries: EntryStore, staged: Path, dest: Dest, root: Path, share
     result.files = sorted([*written, *scans], key=str)
     result.diffs_computed = sum(r.diffs_computed for r in results)
     result.reused = store.reused
-    # A file equal to the one already published is linked to it, not rewritten; when nothing
-    # differs at all, output/ is left exactly as it is.
+    # A file equal to the one already published is dropped from the staging folder, not
+    # rewritten; when nothing differs at all, output/ is left exactly as it is.
     fresh = [p.path for r in results if not r.reused for p in r.pages] + rendered
     changed = settle(staged, target, fresh)
     removed = before - {str(p) for p in result.files}
-    # Stamped as they now stand (a page equal to the published one is that file); an entry
-    # whose pages do not reach output/ (the index fails) will not match them next time. Stored
+    locate = where(staged, target, changed)
+    # Stamped as they will stand in output/ (a move keeps a file's stamp); an entry whose
+    # pages do not reach output/ (the index fails) will not match them next time. Stored
     # even when no file changed: a new piasite or theme that renders the same pages must
     # still find them next time.
     for task, key, res in zip(tasks, keys, results, strict=True):
         if not res.reused and res.summary is not None:
-            store.store(task, key, res.without_entries(), staged,
+            store.store(task, key, res.without_entries(), locate,
                         today_matters=bool(res.summary.consultations))
     store.digests.save()
     base_url = shared.config.base_url.rstrip("/")
     site_cache.save({p: site_cache.pages[p] if p in hits else
-                     SitePage(fp, stamp(staged.joinpath(*p.parts)), ids_blob(scans[p].ids),
+                     SitePage(fp, stamp(locate(p)), ids_blob(scans[p].ids),
                               Packed.of(scans[p].links),
                               linkcheck.reach(scans[p].links, base_url))
                      for p, fp in fingerprints.items() if p in scans})
@@ -348,10 +361,8 @@ def _write_with(entries: EntryStore, staged: Path, dest: Dest, root: Path, share
         discard(staged)
         result.wrote = result.unchanged = True
         return result, None
-    # Something is published: the pages taken from output/ join the new tree.
-    store.link()
-    site_cache.link()
-    return result, _Staged(changed, removed, store, tasks, entries.referred())
+    pages = [(str(p), str(locate(p))) for p in result.files if p.suffix == ".html"]
+    return result, _Staged(changed, removed, store, tasks, entries.referred(), pages)
 
 
 def _assessments(context: Context, tasks: list[Task], jobs: int | None,
@@ -367,7 +378,7 @@ def _assessments(context: Context, tasks: list[Task], jobs: int | None,
             keys[i] = store.key(task)
             entry = store.lookup(task, keys[i])
             if entry is not None:
-                results[i] = store.reuse(entry, context.settings.out)  # type: ignore[arg-type]
+                results[i] = store.reuse(entry)
                 continue
         todo.append(i)
     built = build_all(context.settings, [tasks[i] for i in todo], jobs, context)
@@ -436,7 +447,8 @@ def refresh(live: Live, folders: Iterable[Path]) -> tuple[list[Diagnostic], froz
             same_ids = before is not None and (
                 {p.path: p.ids for p in before.result.pages} == {p.path: p.ids for p in res.pages})
             if res.summary is not None and same_ids:
-                live.store.store(task, live.store.key(task), res, out,
+                live.store.store(task, live.store.key(task), res,
+                                 lambda rel: out.joinpath(*rel.parts),
                                  today_matters=bool(res.summary.consultations))
             live.tasks[task.folder] = task
         return diags, frozenset(changed)

@@ -1,13 +1,21 @@
 """Write a rendered site into the output folder, all or nothing.
 
 Pages go into a fresh sibling folder first (`stage`); steps such as the search index may add
-files there; only then is it swapped into place (`commit`), so a failed or interrupted build
+files there; only then does it reach output/ (`commit`), so a failed or interrupted build
 leaves the previous output exactly as it was (`discard` drops the staged folder).
+
+A first build's folder simply becomes output/. A rebuild stages only the files that differ
+from output/ and moves them in one by one, each with an atomic rename (new files first,
+removals last), under a journal beside output/: a commit cut short is finished by the next
+build (`recover`) from the staged files it left. Swapping a whole new tree in instead meant
+linking every unchanged file into it and deleting the old tree: about 1 s of a one-sentence
+edit at 1,000 versions (15,700 files, 5,100 folders).
 """
 
 from __future__ import annotations
 
 import gc
+import json
 import os
 import pickle
 import shutil
@@ -44,20 +52,129 @@ def stage(files: Mapping[PurePosixPath, bytes], out: Path) -> Path:
     return tmp
 
 
-def commit(tmp: Path, out: Path) -> None:
-    """Swap the staged folder `tmp` into place as `out`."""
+def commit(tmp: Path, out: Path, changed: Iterable[str] | None = None,
+           removed: Iterable[str] = ()) -> None:
+    """Put the staged folder `tmp` in place as `out`: whole when `changed` is None or there
+    is no `out` yet, else by moving the `changed` files ('/'-separated, relative; in the
+    order given) into `out` and deleting the `removed` ones."""
     out = out.resolve()
     try:
-        old = None
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            os.replace(out, old / out.name)
-        os.replace(tmp, out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        if changed is None or not out.is_dir():
+            _swap(tmp, out)
+            return
+        journal = _journal(out)
+        changed, removed = list(changed), list(removed)
+        (tmp / _COMMITTING).touch()
+        _save_json(journal, {"staged": str(tmp), "changed": changed, "removed": removed})
     except BaseException:
-        discard(tmp)
+        _journal(out).unlink(missing_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
+    _apply(tmp, out, changed, removed)
+    journal.unlink()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def recover(out: Path) -> None:
+    """Finish the commit an interrupted build left half done, if any: output/ is then the
+    site that build published, whole."""
+    out = out.resolve()
+    journal = _journal(out)
+    try:
+        plan = json.loads(journal.read_text(encoding="utf-8"))
+        tmp = Path(plan["staged"])
+        changed, removed = plan["changed"], plan["removed"]
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError, KeyError, TypeError):
+        journal.unlink(missing_ok=True)  # written whole or not at all: never half of one
+        return
+    if tmp.is_dir():
+        _apply(tmp, out, changed, removed)
+    journal.unlink(missing_ok=True)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+_COMMITTING = ".piasite-committing"
+"""Put in a staged folder once its commit begins: `discard` then leaves it to `recover`."""
+
+
+def _journal(out: Path) -> Path:
+    return out.parent / f".{out.name}.commit.json"
+
+
+def _save_json(path: Path, obj: object) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=path.name, dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(obj, f, ensure_ascii=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _swap(tmp: Path, out: Path) -> None:
+    old = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        os.replace(out, old / out.name)
+    os.replace(tmp, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _apply(tmp: Path, out: Path, changed: list[str], removed: list[str]) -> None:
+    """Move each staged file of `changed` over its place in `out`, then delete `removed` and
+    the folders they leave empty. Done again after an interruption, it finishes the job: a
+    file already moved is no longer in `tmp`."""
+    top = str(out)
+    for rel in changed:
+        src = os.path.join(tmp, rel)
+        if os.path.lexists(src):
+            _place(src, os.path.join(top, rel), top)
+    for rel in removed:
+        path = os.path.join(top, rel)
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        except IsADirectoryError:
+            shutil.rmtree(path, ignore_errors=True)
+        parent = os.path.dirname(path)
+        while parent != top and len(parent) > len(top):
+            try:
+                os.rmdir(parent)
+            except OSError:  # not empty (or gone): the folders above are not empty either
+                break
+            parent = os.path.dirname(parent)
+
+
+def _place(src: str, dst: str, top: str) -> None:
+    """os.replace, making the folders it needs; a file where a folder must go (or the other
+    way round, when the site's shape changed) gives way."""
+    try:
+        os.replace(src, dst)
+        return
+    except FileNotFoundError:
+        _make_folders(os.path.dirname(dst), top)
+    except IsADirectoryError:
+        shutil.rmtree(dst)
+    os.replace(src, dst)
+
+
+def _make_folders(folder: str, top: str) -> None:
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        # A file stands where a folder of the new site goes: the file is in `removed`.
+        parent = folder
+        while parent != top and not os.path.isdir(parent):
+            if os.path.lexists(parent):
+                os.unlink(parent)
+                break
+            parent = os.path.dirname(parent)
+        os.makedirs(folder, exist_ok=True)
 
 
 _UNREADABLE = (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError)
@@ -101,28 +218,6 @@ def load_pickle(path: Path) -> object | None:
         gc.freeze()
 
 
-def link_or_copy(src: Path | str, dst: Path | str) -> None:
-    """`dst` as a hard link to `src` (an unchanged file is never rewritten), or a copy where
-    the file system has no links."""
-    try:
-        os.link(src, dst)
-        return
-    except FileNotFoundError:  # its folder is not made yet (made once, not tried per file)
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
-    except OSError:
-        shutil.copy2(src, dst)
-        return
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
-
-
-def link_all(pairs: Iterable[tuple[Path, Path]]) -> None:
-    for src, dst in pairs:
-        link_or_copy(src, dst)
-
-
 Stamp = tuple[int, int, int, int]
 
 
@@ -148,7 +243,10 @@ def files_in(folder: Path, skip: str = "") -> list[str]:
 
 
 def discard(tmp: Path) -> None:
-    shutil.rmtree(tmp, ignore_errors=True)
+    """Drop a staged folder, unless its commit has begun (an interrupt in the middle of it):
+    the next build finishes that commit from it (`recover`)."""
+    if not (tmp / _COMMITTING).exists():
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write(files: Mapping[PurePosixPath, bytes], out: Path) -> None:

@@ -453,20 +453,83 @@ def test_a_damaged_entry_store_is_made_anew(tmp_path):
     assert _files(site / "output") == _files(cold / "output")
 
 
-def test_a_build_with_nothing_changed_links_no_file(tmp_path, monkeypatch):
-    from piasite import cache
+def test_a_rebuild_moves_only_the_files_that_changed_into_output(tmp_path, monkeypatch):
+    from piasite import pipeline as pl
 
     site = copy_site(tmp_path / "site", ("midori", "asahikawa"))
     _build(site)
-    linked: list[int] = []
-    real = cache.link_all
-    monkeypatch.setattr(cache, "link_all", lambda pairs: linked.append(len(pairs)) or real(pairs))
-    assert _build(site).unchanged
-    assert linked == []  # no tree is made for a build that publishes nothing
+    out = site / "output"
+    folder = out.stat().st_ino
+    before = _stamps(out)
+    staged: list[set[str]] = []
+    real = pl.commit
+
+    def spy(tmp, dest, changed=None, removed=()):
+        staged.append({p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file()})
+        return real(tmp, dest, changed, removed)
+
+    monkeypatch.setattr(pl, "commit", spy)
     _edit(site, MIDORI, "本市は、住民基本台帳", "本市は、（編集）住民基本台帳")
-    assert not _build(site).unchanged
-    # The other assessment's pages and the unchanged site-wide pages join the new tree.
-    assert len(linked) == 2 and all(linked)
+    result = _build(site)
+    after = _stamps(out)
+    # output/ is the same folder; every file that kept its bytes kept its inode and mtime.
+    assert out.stat().st_ino == folder
+    rewritten = {rel for rel in after if before.get(rel) != after[rel]}
+    assert {rel for rel in rewritten if not rel.startswith("pagefind/")} == set(result.changed)
+    assert "midori/juki/index.html" in rewritten and "asahikawa/juki/index.html" not in rewritten
+    # Only what changed was staged: the changed pages and the search index.
+    assert staged and {rel for rel in staged[0] if not rel.startswith("pagefind/")} == set(
+        result.changed)
+    assert not [p.name for p in site.iterdir() if p.name.startswith(".output")]
+    cold = copy_site(tmp_path / "cold", ("midori", "asahikawa"))
+    (cold / MIDORI).write_bytes((site / MIDORI).read_bytes())
+    _build(cold)
+    assert _files(out) == _files(cold / "output")
+
+
+def test_a_commit_cut_short_is_finished_by_the_next_build(tmp_path, monkeypatch):
+    from piasite import write
+
+    site = copy_site(tmp_path / "site", ("midori", "asahikawa"))
+    _build(site)
+    # Two edits: pages change, and a version is removed (its pages must go).
+    _edit(site, MIDORI, "本市は、住民基本台帳", "本市は、（編集）住民基本台帳")
+    versions = sorted((site / "content/asahikawa/juki").glob("20*"))
+    import shutil
+
+    shutil.rmtree(versions[0]) if versions[0].is_dir() else versions[0].unlink()
+    real = write._place
+    calls = []
+
+    def cut(src, dst, top):
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # the machine stops in the middle of the commit
+        calls.append(dst)
+        return real(src, dst, top)
+
+    monkeypatch.setattr(write, "_place", cut)
+    try:
+        pipeline.build(site, site / "output", now=NOW)
+    except KeyboardInterrupt:
+        pass
+    else:
+        raise AssertionError("the commit was not cut short")
+    monkeypatch.setattr(write, "_place", real)
+    assert len(calls) == 2 and (site / ".output.commit.json").is_file()
+    result = _build(site)  # finishes the commit, then finds nothing left to do
+    assert result.unchanged and not (site / ".output.commit.json").exists()
+    assert not [p.name for p in site.iterdir() if p.name.startswith(".output")]
+    cold = copy_site(tmp_path / "cold", ("midori", "asahikawa"))
+    (cold / MIDORI).write_bytes((site / MIDORI).read_bytes())
+    gone = cold / versions[0].relative_to(site)
+    shutil.rmtree(gone) if gone.is_dir() else gone.unlink()
+    _build(cold)
+    assert _files(site / "output") == _files(cold / "output")
+
+    def manifest(s: Path) -> dict:
+        return json.loads((s / "output/pagefind/piasite.json").read_text("utf-8"))
+
+    assert manifest(site)["records"] == manifest(cold)["records"]
 
 
 def test_an_edit_with_its_size_and_mtime_put_back_is_still_rebuilt(tmp_path):
