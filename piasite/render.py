@@ -27,6 +27,7 @@ from .diff import Diffs
 from .filters import FILTERS
 from .link import LinkIndex
 from .model import FORM_KINDS, Affair, Family, Form, Municipality, Site, SiteConfig, System
+from .pickling import Packed
 from .summary import AffairSummary, SiteSummary
 from .views import Crumb
 
@@ -193,6 +194,13 @@ class Jobs:
         self.out.append(Job(url, _fp(self.base, template, url, title, crumbs, ctx),
                             functools.partial(self.r.page, template, url, title, crumbs, **ctx)))
 
+    def page_later(self, template: str, url: str, title: str, crumbs: list[Crumb],
+                   inputs: object, ctx: Callable[[], dict]) -> None:
+        """A page whose context is costly to make: fingerprinted by `inputs`, which stand for
+        it, and made (`ctx`) only when the page is rendered."""
+        self.out.append(Job(url, _fp(self.base, template, url, title, crumbs, inputs),
+                            lambda: self.r.page(template, url, title, crumbs, **ctx())))
+
     def add(self, url: str, fingerprint: str, make: Callable[[], bytes]) -> None:
         self.out.append(Job(url, _fp(fingerprint, url), make))
 
@@ -251,8 +259,9 @@ def summarise(m: Municipality, a: Affair, links: LinkIndex, today: datetime.date
         feed=feeds.entries(m, a, views.revision_label),
         uses=MappingProxyType({k: tuple(u for u in v if (u.muni, u.affair) in mine)
                                for k, v in links.uses.items()}),
-        mentions=MappingProxyType(views.mention_views(
-            [x for v in links.mentions.values() for x in v if (x.muni, x.affair) in mine], a, m)),
+        mentions=MappingProxyType({slug: Packed.of(ms) for slug, ms in views.mention_views(
+            [x for v in links.mentions.values() for x in v if (x.muni, x.affair) in mine], a,
+            m).items()}),
         labels=MappingProxyType({rv.id: views.revision_label(rv) for rv in a.revisions}),
         kind=a.kind, has_versions=bool(a.revisions),
         compare=compare.record(m, a, families, forms, compared, links))
@@ -311,6 +320,7 @@ def _system_jobs(out: Jobs, s: SiteSummary) -> None:
                      url=f"{routes.revision(u.muni, u.affair, u.revision)}#{u.anchor}",
                      number=u.number, label=u.label)
                 for u in links.uses.get(sy.slug, ())]
+        # Each assessment that names the system has one (non-empty) part.
         mentions = s.mentions.get(sy.slug, ())
         entries.append(dict(slug=sy.slug, name=sy.name, url=sy.url, scope=sy.scope,
                             scope_name=sy.scope_name, operator=sy.operator, aliases=sy.aliases,
@@ -319,15 +329,22 @@ def _system_jobs(out: Jobs, s: SiteSummary) -> None:
                                      for x in sy.related if x in links.systems],
                             uses=uses,
                             n_assessments=len({(u["muni"], u["affair"]) for u in uses}),
-                            n_mentioning=len({(m["muni"], m["affair_url"]) for m in mentions}),
+                            n_mentioning=len(mentions),
                             link_prose=sy.link_prose,
                             search=views.system_search(
                                 sy.name, [short[u.muni] for u in links.uses.get(sy.slug, ())])))
     out.page("systems.html", routes.systems(), "システム登録簿", [HOME], systems=entries)
     crumb = Crumb("システム登録簿", routes.systems())
     for e in entries:
-        out.page("system.html", e["url"], f"{e['name']}｜システム登録簿", [HOME, crumb],
-                 system=dict(e, mentions=views.mention_groups(s.mentions.get(e["slug"], []))))
+        parts = s.mentions.get(e["slug"], [])
+        # Fingerprinted by its parts' digests; unpacked only when the page is made.
+        out.page_later("system.html", e["url"], f"{e['name']}｜システム登録簿", [HOME, crumb],
+                       (e, parts), functools.partial(_system_page, e, parts))
+
+
+def _system_page(entry: dict, parts: list[Packed[list[dict]]]) -> dict:
+    return dict(system=dict(entry, mentions=views.mention_groups(
+        [m for part in parts for m in part.get()])))
 
 
 def _compare_jobs(out: Jobs, s: SiteSummary) -> None:

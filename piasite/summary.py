@@ -14,6 +14,7 @@ from . import compare
 from .feeds import FeedEntry
 from .link import LinkIndex, SystemUse, with_uses
 from .model import Family, Form, Municipality, System
+from .pickling import Packed
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,8 +30,9 @@ class AffairSummary:
     feed: tuple[FeedEntry, ...]
     uses: Mapping[str, tuple[SystemUse, ...]]
     """System slug → where this assessment's versions list it."""
-    mentions: Mapping[str, list[dict]]
-    """System slug → the items naming it, as its page lists them (views.mention_views)."""
+    mentions: Mapping[str, Packed[list[dict]]]
+    """System slug → the items naming it, as its page lists them (views.mention_views); kept
+    packed until that page is made, which is seldom in a rebuild."""
     labels: Mapping[str, str]
     """Version id → its label (令和7年12月12日公表版)."""
     kind: str
@@ -46,7 +48,8 @@ class SiteSummary:
     systems: tuple[System, ...]
     links: LinkIndex
     """The registry with every assessment's uses."""
-    mentions: Mapping[str, list[dict]]
+    mentions: Mapping[str, list[Packed[list[dict]]]]
+    """System slug → each assessment's items naming it (none there: not listed), in order."""
     comparisons: Mapping[str, compare.FamilyComparison]
 
     @classmethod
@@ -58,14 +61,14 @@ class SiteSummary:
         the item pages read one item at a time."""
         by_muni: dict[str, list[AffairSummary]] = {}
         uses: dict[str, list[SystemUse]] = {}
-        mentions: dict[str, list[dict]] = {}
+        mentions: dict[str, list[Packed[list[dict]]]] = {}
         records = []
         for s in summaries:
             by_muni.setdefault(s.muni, []).append(s)
             for slug, us in s.uses.items():
                 uses.setdefault(slug, []).extend(us)
             for slug, ms in s.mentions.items():
-                mentions.setdefault(slug, []).extend(ms)
+                mentions.setdefault(slug, []).append(ms)
             if s.compare is not None:
                 seq = len(records)
                 if s.compare.assessment.kind in compared:
