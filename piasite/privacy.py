@@ -97,23 +97,22 @@ def _positions(text: str) -> tuple[tuple[int, int, str], ...]:
     return tuple(out)
 
 
-def _text_files(root: Path) -> list[tuple[PurePosixPath, os.stat_result]]:
-    """Every regular file under content/ with its stat, symlinks neither followed nor read."""
-    content = root / "content"
+def _text_files(root: Path) -> list[tuple[str, os.stat_result]]:
+    """Every regular file under content/ ('/'-separated path from the site's root) with its
+    stat, symlinks neither followed nor read. Paths as strings: a site has thousands."""
+    top = str(root)
+    allow = str(ALLOWLIST)
     out = []
-    for dirpath, dirnames, filenames in os.walk(content, followlinks=False):
+    for dirpath, dirnames, filenames in os.walk(os.path.join(top, "content"), followlinks=False):
         dirnames.sort()
+        prefix = dirpath[len(top) + 1:].replace(os.sep, "/") + "/"
         for name in sorted(filenames):
-            full = os.path.join(dirpath, name)
             try:
-                st = os.lstat(full)
+                st = os.lstat(os.path.join(dirpath, name))
             except OSError:
                 continue
-            if not stat.S_ISREG(st.st_mode):
-                continue
-            rel = PurePosixPath(Path(full).relative_to(root).as_posix())
-            if rel != ALLOWLIST:
-                out.append((rel, st))
+            if stat.S_ISREG(st.st_mode) and prefix + name != allow:
+                out.append((prefix + name, st))
     return out
 
 
@@ -165,22 +164,23 @@ def scan(root: Path, cache: Path | None = None) -> list[Diagnostic]:
     used: set[int] = set()
     before = _load_cache(cache)
     after: dict[str, tuple[Stamp, tuple]] = {}
-    for rel, st in _text_files(root):
+    for name, st in _text_files(root):
         stamp = stat_stamp(st)
-        hit = before.get(str(rel))
+        hit = before.get(name)
         if hit is not None and hit[0] == stamp:
             positions = hit[1]
         else:
             # Unreadable, oversized and non-UTF-8 files are the loader's to report
             # (E002/E003/E006).
-            src, _ = read_source(root, rel, max_bytes=_MAX_BYTES)
+            src, _ = read_source(root, PurePosixPath(name), max_bytes=_MAX_BYTES)
             if src is None:
                 continue
             positions = _positions(src.text)
-        after[str(rel)] = (stamp, positions)
+        after[name] = (stamp, positions)
+        rel = PurePosixPath(name) if positions else None
         for f in (Finding(rel, line, col, written) for line, col, written in positions):
             hit = next((i for i, a in enumerate(allowed)
-                        if a.path == str(rel) and a.line == f.line and a.number == f.number), None)
+                        if a.path == name and a.line == f.line and a.number == f.number), None)
             if hit is not None:
                 used.add(hit)
                 continue
