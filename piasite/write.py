@@ -201,7 +201,8 @@ def load_pickle(path: Path) -> object | None:
     Unpickling makes only live objects, by the hundred thousand at 1,000 versions: the cyclic
     collector is kept off while it runs, and what it made is frozen out of later collections,
     which otherwise rescanned the loaded caches again and again (1.2 s of a 4.6-s rebuild).
-    Reference counting still frees them."""
+    Reference counting still frees them; `pipeline.build` unfreezes everything when it ends,
+    so a long-lived preview server does not keep cyclic garbage frozen along with them."""
     try:
         data = path.read_bytes()
     except OSError:

@@ -545,3 +545,15 @@ def test_an_edit_with_its_size_and_mtime_put_back_is_still_rebuilt(tmp_path):
     result = _build(site)
     assert not result.unchanged and result.reused == 0
     assert "市民課員" in text(soup(site / "output/midori/juki/2025-12-12/index.html"))
+
+
+def test_a_build_leaves_nothing_frozen_out_of_the_garbage_collector(tmp_path):
+    import gc
+
+    # Loading the caches freezes what it made (write.load_pickle); the preview server lives
+    # on after its builds, and must still collect the cyclic garbage frozen along with it.
+    site = copy_site(tmp_path / "site", ("midori",))
+    _build(site)
+    _edit(site, MIDORI, "本市は、住民基本台帳", "本市は、（編集）住民基本台帳")
+    _build(site)
+    assert gc.get_freeze_count() == 0

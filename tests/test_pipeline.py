@@ -21,7 +21,7 @@ def test_stage_order_is_load_check_link_diff_render_write():
     assert _order(pipeline.load_checked, "load(root)", "check_site(site)", "link(site)") == sorted(
         _order(pipeline.load_checked, "load(root)", "check_site(site)", "link(site)"))
     # A build takes each assessment through the stages (in a worker process), then makes the
-    # site-wide pages, checks every link, indexes and only then swaps the new folder in.
+    # site-wide pages, checks every link, indexes and only then moves the new files in.
     one = _order(assessment._build_one, "load_affair(", "check_site(site", "resolve([affair]",
                  "diff_site(public", "affair_jobs(", "write.put(", "check_scans(")
     assert one == sorted(one)
