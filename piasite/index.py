@@ -434,7 +434,9 @@ class Found(NamedTuple):
     """Characters of its normalised text; 0: nothing searchable, not indexed."""
 
 
-Stamp = tuple[int, int, int]
+PageStamp = tuple[int, int, int]
+"""A built page's size, mtime and inode: unchanged while the page is the file a build left (a
+move into output/ keeps all three). Not `write.Stamp`, which tells a source file unchanged."""
 
 
 class Collected:
@@ -456,11 +458,11 @@ class Collected:
         """Each HTML page ('/'-separated path in the site) -> the file to read it from."""
         # Made by other code (a piasite upgrade), the records may differ for the same page.
         before = self._load(cache_dir / RECORDS_CACHE) if cache_dir is not None else {}
-        self.stamps: dict[str, Stamp] = {}
+        self.stamps: dict[str, PageStamp] = {}
         self.fresh: dict[str, tuple[list[Record], list[str]]] = {}
         """Pages read by this build: their records and normalised texts."""
         self.found: list[Found] = []
-        plan: dict[str, tuple[Stamp, list[Found]]] = {}
+        plan: dict[str, tuple[PageStamp, list[Found]]] = {}
         for rel, path in sorted(self.where.items()):
             st = os.stat(path)
             stamp = (st.st_size, st.st_mtime_ns, st.st_ino)
