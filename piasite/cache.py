@@ -44,13 +44,19 @@ def code_digest() -> str:
 def files_digest(folder: Path, digests: FileDigests | None = None) -> str:
     """Every file under `folder` (names and bytes), symlinks included as what they point to."""
     h = hashlib.sha256()
-    for dirpath, dirnames, filenames in os.walk(folder):
+    top = str(folder)
+    for dirpath, dirnames, filenames in os.walk(top):
         dirnames.sort()
+        prefix = dirpath[len(top) + 1:].replace(os.sep, "/")  # paths as strings: every build
         for name in sorted(filenames):
-            p = Path(dirpath, name)
-            h.update(p.relative_to(folder).as_posix().encode() + b"\0")
+            full = os.path.join(dirpath, name)
+            h.update((f"{prefix}/{name}" if prefix else name).encode() + b"\0")
             try:
-                h.update(digests.of(p) if digests is not None else p.read_bytes())
+                if digests is not None:
+                    h.update(digests.of(full))
+                else:
+                    with open(full, "rb") as f:
+                        h.update(f.read())
             except OSError:
                 h.update(b"\0unreadable")
     return h.hexdigest()
@@ -66,7 +72,7 @@ class FileDigests:
         self.before: dict[str, tuple[Stamp, bytes]] = saved if isinstance(saved, dict) else {}
         self.after: dict[str, tuple[Stamp, bytes]] = {}
 
-    def of(self, path: Path) -> bytes:
+    def of(self, path: Path | str) -> bytes:
         key = str(path)
         stamp = stat_stamp(os.stat(key))
         hit = self.before.get(key)

@@ -14,6 +14,7 @@ edit at 1,000 versions (15,700 files, 5,100 folders).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -135,12 +136,11 @@ def _apply(tmp: Path, out: Path, changed: list[str], removed: list[str]) -> None
             _place(src, os.path.join(top, rel), top)
     for rel in removed:
         path = os.path.join(top, rel)
-        try:
+        if os.path.isdir(path) and not os.path.islink(path):
+            continue  # the new site's folder now stands where that file was
+        # Gone already (an interrupted commit), or its folder is a file now.
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
             os.unlink(path)
-        except FileNotFoundError:
-            pass
-        except IsADirectoryError:
-            shutil.rmtree(path, ignore_errors=True)
         parent = os.path.dirname(path)
         while parent != top and len(parent) > len(top):
             try:
@@ -156,10 +156,11 @@ def _place(src: str, dst: str, top: str) -> None:
     try:
         os.replace(src, dst)
         return
-    except FileNotFoundError:
-        _make_folders(os.path.dirname(dst), top)
-    except IsADirectoryError:
-        shutil.rmtree(dst)
+    except OSError:  # the errors differ between systems: look at what stands in the way
+        if os.path.isdir(dst) and not os.path.islink(dst):
+            shutil.rmtree(dst)  # a folder of the old site where a file goes
+        else:  # no folder yet, or a file where one goes
+            _make_folders(os.path.dirname(dst), top)
     os.replace(src, dst)
 
 

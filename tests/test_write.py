@@ -1,0 +1,74 @@
+"""write.commit: a rebuild's changed files reach output/ whole, and an interrupted commit is
+finished by the next build (write.recover)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from piasite import write
+
+
+def _tree(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): p.read_text(encoding="utf-8")
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _site(folder: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_text(text, encoding="utf-8")
+
+
+def test_a_commit_moves_changed_files_in_and_removes_the_others(tmp_path):
+    out = tmp_path / "output"
+    _site(out, {"index.html": "old", "a/b/index.html": "gone", "keep.css": "same",
+                "page": "a file where a folder goes", "folder/x.html": "a folder that goes"})
+    kept = (out / "keep.css").stat().st_ino
+    tmp = write.new_stage(out)
+    _site(tmp, {"index.html": "new", "c/index.html": "added", "page/index.html": "folder now",
+                "folder": "a file now"})
+    write.commit(tmp, out, ["index.html", "c/index.html", "page/index.html", "folder"],
+                 ["a/b/index.html", "page", "folder/x.html"])
+    assert _tree(out) == {"c/index.html": "added", "folder": "a file now", "index.html": "new",
+                          "keep.css": "same", "page/index.html": "folder now"}
+    assert (out / "keep.css").stat().st_ino == kept  # untouched
+    assert not (out / "a").exists()  # emptied folders go too
+    assert [p.name for p in tmp_path.iterdir()] == ["output"]  # nothing left beside it
+
+
+def test_an_interrupted_commit_is_finished_by_recover(tmp_path, monkeypatch):
+    out = tmp_path / "output"
+    _site(out, {"one.html": "1", "two.html": "2", "three.html": "3", "old.html": "x"})
+    tmp = write.new_stage(out)
+    _site(tmp, {"one.html": "1'", "two.html": "2'", "three.html": "3'"})
+    real = write._place
+    moved = []
+
+    def cut(src, dst, top):
+        if len(moved) == 1:
+            raise KeyboardInterrupt
+        moved.append(dst)
+        real(src, dst, top)
+
+    monkeypatch.setattr(write, "_place", cut)
+    with pytest.raises(KeyboardInterrupt):
+        write.commit(tmp, out, ["one.html", "two.html", "three.html"], ["old.html"])
+    monkeypatch.setattr(write, "_place", real)
+    write.discard(tmp)  # what a build's error handling does: the commit's folder stays
+    assert _tree(out) == {"one.html": "1'", "two.html": "2", "three.html": "3", "old.html": "x"}
+    write.recover(out)
+    assert _tree(out) == {"one.html": "1'", "two.html": "2'", "three.html": "3'"}
+    assert [p.name for p in tmp_path.iterdir()] == ["output"]
+    write.recover(out)  # nothing left to do
+    assert _tree(out) == {"one.html": "1'", "two.html": "2'", "three.html": "3'"}
+
+
+def test_a_first_build_becomes_output_whole(tmp_path):
+    out = tmp_path / "output"
+    tmp = write.new_stage(out)
+    _site(tmp, {"index.html": "first"})
+    write.commit(tmp, out, ["index.html"], [])
+    assert _tree(out) == {"index.html": "first"}
+    assert [p.name for p in tmp_path.iterdir()] == ["output"]
