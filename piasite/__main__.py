@@ -208,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from . import pipeline
+    from .write import frozen_loads
 
     try:
         if args.command == "check":
@@ -223,8 +224,9 @@ def main(argv: list[str] | None = None) -> int:
             progress = (_Progress(sys.stderr, pipeline.PROGRESS_STAGES)
                         if sys.stderr.isatty() else None)
             try:
-                result = pipeline.build(args.site, args.out, args.now, strict=args.strict,
-                                        jobs=args.jobs, progress=progress)
+                with frozen_loads():  # one build, then the process ends
+                    result = pipeline.build(args.site, args.out, args.now, strict=args.strict,
+                                            jobs=args.jobs, progress=progress)
             finally:
                 if progress:
                     progress.clear()

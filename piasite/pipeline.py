@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import functools
-import gc
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -176,12 +175,7 @@ def build(root: Path, out: Path | None = None, now: str | None = None,
     else:
         dest = Dest((out or root / "output").resolve(), root / ".piasite-cache", False,
                     progress)
-    try:
-        return _build(root, dest, now, strict, jobs)
-    finally:
-        # What the caches' loading froze out of the cyclic collector (write.load_pickle) is
-        # handed back to it: the preview server lives on, and collects, after its builds.
-        gc.unfreeze()
+    return _build(root, dest, now, strict, jobs)
 
 
 def _build(root: Path, dest: Dest, now: str | None, strict: bool,

@@ -21,7 +21,7 @@ import os
 import pickle
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path, PurePosixPath
 
 
@@ -200,10 +200,9 @@ def load_pickle(path: Path) -> object | None:
     only makes a slower build).
 
     Unpickling makes only live objects, by the hundred thousand at 1,000 versions: the cyclic
-    collector is kept off while it runs, and what it made is frozen out of later collections,
-    which otherwise rescanned the loaded caches again and again (1.2 s of a 4.6-s rebuild).
-    Reference counting still frees them; `pipeline.build` unfreezes everything when it ends,
-    so a long-lived preview server does not keep cyclic garbage frozen along with them."""
+    collector is kept off while it runs. Inside `frozen_loads` what it made is also frozen out
+    of later collections, which otherwise rescanned the loaded caches again and again (1.2 s
+    of a 4.6-s rebuild); reference counting still frees them."""
     try:
         data = path.read_bytes()
     except OSError:
@@ -217,7 +216,26 @@ def load_pickle(path: Path) -> object | None:
     finally:
         if enabled:
             gc.enable()
-        gc.freeze()
+        if _freezing:
+            gc.freeze()
+
+
+_freezing = False
+
+
+@contextlib.contextmanager
+def frozen_loads() -> Iterator[None]:
+    """For a one-shot process (`piasite build`): the caches `load_pickle` reads are frozen out
+    of the cyclic collector until the block ends. Not for the preview server, which lives on:
+    cyclic garbage frozen along with them would wait for the end of each build (500 MB more
+    at 1,000 versions)."""
+    global _freezing
+    _freezing = True
+    try:
+        yield
+    finally:
+        _freezing = False
+        gc.unfreeze()
 
 
 Stamp = tuple[int, int, int, int]

@@ -547,13 +547,21 @@ def test_an_edit_with_its_size_and_mtime_put_back_is_still_rebuilt(tmp_path):
     assert "市民課員" in text(soup(site / "output/midori/juki/2025-12-12/index.html"))
 
 
-def test_a_build_leaves_nothing_frozen_out_of_the_garbage_collector(tmp_path):
+def test_only_a_one_shot_build_freezes_its_caches_out_of_the_garbage_collector(tmp_path):
     import gc
 
-    # Loading the caches freezes what it made (write.load_pickle); the preview server lives
-    # on after its builds, and must still collect the cyclic garbage frozen along with it.
+    from piasite.write import frozen_loads
+
+    # The preview server builds with pipeline.build and lives on: nothing it loads is frozen
+    # (cyclic garbage frozen along with it would wait). `piasite build` freezes what its
+    # caches load until the build ends (write.frozen_loads).
     site = copy_site(tmp_path / "site", ("midori",))
     _build(site)
     _edit(site, MIDORI, "本市は、住民基本台帳", "本市は、（編集）住民基本台帳")
     _build(site)
+    assert gc.get_freeze_count() == 0
+    with frozen_loads():
+        _edit(site, MIDORI, "本市は、（編集）住民基本台帳", "本市は、（二）住民基本台帳")
+        _build(site)
+        assert gc.get_freeze_count() > 0
     assert gc.get_freeze_count() == 0
