@@ -7,12 +7,17 @@ assessments at once. Each run writes its pages straight into the staging folder 
 an `AffairResult`: its diagnostics, what it wrote, and the small summary the site-wide pages
 are made from. The output does not depend on the number of workers: every page is a function
 of its own assessment, and results are used in the order of the content folders.
+
+The same workers then make the site-wide stage's comparison item pages (`items_in_workers`),
+most of that stage's work, from the entries the parent stored.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
+import functools
 import multiprocessing
 import os
 import sys
@@ -22,7 +27,18 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from . import diagnostics, link, linkcheck, load, markdown, normalize, routes, source, write
+from . import (
+    compare,
+    diagnostics,
+    link,
+    linkcheck,
+    load,
+    markdown,
+    normalize,
+    routes,
+    source,
+    write,
+)
 from .check import ASSESSMENT_RULES
 from .check import check as check_site
 from .diagnostics import Diagnostic
@@ -33,7 +49,17 @@ from .link import LinkIndex, registry, resolve, with_uses
 from .load import Shared, load_affair, load_shared
 from .model import Municipality, Site
 from .pickling import quick_pickle
-from .render import Jobs, Theme, affair_jobs, find_theme, renderer, summarise
+from .render import (
+    ItemSpec,
+    Jobs,
+    Renderer,
+    Theme,
+    affair_jobs,
+    find_theme,
+    make_items,
+    renderer,
+    summarise,
+)
 from .summary import AffairSummary
 
 
@@ -197,6 +223,35 @@ def _run(task: Task) -> AffairResult:
     return build_one(_WORKER, task)
 
 
+ItemBatch = tuple[compare.FamilyComparison, list[ItemSpec],
+                  dict[str, tuple[tuple[int, str], ...]], Path]
+"""Comparison item files to make in a worker: the family's comparison (without its store and
+digests), the files, each item's rows in the store, and the store's path."""
+
+
+@functools.cache
+def _site_renderer() -> Renderer:
+    assert _WORKER is not None
+    ctx, s = _WORKER, _WORKER.settings
+    return renderer(ctx.shared.config, ctx.theme, s.today, s.preview, ctx.shared.families,
+                    ctx.shared.forms, s.compared, ctx.registry)
+
+
+def _make_items(batch: ItemBatch) -> list[bytes]:
+    comp, specs, rows, store = batch
+    return make_items(_site_renderer(), comp, specs, rows, store)
+
+
+@contextlib.contextmanager
+def items_in_workers(settings: Settings, batches: list[ItemBatch], jobs: int
+                     ) -> Iterator[Iterator[list[bytes]]]:
+    """Each batch's files, made by `jobs` worker processes, in order. The batches are sent
+    on entering, so the caller can make other pages meanwhile."""
+    with _pool(settings, min(jobs, len(batches))) as pool:
+        futures = [pool.submit(_make_items, b) for b in batches]
+        yield (f.result() for f in futures)
+
+
 MIN_TASKS_FOR_WORKERS = 8
 """With `jobs` unset, fewer assessments than this are built in this process."""
 
@@ -206,6 +261,15 @@ def _workers_can_start() -> bool:
     `multiprocessing` program does), which a program read from standard input does not have."""
     path = getattr(sys.modules["__main__"], "__file__", None)
     return path is None or Path(path).is_file()
+
+
+def worker_count(jobs: int | None, tasks: int) -> int:
+    """How many worker processes build a site of `tasks` assessments: `jobs`, or by default
+    one per core (1, this process, for fewer than MIN_TASKS_FOR_WORKERS: starting workers
+    costs about a second); 1 where workers cannot start."""
+    if jobs is None:
+        jobs = (os.cpu_count() or 1) if tasks >= MIN_TASKS_FOR_WORKERS else 1
+    return jobs if jobs > 1 and tasks > 1 and _workers_can_start() else 1
 
 
 def build_all(settings: Settings, tasks: Sequence[Task], jobs: int | None = None,
@@ -218,21 +282,22 @@ def build_all(settings: Settings, tasks: Sequence[Task], jobs: int | None = None
     keeps its own work under `if __name__ == "__main__":`. `context`, the caller's own (made
     from `settings`), spares this process making it again.
     """
-    if jobs is None:
-        # Starting workers costs about a second: a small site is quicker in this process.
-        jobs = (os.cpu_count() or 1) if len(tasks) >= MIN_TASKS_FOR_WORKERS else 1
-    if jobs <= 1 or len(tasks) <= 1 or not _workers_can_start():
+    jobs = worker_count(jobs, len(tasks))
+    if jobs <= 1:
         ctx = context or make_context(settings)
         for t in tasks:
             yield build_one(ctx, t)
         return
+    with _pool(settings, min(jobs, len(tasks))) as pool:
+        yield from pool.map(_run, tasks, chunksize=1)
+
+
+def _pool(settings: Settings, workers: int) -> ProcessPoolExecutor:
     # forkserver: each worker starts from a clean process, copying no thread or state of the
     # caller (an embedding program, the preview's server threads).
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    mp = multiprocessing.get_context(method)
-    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=mp,
-                             initializer=_worker_init, initargs=(settings,)) as pool:
-        yield from pool.map(_run, tasks, chunksize=1)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method),
+                               initializer=_worker_init, initargs=(settings,))
 
 
 def ids_blob(ids: frozenset[str]) -> bytes:

@@ -221,6 +221,7 @@ class EntryStore:
     database's token is part of the build cache's key: a new database rebuilds everything."""
 
     def __init__(self, path: Path | None = None):
+        self.path = path
         try:
             self.db, self.token = _open_store(path)
         except sqlite3.DatabaseError:  # a damaged cache: made anew (and everything rebuilt)
@@ -238,7 +239,7 @@ class EntryStore:
             self.index.setdefault((family, item), []).append((seq, digest))
 
     def entries(self, family: str, item: str) -> list[tuple[int, tuple[Entry, ...]]]:
-        wanted = sorted(self.index.get((family, item), ()))
+        wanted = self.rows(family, item)
         found: dict[str, bytes] = {}
         digests = sorted({d for _, d in wanted})
         for i in range(0, len(digests), 500):
@@ -247,6 +248,14 @@ class EntryStore:
                 f"SELECT digest, data FROM blob WHERE digest IN ({','.join('?' * len(part))})",
                 part))
         return [(seq, pickle.loads(found[d])) for seq, d in wanted]
+
+    def rows(self, family: str, item: str) -> tuple[tuple[int, str], ...]:
+        """(seq, digest) of each record that has the item, in order (what `entries` reads)."""
+        return tuple(sorted(self.index.get((family, item), ())))
+
+    def commit(self) -> None:
+        """Make the entries added so far readable to other processes (`render.make_items`)."""
+        self.db.commit()
 
     def referred(self) -> set[str]:
         """The digests of the entries the records added since opening refer to."""

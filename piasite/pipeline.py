@@ -6,6 +6,7 @@ processes (assessment.py), then makes the site-wide pages from the assessments' 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import functools
@@ -19,13 +20,16 @@ from . import diagnostics, export, linkcheck, privacy, routes
 from .assessment import (
     AffairResult,
     Context,
+    ItemBatch,
     Settings,
     Task,
     build_all,
     build_one,
     ids_blob,
+    items_in_workers,
     page_ids,
     page_ids_of,
+    worker_count,
 )
 from .cache import (
     BuildCache,
@@ -51,6 +55,7 @@ from .load import Shared, affair_kind, load, load_shared, municipality
 from .model import Municipality, Site, SiteConfig
 from .pickling import Packed
 from .render import (
+    Job,
     Jobs,
     Rendered,
     find_theme,
@@ -297,26 +302,10 @@ def _write_with(entries: EntryStore, staged: Path, dest: Dest, root: Path, share
                              shared.forms, compared, summary.links)
     out = Jobs(site_renderer, theme, (repr(shared.families), sorted(compared)))
     site_jobs(out, summary, export.accessibility_results(root))
-    # A site-wide page whose fingerprint did not change is linked from output/ unrendered;
-    # the others are written as they are made, and only their ids and links kept.
     site_cache = SiteCache(dest.cache, target, store.site_key)
-    scans: dict[PurePosixPath, linkcheck.Scan] = {}
-    rendered: list[PurePosixPath] = []
-    hits: set[PurePosixPath] = set()
-    for n, job in enumerate(out.out):
-        if dest.progress and n % 50 == 0:
-            dest.progress("pages", n, len(out.out))
-        path = routes.output_path(job.url)
-        hit = site_cache.reuse(path, job.fingerprint)
-        if hit is not None:
-            # The published file is read only to place a broken link: the same bytes. Its
-            # links are unpacked only if one may lead to a file that moved (_check_links).
-            scans[path] = linkcheck.Scan(path, page_ids_of(hit.ids), (), "",
-                                         target.joinpath(*path.parts))
-            hits.add(path)
-        else:
-            _put(staged, path, job.make(), scans)
-            rendered.append(path)
+    scans, rendered, hits = _site_pages(
+        out.out, site_cache, staged, target, summary, entries, settings,
+        worker_count(jobs, len(tasks)), dest.progress)
     fingerprints = {routes.output_path(job.url): job.fingerprint for job in out.out}
     for path, data in static_files(theme).items():
         _put(staged, path, data, scans)
@@ -454,6 +443,87 @@ def refresh(live: Live, folders: Iterable[Path]) -> tuple[list[Diagnostic], froz
         return diags, frozenset(changed)
     finally:
         discard(stage)
+
+
+MIN_ITEM_FILES_FOR_WORKERS = 16
+"""Fewer comparison item files to make than this (a rebuild after an edit) are made here."""
+ITEMS_PER_BATCH = 8
+
+
+def _site_pages(jobs: list[Job], site_cache: SiteCache, staged: Path, target: Path,
+                summary: SiteSummary, entries: EntryStore, settings: Settings, workers: int,
+                progress: Progress | None
+                ) -> tuple[dict[PurePosixPath, linkcheck.Scan], list[PurePosixPath],
+                           set[PurePosixPath]]:
+    """Every site-wide page in the staging folder, or taken from output/ as it is when its
+    fingerprint did not change; returns what the link check needs of each (not its text),
+    those written, and those taken. The comparison item pages, most of the work, are made by
+    `workers` worker processes while this one makes the others."""
+    scans: dict[PurePosixPath, linkcheck.Scan] = {}
+    rendered: list[PurePosixPath] = []
+    hits: set[PurePosixPath] = set()
+    here: list[tuple[PurePosixPath, Job]] = []
+    items: list[tuple[PurePosixPath, Job]] = []
+    for job in jobs:
+        path = routes.output_path(job.url)
+        hit = site_cache.reuse(path, job.fingerprint)
+        if hit is not None:
+            # The published file is read only to place a broken link: the same bytes. Its
+            # links are unpacked only if one may lead to a file that moved (_check_links).
+            scans[path] = linkcheck.Scan(path, page_ids_of(hit.ids), (), "",
+                                         target.joinpath(*path.parts))
+            hits.add(path)
+        elif job.spec is not None:
+            items.append((path, job))
+        else:
+            here.append((path, job))
+    if workers <= 1 or len(items) < MIN_ITEM_FILES_FOR_WORKERS:
+        here, items = here + items, []
+    total, done = len(here) + len(items), 0
+    if progress and total:
+        progress("pages", 0, total)
+
+    def put(path: PurePosixPath, data: bytes) -> None:
+        nonlocal done
+        _put(staged, path, data, scans)
+        rendered.append(path)
+        done += 1
+        if progress and done % 50 == 0:
+            progress("pages", done, total)
+
+    batches = _item_batches(items, summary, entries)
+    entries.commit()  # the workers read the entries the summaries stored
+    with (items_in_workers(settings, [b for _, b in batches], workers) if batches
+          else contextlib.nullcontext(iter(()))) as made:
+        for path, job in here:
+            put(path, job.make())
+        for (paths, _), files in zip(batches, made, strict=True):
+            for path, data in zip(paths, files, strict=True):
+                put(path, data)
+    return scans, rendered, hits
+
+
+def _item_batches(items: list[tuple[PurePosixPath, Job]], summary: SiteSummary,
+                  entries: EntryStore) -> list[tuple[list[PurePosixPath], ItemBatch]]:
+    """The item files in batches of ITEMS_PER_BATCH items of one family, with what a worker
+    needs to make them (the family's comparison without its store and digests)."""
+    by_item: dict[tuple[str, str], list[tuple[PurePosixPath, Job]]] = {}
+    for path, job in items:
+        assert job.spec is not None
+        by_item.setdefault((job.spec.kind, job.spec.item), []).append((path, job))
+    by_kind: dict[str, list[tuple[str, str]]] = {}
+    for key in by_item:
+        by_kind.setdefault(key[0], []).append(key)
+    out = []
+    for kind, keys in by_kind.items():
+        comp = dataclasses.replace(summary.comparisons[kind], digests=MappingProxyType({}),
+                                   store=None)
+        for i in range(0, len(keys), ITEMS_PER_BATCH):
+            part = [x for key in keys[i:i + ITEMS_PER_BATCH] for x in by_item[key]]
+            rows = {item: entries.rows(k, item) for k, item in keys[i:i + ITEMS_PER_BATCH]}
+            out.append(([p for p, _ in part], (comp, [j.spec for _, j in part], rows,
+                                              entries.path)))
+    return out
 
 
 def _put(staged: Path, path: PurePosixPath, data: bytes,

@@ -149,12 +149,27 @@ class Renderer:
 
 
 @dataclass(frozen=True, slots=True)
+class ItemSpec:
+    """A comparison item's page or JSON, as a worker process makes it (`make_items`): the
+    item pages are most of the site-wide pages' work, and can use every core."""
+
+    kind: str
+    item: str
+    url: str
+    json: bool
+    title: str
+    crumbs: tuple[Crumb, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Job:
     """One page to render: its URL, a fingerprint of everything it shows, and how to make it."""
 
     url: str
     fingerprint: str
     make: Callable[[], bytes]
+    spec: ItemSpec | None = None
+    """Set when a worker process can make it instead (`make_items`)."""
 
 
 @dataclass
@@ -201,8 +216,9 @@ class Jobs:
         self.out.append(Job(url, _fp(self.base, template, url, title, crumbs, inputs),
                             lambda: self.r.page(template, url, title, crumbs, **ctx())))
 
-    def add(self, url: str, fingerprint: str, make: Callable[[], bytes]) -> None:
-        self.out.append(Job(url, _fp(fingerprint, url), make))
+    def add(self, url: str, fingerprint: str, make: Callable[[], bytes],
+            spec: ItemSpec | None = None) -> None:
+        self.out.append(Job(url, _fp(fingerprint, url), make, spec))
 
     def data(self, url: str, data: bytes) -> None:
         """A small file made up front: its bytes are its fingerprint."""
@@ -376,25 +392,59 @@ def _compare_jobs(out: Jobs, s: SiteSummary) -> None:
         # (by their digests): an edit re-renders only the comparisons of the items it changed.
         ffp = _fp(out.base, comp.assessments, [n.title for n in comp.nodes])
         for n in comp.nodes:
-            url = compare.compare_url(kind, n.id)
             ifp = _fp(ffp, n.id, comp.digests[n.id])
             made: dict = {}
 
             def view(comp=comp, n=n, made=made) -> dict:
                 # The item's entries are read from the store once, for its page and its JSON.
                 if not made:
-                    entries = comp.entries(n.id)
-                    counts = compare.choice_counts(comp, n.id, entries)
-                    made["page"] = views.compare_item_view(comp, n.id, entries, counts)
-                    made["data"] = compare.item_data(comp, n.id, base_url, entries, counts)
+                    made.update(item_view(comp, n.id, base_url))
                 return made
 
-            out.add(url, _fp(ifp, "item"), lambda n=n, url=url, comp=comp, fcrumb=fcrumb,
-                    view=view: r.page("compare_item.html", url,
-                                      f"{n.title}｜{comp.name}の項目の比較",
-                                      [HOME, crumb, fcrumb], item=view()["page"]))
-            out.add(compare.compare_json_url(kind, n.id), _fp(ifp, "json", base_url),
-                    lambda view=view: compare.item_json(view()["data"]))
+            for spec, fp in (
+                    (ItemSpec(kind, n.id, compare.compare_url(kind, n.id), False,
+                              f"{n.title}｜{comp.name}の項目の比較", (HOME, crumb, fcrumb)),
+                     _fp(ifp, "item")),
+                    (ItemSpec(kind, n.id, compare.compare_json_url(kind, n.id), True, "", ()),
+                     _fp(ifp, "json", base_url))):
+                out.add(spec.url, fp, lambda spec=spec, view=view: item_file(r, spec, view()),
+                        spec)
+
+
+def item_view(comp: compare.FamilyComparison, item: str, base_url: str) -> dict:
+    """What an item's page and its JSON show, from its entries in the store."""
+    entries = comp.entries(item)
+    counts = compare.choice_counts(comp, item, entries)
+    return dict(page=views.compare_item_view(comp, item, entries, counts),
+                data=compare.item_data(comp, item, base_url, entries, counts))
+
+
+def item_file(r: Renderer, spec: ItemSpec, view: dict) -> bytes:
+    if spec.json:
+        return compare.item_json(view["data"])
+    return r.page("compare_item.html", spec.url, spec.title, list(spec.crumbs),
+                  item=view["page"])
+
+
+def make_items(r: Renderer, comp: compare.FamilyComparison, specs: list[ItemSpec],
+               rows: Mapping[str, tuple[tuple[int, str], ...]], store: Path) -> list[bytes]:
+    """The files of `specs` (items of `comp`'s family), as `_compare_jobs` makes them, in a
+    worker process: each item's entries (`rows`: item -> the parent's EntryStore.rows) are
+    read from the store at `store` (the parent's, committed)."""
+    entries = compare.EntryStore(store)
+    try:
+        for item, found in rows.items():
+            entries.index[(comp.family.id, item)] = list(found)
+        comp = dataclasses.replace(comp, store=entries)
+        views_: dict[str, dict] = {}
+        out = []
+        for spec in specs:
+            if spec.item not in views_:
+                views_[spec.item] = item_view(comp, spec.item, r.config.base_url)
+            out.append(item_file(r, spec, views_[spec.item]))
+        return out
+    finally:
+        entries.close()
 
 
 def affair_jobs(out: Jobs, m: Municipality, a: Affair, diffs: Diffs, links: LinkIndex,

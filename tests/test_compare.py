@@ -304,3 +304,30 @@ def test_a_site_correspondence_decides_what_is_compared(tmp_path_factory):
     toyonaka = _page(out, "/toyonaka/juki/2023-03-15/")
     assert toyonaka.find(id="II-juki-4-itaku-chonai-renkei-hoshu-re-7").select_one("p.cmp") is None
     shutil.rmtree(out)
+
+
+def test_item_pages_made_by_worker_processes_are_the_same_bytes(tmp_path, monkeypatch):
+    # The comparison item pages, most of the site-wide work, are made by the build's worker
+    # processes (pipeline._site_pages); what they make must be what this process makes.
+    one = copy_site(tmp_path / "one", ("midori", "yatsushiro", "asahikawa", "okayama", "toyonaka"))
+    two = copy_site(tmp_path / "two", ("midori", "yatsushiro", "asahikawa", "okayama", "toyonaka"))
+    batches: list[int] = []
+    real = pipeline.items_in_workers
+
+    def spy(settings, sent, jobs):
+        batches.append(len(sent))
+        return real(settings, sent, jobs)
+
+    monkeypatch.setattr(pipeline, "items_in_workers", spy)
+    assert pipeline.build(one, one / "output", now="2025-11-22", jobs=1).wrote
+    assert batches == []
+    assert pipeline.build(two, two / "output", now="2025-11-22", jobs=2).wrote
+    assert batches and batches[0] > 1
+
+    def files(out: Path) -> dict[str, bytes]:
+        return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*"))
+                if p.is_file() and "pagefind" not in p.parts}
+
+    made, here = files(two / "output"), files(one / "output")
+    assert made == here
+    assert sum(k.startswith("compare/") and k.endswith(".json") for k in made) > 50
