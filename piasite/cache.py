@@ -114,7 +114,8 @@ class BuildCache:
         self.today = today
         self.reused = 0
         self.digests = FileDigests(cache / "file-digests.pickle")
-        self._outbound: dict[Path, Entry] = {}
+        self._taken: dict[Path, Entry] = {}
+        """The entries taken this build, by folder: their packed links, if a link check asks."""
 
     def key(self, task: Task) -> str:
         h = hashlib.sha256()
@@ -153,13 +154,13 @@ class BuildCache:
         """The entry's result, its pages left in output/ as they are; `outbound` gives its
         outbound links."""
         self.reused += 1
-        self._outbound[entry.result.task.folder] = entry
+        self._taken[entry.result.task.folder] = entry
         return dataclasses.replace(entry.result, diffs_computed=0, reused=True)
 
     def outbound(self, result: AffairResult, moved: set[str]) -> Iterable[linkcheck.Outbound]:
         """The outbound links of an assessment taken from the cache that may lead to one of
         the `moved` files (the others were whole when it was published)."""
-        entry = self._outbound.get(result.task.folder)
+        entry = self._taken.get(result.task.folder)
         if entry is None:
             return [o for o in result.outbound if not moved.isdisjoint(o.targets)]
         if entry.targets.isdisjoint(moved):
