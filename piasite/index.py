@@ -444,8 +444,8 @@ class Collected:
     the index plans with (`found`), and the records themselves when asked for.
 
     With `cache_dir`, what each page holds is kept there by the page file's size, mtime and
-    inode: a build links an unchanged page from the last one (cache.settle), so only the
-    pages it wrote anew are read (reading all of them was 22 s at 1,000 versions). The plan
+    inode: a build leaves an unchanged page in output/ and moves a new one in (cache.settle,
+    write.commit) without changing either, so only the pages it wrote anew are read (reading all of them was 22 s at 1,000 versions). The plan
     (`RECORDS_CACHE`) is small; the records with their text are kept apart, one file per
     top folder (`RECORDS_FOLDER`), read only when the index needs them and rewritten only
     where a page changed."""
@@ -660,10 +660,8 @@ def _index(records: list[Record], bundle: Path, all_filters: list[str], prefix: 
 
 
 def _write_manifest(bundle: Path, manifest: dict) -> None:
-    path = bundle / MANIFEST
-    path.unlink(missing_ok=True)  # it may be a hard link to the published one
-    path.write_text(json.dumps(manifest, ensure_ascii=False, separators=(",", ":")),
-                    encoding="utf-8")
+    (bundle / MANIFEST).write_text(
+        json.dumps(manifest, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
 
 
 def _filter_names(filters: Iterable[tuple[tuple[str, tuple[str, ...]], ...]]) -> list[str]:
@@ -834,7 +832,8 @@ class _Delta:
     """Base pages no record of the site is any longer: the search page ignores them."""
 
 
-def _plan_delta(previous: Path, found: list[Found], cache_dir: Path) -> _Delta | None:
+def _plan_delta(previous: Path, found: list[Found], names: list[str],
+                cache_dir: Path) -> _Delta | None:
     """How to index the site's records as the published base plus a delta, or None to index
     them all.
 
@@ -848,7 +847,7 @@ def _plan_delta(previous: Path, found: list[Found], cache_dir: Path) -> _Delta |
     saved = load_pickle(cache_dir / BASE_CACHE)
     if not (isinstance(base, dict) and isinstance(saved, tuple) and len(saved) == 4
             and saved[0] == _maker_digest() and saved[1] == base.get("base")
-            and saved[2] == _filter_names(f.filters for f in found)
+            and saved[2] == names
             and isinstance(base.get("pages"), dict)):
         return None
     if not entry_ok(previous):
@@ -872,7 +871,8 @@ def _plan_delta(previous: Path, found: list[Found], cache_dir: Path) -> _Delta |
     return _Delta(base, new, sorted(set(base["pages"]) - live))
 
 
-def _write_delta(plan: _Delta, bundle: Path, collected: Collected, digest: str) -> str:
+def _write_delta(plan: _Delta, bundle: Path, collected: Collected, names: list[str],
+                 digest: str) -> str:
     """The new records indexed into `bundle`'s delta folder and a manifest naming the
     published base and the delta; the base's files stay where they are: "" when whole, else
     what went wrong."""
@@ -883,8 +883,7 @@ def _write_delta(plan: _Delta, bundle: Path, collected: Collected, digest: str) 
         (f.kind, f.filters) for f in collected.found if f.length))
     if plan.new:
         new = collected.records(plan.new)
-        made = _index(new, bundle / DELTA, _filter_names(f.filters for f in collected.found),
-                      prefix="d", texts=collected.texts(new))
+        made = _index(new, bundle / DELTA, names, prefix="d", texts=collected.texts(new))
         if isinstance(made, str):
             return made
         pages, _ = made
@@ -922,9 +921,10 @@ def index_site(site_dir: Path, previous: Path | None = None,
     digest = records_digest(keys)
     if previous is not None and _made_from(previous) == digest and not bundle_problem(previous):
         return IndexResult(len(keys), [], reused=True)
-    plan = (_plan_delta(previous, collected.found, cache_dir)
+    names = _filter_names(f.filters for f in collected.found)
+    plan = (_plan_delta(previous, collected.found, names, cache_dir)
             if previous is not None and cache_dir is not None else None)
-    if plan is not None and not _write_delta(plan, bundle, collected, digest):
+    if plan is not None and not _write_delta(plan, bundle, collected, names, digest):
         return IndexResult(len(keys), [], scope=DELTA)
     records = collected.records()
     texts = collected.texts(records)
@@ -937,7 +937,7 @@ def index_site(site_dir: Path, previous: Path | None = None,
             continue
         if cache_dir is not None:
             save_pickle(cache_dir / BASE_CACHE, (
-                _maker_digest(), digest, _filter_names(f.filters for f in collected.found),
+                _maker_digest(), digest, names,
                 {k: i for k, i in zip(keys, ids, strict=True) if i}))
         return IndexResult(len(keys), [])
     return IndexResult(0, [error(
@@ -959,6 +959,7 @@ def bundle_changes(staged: Path, published: Path, result: IndexResult
         new.add(MANIFEST)
     old = ({f"{scope}{rel}" for rel in files_in(published / result.scope)}
            if (published / result.scope).is_dir() else set())
+    # The delta has its own entry and manifest: a file's name, not its path, says which.
     last = {ENTRY, MANIFEST}
-    moved = sorted(new, key=lambda rel: (rel in last, rel))
+    moved = sorted(new, key=lambda rel: (rel.rpartition("/")[2] in last, rel == MANIFEST, rel))
     return ([f"{BUNDLE}/{rel}" for rel in moved], sorted(f"{BUNDLE}/{rel}" for rel in old - new))

@@ -72,3 +72,19 @@ def test_a_first_build_becomes_output_whole(tmp_path):
     write.commit(tmp, out, ["index.html"], [])
     assert _tree(out) == {"index.html": "first"}
     assert [p.name for p in tmp_path.iterdir()] == ["output"]
+
+
+def test_a_delta_index_moves_in_before_the_manifests_that_name_it(tmp_path):
+    from piasite.index import DELTA, IndexResult, bundle_changes
+
+    staged, published = tmp_path / "staged", tmp_path / "output" / "pagefind"
+    _site(staged, {f"pagefind/{DELTA}/{rel}": "new" for rel in (
+        "pagefind-entry.json", "pagefind.zxx_1.pf_meta", "index/zxx_1.pf_index", "piasite.json")})
+    _site(staged, {"pagefind/piasite.json": "new"})
+    _site(published, {f"{DELTA}/pagefind.zxx_0.pf_meta": "old", "pagefind-entry.json": "base"})
+    moved, removed = bundle_changes(staged, published, IndexResult(scope=DELTA))
+    # Each entry file after the files it names; the bundle's manifest, naming the delta, last.
+    assert moved == ["pagefind/delta/index/zxx_1.pf_index", "pagefind/delta/pagefind.zxx_1.pf_meta",
+                     "pagefind/delta/pagefind-entry.json", "pagefind/delta/piasite.json",
+                     "pagefind/piasite.json"]
+    assert removed == ["pagefind/delta/pagefind.zxx_0.pf_meta"]  # the base stays
