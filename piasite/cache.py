@@ -160,9 +160,7 @@ class BuildCache:
     def outbound(self, result: AffairResult, moved: set[str]) -> Iterable[linkcheck.Outbound]:
         """The outbound links of an assessment taken from the cache that may lead to one of
         the `moved` files (the others were whole when it was published)."""
-        entry = self._taken.get(result.task.folder)
-        if entry is None:
-            return [o for o in result.outbound if not moved.isdisjoint(o.targets)]
+        entry = self._taken[result.task.folder]
         if entry.targets.isdisjoint(moved):
             return ()
         return [o for o in entry.outbound.get() if not moved.isdisjoint(o.targets)]

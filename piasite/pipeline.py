@@ -358,7 +358,7 @@ def _assessments(context: Context, tasks: list[Task], jobs: int | None,
                  store: BuildCache | None, progress: Progress | None = None
                  ) -> tuple[list[AffairResult], list[str]]:
     """Every assessment's result: taken from the last build where its inputs are unchanged
-    (its pages linked from output/), built anew otherwise; and each task's cache key."""
+    (its pages left in output/), built anew otherwise; and each task's cache key."""
     results: list[AffairResult | None] = [None] * len(tasks)
     keys = [""] * len(tasks)
     todo = []
@@ -553,18 +553,17 @@ def _moved_targets(before: set[str], written: list[PurePosixPath],
 
 def _check_links(scans: dict[PurePosixPath, linkcheck.Scan], results: list[AffairResult],
                  config: SiteConfig, munis: list[Municipality],
-                 unchanged: Mapping[PurePosixPath, SitePage] | None = None,
-                 moved: set[str] | None = None,
+                 unchanged: Mapping[PurePosixPath, SitePage], moved: set[str],
                  cached: Callable[[AffairResult, set[str]], Iterable[linkcheck.Outbound]]
-                 | None = None) -> list[Diagnostic]:
+                 ) -> list[Diagnostic]:
     """E701 for the site-wide pages' links and for the assessments' links to other files.
 
-    With `moved` (`_moved_targets`), the site-wide pages in `unchanged` (linked from output/
-    as published; their scans hold no links, the SitePage has them with what they reach) and
-    the assessments taken from the last build (`cached` gives their outbound links that may
-    reach a moved file) have only those links checked: the others were whole when published
-    and still are (at 1,000 versions checking every link was 4 s of a build that changed one
-    sentence)."""
+    The site-wide pages in `unchanged` (left in output/ as published; their scans hold no
+    links, the SitePage has them with what they reach) and the assessments taken from the
+    last build (`cached` gives their outbound links that may reach a moved file) have only
+    their links that may reach a file of `moved` (`_moved_targets`) checked: the others were
+    whole when published and still are (at 1,000 versions checking every link was 4 s of a
+    build that changed one sentence)."""
     affair_pages = {p.path: p for r in results for p in r.pages}
     names = {str(p): p for p in (*affair_pages, *scans)}
 
@@ -574,12 +573,12 @@ def _check_links(scans: dict[PurePosixPath, linkcheck.Scan], results: list[Affai
 
     base = config.base_url.rstrip("/")
     skeleton = Site(config=config, municipalities=tuple(munis))
-    urls = linkcheck.urls_of(moved) if moved is not None else set()
+    urls = linkcheck.urls_of(moved)
     pages = {}
     for p, sc in scans.items():
         if p.suffix not in (".html", ".xml"):
             continue
-        if moved is not None and unchanged and p in unchanged:
+        if p in unchanged:
             page = unchanged[p]
             if not page.reach.touches(urls):
                 continue
@@ -590,8 +589,7 @@ def _check_links(scans: dict[PurePosixPath, linkcheck.Scan], results: list[Affai
         pages[p] = sc
     diags, _ = linkcheck.check_scans(pages, names, ids_of, base, linkcheck.sources(skeleton))
     for r in results:
-        for o in (cached(r, moved) if cached is not None and moved is not None and r.reused
-                  else r.outbound):
+        for o in cached(r, moved) if r.reused else r.outbound:
             target = next((names[t] for t in o.targets if t in names), None)
             problem = linkcheck.judge(target, o.fragment, ids_of)
             if problem is not None:
