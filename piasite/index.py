@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 
-from . import routes
+from . import index_parts, routes
 from .diagnostics import Diagnostic, Span, error
 from .write import files_in, load_pickle, save_pickle
 
@@ -65,6 +65,10 @@ UNUSED = ("pagefind-ui.js", "pagefind-ui.css", "pagefind-modular-ui.js", "pagefi
 SIGNATURE = b"pagefind_dcd"
 EXPORTS_AT_END = re.compile(r"export\s*\{[^{}]*\}\s*;?\s*$")
 TIMEOUT_SECONDS = 600
+PART_CHARS = 3_000_000
+"""The most normalised characters one Pagefind run indexes; a larger site is indexed in
+parts merged into one bundle (index_parts). Pagefind needs about 170 bytes per character:
+about 500 MB for a part (5.7 GB for the 34 million characters of 1,000 versions in one run)."""
 _SPAN = Span(PurePosixPath(BUNDLE))
 
 
@@ -598,7 +602,49 @@ def _write_whole(records: list[Record], texts: list[str], bundle: Path,
 
 def _index(records: list[Record], bundle: Path, all_filters: list[str], prefix: str = "r",
            texts: list[str] | None = None) -> tuple[dict[str, list], list[str | None]] | str:
-    """Run Pagefind over `records` into `bundle` and write their texts beside it.
+    """Run Pagefind over `records` into `bundle` and write their texts beside it: in one run,
+    or, past PART_CHARS characters, in parts merged into one bundle (index_parts).
+
+    Returns what `_index_one` returns.
+    """
+    if texts is None:
+        texts = [normalise(r.text) for r in records]
+    groups = index_parts.split([len(t) for t in texts], PART_CHARS)
+    if len(groups) == 1:
+        return _index_one(records, bundle, all_filters, prefix, texts)
+    pages: dict[str, list] = {}
+    ids: list[str | None] = [None] * len(records)
+    # Beside the bundle: the parts' texts move into it by rename.
+    with tempfile.TemporaryDirectory(prefix=".index-parts-", dir=bundle.parent) as tmp:
+        made = []
+        for k, group in enumerate(groups):
+            part = _index_one([records[i] for i in group], Path(tmp) / str(k), all_filters,
+                              f"{prefix}{k}-", [texts[i] for i in group])
+            if isinstance(part, str):
+                return part
+            made.append(part)
+        try:
+            renames = index_parts.merge([Path(tmp) / str(k) for k in range(len(groups))],
+                                        bundle, CHUNK_SIZE)
+        except (index_parts.Unmergeable, OSError, ValueError, KeyError, IndexError) as exc:
+            return f"索引の部分をまとめられませんでした（{exc}）"
+        (bundle / TEXTS).mkdir()
+        for k, (group, (part_pages, part_ids), renamed) in enumerate(
+                zip(groups, made, renames, strict=True)):
+            for page_id, row in part_pages.items():
+                new = renamed.get(page_id, page_id)
+                pages[new] = row
+                os.replace(Path(tmp) / str(k) / TEXTS / f"{page_id}.json",
+                           bundle / TEXTS / f"{new}.json")
+            for i, page_id in zip(group, part_ids, strict=True):
+                ids[i] = renamed.get(page_id, page_id) if page_id else None
+    problem = bundle_problem(bundle)
+    return problem or (dict(sorted(pages.items())), ids)
+
+
+def _index_one(records: list[Record], bundle: Path, all_filters: list[str], prefix: str,
+               texts: list[str]) -> tuple[dict[str, list], list[str | None]] | str:
+    """Run Pagefind once over `records` into `bundle` and write their texts beside it.
 
     Returns the manifest's pages (Pagefind id -> url, kind, title, date, length, facts) and each
     record's id (None for a record with no searchable text), or what went wrong. `prefix` names
@@ -610,8 +656,6 @@ def _index(records: list[Record], bundle: Path, all_filters: list[str], prefix: 
         return problem
     from pagefind.service import get_executable
 
-    if texts is None:
-        texts = [normalise(r.text) for r in records]
     kept = [(i, r, t) for i, (r, t) in enumerate(zip(records, texts, strict=True)) if t]
     with tempfile.TemporaryDirectory(prefix="piasite-index-") as tmp:
         source = Path(tmp) / "site"
