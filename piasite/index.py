@@ -38,6 +38,7 @@ import tempfile
 import unicodedata
 import zlib
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple
@@ -615,18 +616,23 @@ def _index(records: list[Record], bundle: Path, all_filters: list[str], prefix: 
     pages: dict[str, list] = {}
     ids: list[str | None] = [None] * len(records)
     # Beside the bundle: the parts' texts move into it by rename.
-    with tempfile.TemporaryDirectory(prefix=".index-parts-", dir=bundle.parent) as tmp:
+    with (tempfile.TemporaryDirectory(prefix=".index-parts-", dir=bundle.parent) as tmp,
+          ThreadPoolExecutor(1) as reader):
         made = []
+        scans = []
+        words: dict[str, str] = {}
         for k, group in enumerate(groups):
             part = _index_one([records[i] for i in group], Path(tmp) / str(k), all_filters,
                               f"{prefix}{k}-", [texts[i] for i in group])
             if isinstance(part, str):
                 return part
             made.append(part)
+            # Read while Pagefind indexes the next part (this thread mostly waits on it).
+            scans.append(reader.submit(index_parts.scan, Path(tmp) / str(k), words))
         try:
-            renames = index_parts.merge([Path(tmp) / str(k) for k in range(len(groups))],
-                                        bundle, CHUNK_SIZE)
-        except (index_parts.Unmergeable, OSError, ValueError, KeyError, IndexError) as exc:
+            renames = index_parts.merge([s.result() for s in scans], bundle, CHUNK_SIZE)
+        except (index_parts.Unmergeable, OSError, ValueError, KeyError, IndexError,
+                TypeError) as exc:
             return f"索引の部分をまとめられませんでした（{exc}）"
         (bundle / TEXTS).mkdir()
         for k, (group, (part_pages, part_ids), renamed) in enumerate(

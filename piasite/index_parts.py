@@ -21,7 +21,10 @@ The files are Pagefind 1.5.2's (the version pyproject.toml pins), as it writes t
   locations are a page's own, left as they are);
 - a filter: `[name, [[value, [page, …]], …]]`, page numbers as they are.
 
-A part holding anything else (a sort, a word's extra variants) is not merged: `merge` says so,
+Each part is read once (`scan`, the only step that decodes every location, in C), while
+Pagefind indexes the next part; `merge` then copies each word's bytes from the parts, writing
+anew only each part's first page number of the word, and compresses the chunks on every core.
+A part holding anything else (a sort, a word's extra variants) is not merged: `scan` says so,
 and the build reports it as E901 rather than publish an index that finds less.
 """
 
@@ -30,11 +33,15 @@ from __future__ import annotations
 import gzip
 import hashlib
 import heapq
+import io
 import itertools
 import json
 import os
+from array import array
 from collections.abc import Iterator
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 
 import cbor2
@@ -43,6 +50,9 @@ SIGNATURE = b"pagefind_dcd"
 ENTRY = "pagefind-entry.json"
 SHARED = ("pagefind.js", "wasm.unknown.pagefind")
 """The library and the WebAssembly every part has alike: the merged bundle takes part 0's."""
+BATCH = 256
+"""Word chunks hashed, compressed and written together (on every core: zlib and hashlib
+release the GIL); only a batch of them is in memory at once."""
 
 
 class Unmergeable(Exception):
@@ -65,38 +75,150 @@ def split(lengths: list[int], limit: int) -> list[range]:
     return groups
 
 
+def _unpack(data: bytes, name: str) -> bytes:
+    if not data.startswith(SIGNATURE):
+        raise Unmergeable(f"{name} は Pagefind の形式ではありません")
+    return data[len(SIGNATURE):]
+
+
+def _read(path: Path):
+    return cbor2.loads(_unpack(gzip.decompress(path.read_bytes()), path.name))
+
+
+def _head(major: int, n: int) -> bytes:
+    """A CBOR item's head, as short as the value allows (as Pagefind writes it)."""
+    if n < 24:
+        return bytes([major << 5 | n])
+    for info, size in ((24, 1), (25, 2), (26, 4), (27, 8)):
+        if n < 1 << (8 * size):
+            return bytes([major << 5 | info]) + n.to_bytes(size, "big")
+    raise ValueError(n)
+
+
+def _read_head(raw: bytes, pos: int, major: int) -> tuple[int, int]:
+    """The count in the head of the item of type `major` at `pos`, and where its content
+    starts."""
+    first = raw[pos]
+    if first >> 5 != major:
+        raise Unmergeable("索引の塊の形が Pagefind 1.5.2 のものと違います")
+    info = first & 31
+    if info < 24:
+        return info, pos + 1
+    size = 1 << (info - 24)
+    return int.from_bytes(raw[pos + 1:pos + 1 + size], "big"), pos + 1 + size
+
+
+def _text(word: str) -> bytes:
+    data = word.encode()
+    return _head(3, len(data)) + data
+
+
+_NUMBER, _LOCATIONS, _EXTRA = itemgetter(0), itemgetter(1), itemgetter(2)
+
+
 @dataclass
-class _Part:
+class Scan:
+    """What the merge needs of one part: its files' names and, for each word (in order), where
+    its bytes are and what its pages add up to. About 30 bytes a word besides the word, which
+    the parts share."""
+
     folder: Path
     entry: dict
     language: str
     meta: list
-    offset: int
-    """Page numbers of the parts before this one: its page n is page offset + n merged."""
+    words: list[str] = field(default_factory=list)
+    chunk: array = field(default_factory=lambda: array("l"))
+    """The word's chunk (its position in meta[2])."""
+    start: array = field(default_factory=lambda: array("l"))
+    end: array = field(default_factory=lambda: array("l"))
+    """The word's CBOR item, [word, pages, []], in the chunk's bytes after the signature."""
+    pages: array = field(default_factory=lambda: array("l"))
+    first: array = field(default_factory=lambda: array("l"))
+    """Its first page's number (in the part)."""
+    last: array = field(default_factory=lambda: array("l"))
+    """Its last page's number (in the part)."""
+    size: array = field(default_factory=lambda: array("l"))
+    """Locations + 1 per page: what Pagefind adds up to cut chunks."""
+
+    def chunk_bytes(self, c: int) -> bytes:
+        name = self.meta[2][c][2]
+        path = self.folder / "index" / f"{name}.pf_index"
+        return _unpack(gzip.decompress(path.read_bytes()), path.name)
 
 
-def _read(path: Path):
-    data = gzip.decompress(path.read_bytes())
-    if not data.startswith(SIGNATURE):
-        raise Unmergeable(f"{path.name} は Pagefind の形式ではありません")
-    return cbor2.loads(data[len(SIGNATURE):])
-
-
-def _open(folder: Path, offset: int) -> _Part:
+def scan(folder: Path, shared: dict[str, str] | None = None) -> Scan:
+    """Read a part Pagefind wrote into `folder`. `shared` interns the words across parts."""
     entry = json.loads((folder / ENTRY).read_text(encoding="utf-8"))
     ((language, info),) = entry["languages"].items()
-    return _Part(folder, entry, language, _read(folder / f"pagefind.{info['hash']}.pf_meta"),
-                 offset)
+    meta = _read(folder / f"pagefind.{info['hash']}.pf_meta")
+    if len(meta) != 6 or any(meta[4:]):
+        raise Unmergeable(f"索引の部分 {folder.name} のメタ情報に未知の項目があります")
+    part = Scan(folder, entry, language, meta)
+    words = shared if shared is not None else {}
+    for c in range(len(meta[2])):
+        raw = part.chunk_bytes(c)
+        one, pos = _read_head(raw, 0, 4)
+        count, pos = _read_head(raw, pos, 4)
+        if one != 1:
+            raise Unmergeable("索引の塊の形が Pagefind 1.5.2 のものと違います")
+        stream = io.BytesIO(raw)
+        stream.seek(pos)
+        decoder = cbor2.CBORDecoder(stream)
+        for _ in range(count):
+            start = stream.tell()
+            item = decoder.decode()
+            end = stream.tell()
+            if (len(item) != 3 or item[2] or not item[1] or any(map(_EXTRA, item[1]))
+                    or raw[end - 1] != 0x80):
+                raise Unmergeable(f"語 {item[0]!r} に未知のデータがあります")
+            word, pages = item[0], item[1]
+            part.words.append(words.setdefault(word, word))
+            part.chunk.append(c)
+            part.start.append(start)
+            part.end.append(end)
+            part.pages.append(len(pages))
+            part.first.append(pages[0][0])
+            part.last.append(sum(map(_NUMBER, pages)))
+            part.size.append(sum(map(len, map(_LOCATIONS, pages))) + len(pages))
+    return part
 
 
-def _words(part: _Part, k: int) -> Iterator[tuple[str, int, list]]:
-    """The part's words in order: (word, part number, pages)."""
-    for _, _, name in part.meta[2]:
-        (words,) = _read(part.folder / "index" / f"{name}.pf_index")
-        for word in words:
-            if len(word) != 3 or word[2] or any(page[2] for page in word[1]):
-                raise Unmergeable(f"語 {word[0]!r} に未知のデータがあります")
-            yield word[0], k, word[1]
+def _stream(part: Scan, k: int) -> Iterator[tuple[str, int, int, bytes]]:
+    """The part's words in order: (word, part number, its index in the scan, its item's
+    bytes), one chunk's bytes in memory at a time."""
+    c, raw = -1, b""
+    for i, word in enumerate(part.words):
+        if part.chunk[i] != c:
+            c = part.chunk[i]
+            raw = part.chunk_bytes(c)
+        yield word, k, i, raw[part.start[i]:part.end[i]]
+
+
+def _merged_word(word: str, group: list[tuple[str, int, int, bytes]], parts: list[Scan],
+                 offsets: list[int]) -> tuple[bytes, int]:
+    """A word's item over every part that has it, and its size as Pagefind counts it.
+
+    Page numbers are differences but for a word's first: each part's first page of the word
+    is written anew (counted from the previous part's last page), the rest copied as it is."""
+    _, k, i, raw = group[0]
+    if len(group) == 1 and offsets[k] == 0:
+        return raw, parts[k].size[i]
+    text = _text(word)
+    out = [b"\x83", text, _head(4, sum(parts[k].pages[i] for _, k, i, _ in group))]
+    size = 0
+    last = None
+    for _, k, i, raw in group:
+        part, base = parts[k], offsets[k]
+        at = 1 + len(text) + len(_head(4, part.pages[i]))
+        if raw[1:1 + len(text)] != text or raw[at] != 0x83:
+            raise Unmergeable(f"語 {word!r} の形が Pagefind 1.5.2 のものと違います")
+        number = base + part.first[i]
+        out.append(b"\x83" + _head(0, number if last is None else number - last))
+        out.append(raw[at + 1 + len(_head(0, part.first[i])):-1])
+        last = base + part.last[i]
+        size += part.size[i]
+    out.append(b"\x80")
+    return b"".join(out), size
 
 
 class _Files:
@@ -107,19 +229,24 @@ class _Files:
         self.language = language
         self.taken: set[str] = set()
 
-    def write(self, path_of, value, digits: int = 7) -> str:
-        raw = SIGNATURE + cbor2.dumps(value)
-        digest = hashlib.sha256(raw).hexdigest()
+    def name(self, digest: str, digits: int = 7) -> str:
         name = f"{self.language}_{digest[:digits]}"
         while name in self.taken:
             digits += 1
             name = f"{self.language}_{digest[:digits]}"
         self.taken.add(name)
-        path = path_of(name)
-        path.parent.mkdir(exist_ok=True)
-        # mtime 0: the same index is the same bytes.
-        path.write_bytes(gzip.compress(raw, compresslevel=6, mtime=0))
         return name
+
+    def write(self, path_of, value, digits: int = 7) -> str:
+        raw = SIGNATURE + cbor2.dumps(value)
+        name = self.name(hashlib.sha256(raw).hexdigest(), digits)
+        _put(path_of(name), raw)
+        return name
+
+
+def _put(path: Path, raw: bytes) -> None:
+    # mtime 0: the same index is the same bytes.
+    path.write_bytes(gzip.compress(raw, compresslevel=6, mtime=0))
 
 
 def _prefixes(a: str, b: str) -> tuple[str, str]:
@@ -130,32 +257,28 @@ def _prefixes(a: str, b: str) -> tuple[str, str]:
     return a[:n + 1], b[:n + 1]
 
 
-def merge(parts: list[Path], bundle: Path, chunk_size: int) -> list[dict[str, str]]:
-    """Join the Pagefind bundles in `parts` (in the records' order) into `bundle`.
+def merge(parts: list[Scan], bundle: Path, chunk_size: int) -> list[dict[str, str]]:
+    """Join the Pagefind bundles `parts` (scanned, in the records' order) into `bundle`.
 
     Returns, for each part, its page ids that had to be renamed because an earlier part
     already used them (old -> new); every other id stays as Pagefind made it. `chunk_size` is
     the locations per word chunk Pagefind was told (`PAGEFIND_UNSTABLE_INDEX_CHUNK_SIZE`).
-    Raises Unmergeable when a part holds what the merge does not know.
+    Raises Unmergeable when the parts do not fit together.
     """
-    opened: list[_Part] = []
-    offset = 0
-    for folder in parts:
-        part = _open(folder, offset)
-        if len(part.meta) != 6 or any(part.meta[4:]):
-            raise Unmergeable(f"索引の部分 {folder.name} のメタ情報に未知の項目があります")
-        opened.append(part)
-        offset += len(part.meta[1])
-    first = opened[0]
-    if any(p.language != first.language or p.meta[0] != first.meta[0] for p in opened):
+    first = parts[0]
+    if any(p.language != first.language or p.meta[0] != first.meta[0] for p in parts):
         raise Unmergeable("索引の部分の言語か版が違います")
     bundle.mkdir(parents=True, exist_ok=True)
+    (bundle / "index").mkdir()
+    (bundle / "filter").mkdir()
     files = _Files(first.language)
 
+    offsets: list[int] = []
     pages: list[list] = []
     renames: list[dict[str, str]] = []
     seen: set[str] = set()
-    for k, part in enumerate(opened):
+    for k, part in enumerate(parts):
+        offsets.append(len(pages))
         renamed = {}
         for page_id, words in part.meta[1]:
             new = page_id
@@ -168,32 +291,35 @@ def merge(parts: list[Path], bundle: Path, chunk_size: int) -> list[dict[str, st
         renames.append(renamed)
 
     chunks: list[list[str]] = []
-    chunk: list[list] = []
-    size = 0
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        batch: list[tuple[str, str, bytes]] = []
 
-    def flush() -> None:
-        nonlocal chunk, size
-        name = files.write(lambda n: bundle / "index" / f"{n}.pf_index", [chunk])
-        chunks.append([chunk[0][0], chunk[-1][0], name])
-        chunk, size = [], 0
+        def flush() -> None:
+            digests = list(pool.map(lambda c: hashlib.sha256(c[2]).hexdigest(), batch))
+            names = [files.name(d) for d in digests]
+            chunks.extend([a, b, n] for (a, b, _), n in zip(batch, names, strict=True))
+            list(pool.map(lambda c, n: _put(bundle / "index" / f"{n}.pf_index", c[2]),
+                          batch, names))
+            batch.clear()
 
-    streams = [_words(p, k) for k, p in enumerate(opened)]
-    for word, group in itertools.groupby(heapq.merge(*streams, key=lambda w: (w[0], w[1])),
-                                         key=lambda w: w[0]):
-        merged: list[list] = []
-        last = None
-        for _, k, word_pages in group:
-            base = opened[k].offset
-            number = base + word_pages[0][0]
-            head = [number if last is None else number - last, *word_pages[0][1:]]
-            merged.append(head)
-            merged.extend(word_pages[1:])
-            last = base + sum(page[0] for page in word_pages)
-        chunk.append([word, merged, []])
-        size += sum(len(page[1]) + 1 for page in merged)
-        if size >= chunk_size:
-            flush()
-    if chunk:
+        chunk: list[bytes] = []
+        bounds: list[str] = []
+        size = 0
+        streams = [_stream(p, k) for k, p in enumerate(parts)]
+        for word, group in itertools.groupby(heapq.merge(*streams), key=itemgetter(0)):
+            raw, n = _merged_word(word, list(group), parts, offsets)
+            chunk.append(raw)
+            bounds.append(word)
+            size += n
+            if size >= chunk_size:
+                batch.append((bounds[0], bounds[-1], b"".join(
+                    [SIGNATURE, _head(4, 1), _head(4, len(chunk)), *chunk])))
+                chunk, bounds, size = [], [], 0
+                if len(batch) >= BATCH:
+                    flush()
+        if chunk:
+            batch.append((bounds[0], bounds[-1], b"".join(
+                [SIGNATURE, _head(4, 1), _head(4, len(chunk)), *chunk])))
         flush()
     for a, b in itertools.pairwise(chunks):
         last, b[0] = _prefixes(a[1], b[0])
@@ -201,14 +327,14 @@ def merge(parts: list[Path], bundle: Path, chunk_size: int) -> list[dict[str, st
             a[1] = last
 
     values: dict[str, dict[str, list[int]]] = {}
-    for part in opened:
+    for part, base in zip(parts, offsets, strict=True):
         for name, file in part.meta[3]:
             filter_name, rows = _read(part.folder / "filter" / f"{file}.pf_filter")
             if filter_name != name:
                 raise Unmergeable(f"絞り込み {name} のファイルが名前と合いません")
             row = values.setdefault(name, {})
             for value, numbers in rows:
-                row.setdefault(value, []).extend(part.offset + n for n in numbers)
+                row.setdefault(value, []).extend(base + n for n in numbers)
     filters = [[name, files.write(lambda n: bundle / "filter" / f"{n}.pf_filter",
                                   [name, [[v, row[v]] for v in sorted(row)]])]
                for name, row in sorted(values.items())]

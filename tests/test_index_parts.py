@@ -106,14 +106,15 @@ def test_a_part_the_merge_does_not_know_is_reported_not_published(built_site: Pa
                                                                    monkeypatch) -> None:
     records = index.collect(built_site)
     monkeypatch.setattr(index, "PART_CHARS", 60_000)
-    real = index_parts._open
+    real = index_parts._read
 
-    def with_a_sort(folder: Path, offset: int):
-        part = real(folder, offset)
-        part.meta[4] = [["date", [0]]]  # a sort Pagefind would write for data-pagefind-sort
-        return part
+    def with_a_sort(path: Path):
+        value = real(path)
+        if path.suffix == ".pf_meta":
+            value[4] = [["date", [0]]]  # a sort Pagefind would write for data-pagefind-sort
+        return value
 
-    monkeypatch.setattr(index_parts, "_open", with_a_sort)
+    monkeypatch.setattr(index_parts, "_read", with_a_sort)
     problem = index.write_bundle(records, tmp_path / "parts")
     assert "索引の部分をまとめられませんでした" in problem
 
