@@ -215,7 +215,8 @@ def _build_into(staged: Path, dest: Dest, root: Path, shared: Shared, base: Link
         if dest.progress:
             dest.progress("index", 0, 1)
         previous = dest.out / routes.PAGEFIND
-        indexed = index_site(staged, previous, dest.cache, done.pages)
+        indexed = index_site(staged, previous, dest.cache, done.pages,
+                             worker_count(jobs, len(done.pages)))
         if indexed.diagnostics:
             discard(staged)
             result.diagnostics = diagnostics.sort(result.diagnostics + indexed.diagnostics)

@@ -242,6 +242,26 @@ def test_a_cut_off_index_file_is_detected(tmp_path: Path) -> None:
     assert "pagefind.js" in bundle_problem(tmp_path)
 
 
+def test_pages_read_by_worker_processes_give_the_same_records(built_site: Path,
+                                                              monkeypatch) -> None:
+    """A cold build reads every page for its records on every core (index._read_all)."""
+    import concurrent.futures
+
+    started = []
+
+    class Spy(concurrent.futures.ProcessPoolExecutor):
+        def __init__(self, *args, **kwargs):
+            started.append(args)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", Spy)
+    monkeypatch.setattr(index, "MIN_PAGES_FOR_WORKERS", 2)
+    alone, together = index.Collected(built_site), index.Collected(built_site, jobs=2)
+    assert started == [(2,)]
+    assert together.found == alone.found and together.records() == alone.records()
+    assert len(alone.found) > 40
+
+
 def test_built_bundle_has_only_what_the_search_page_loads(built_site: Path) -> None:
     bundle = built_site / "pagefind"
     assert (bundle / "pagefind.js").is_file()
