@@ -119,25 +119,25 @@ _NUMBER, _LOCATIONS, _EXTRA = itemgetter(0), itemgetter(1), itemgetter(2)
 @dataclass
 class Scan:
     """What the merge needs of one part: its files' names and, for each word (in order), where
-    its bytes are and what its pages add up to. About 30 bytes a word besides the word, which
-    the parts share."""
+    its bytes are and what its pages add up to: 36 bytes a word (the words themselves are
+    shared between the parts). At 1,000 versions 12 parts hold 131,000 words."""
 
     folder: Path
     entry: dict
     language: str
     meta: list
     words: list[str] = field(default_factory=list)
-    chunk: array = field(default_factory=lambda: array("l"))
+    chunk: array = field(default_factory=lambda: array("i"))
     """The word's chunk (its position in meta[2])."""
-    start: array = field(default_factory=lambda: array("l"))
-    end: array = field(default_factory=lambda: array("l"))
+    start: array = field(default_factory=lambda: array("i"))
+    end: array = field(default_factory=lambda: array("i"))
     """The word's CBOR item, [word, pages, []], in the chunk's bytes after the signature."""
-    pages: array = field(default_factory=lambda: array("l"))
-    first: array = field(default_factory=lambda: array("l"))
+    pages: array = field(default_factory=lambda: array("i"))
+    first: array = field(default_factory=lambda: array("i"))
     """Its first page's number (in the part)."""
-    last: array = field(default_factory=lambda: array("l"))
+    last: array = field(default_factory=lambda: array("i"))
     """Its last page's number (in the part)."""
-    size: array = field(default_factory=lambda: array("l"))
+    size: array = field(default_factory=lambda: array("i"))
     """Locations + 1 per page: what Pagefind adds up to cut chunks."""
 
     def chunk_bytes(self, c: int) -> bytes:
