@@ -237,16 +237,32 @@ def _site_renderer() -> Renderer:
                     ctx.shared.forms, s.compared, ctx.registry)
 
 
-def _make_items(batch: ItemBatch) -> list[bytes]:
+ItemScan = tuple[frozenset[str], tuple[tuple[int, str], ...]]
+"""What the link check needs of a file a worker wrote: its ids and its links."""
+
+
+def _make_items(batch: ItemBatch) -> list[ItemScan]:
+    """Make the batch's files and write them into the staging folder. Only their ids and
+    links go back: the files themselves (620 MB at 1,000 versions) would otherwise wait in
+    the parent, which makes other pages meanwhile, until it got to them."""
+    assert _WORKER is not None and _WORKER.settings.out is not None
     comp, specs, rows, store = batch
-    return make_items(_site_renderer(), comp, specs, rows, store)
+    found = []
+    for spec, data in zip(specs, make_items(_site_renderer(), comp, specs, rows, store),
+                          strict=True):
+        path = routes.output_path(spec.url)
+        write.put(_WORKER.settings.out, path, data)
+        sc = linkcheck.scan(path, data)
+        found.append((sc.ids, sc.links))
+    return found
 
 
 @contextlib.contextmanager
 def items_in_workers(settings: Settings, batches: list[ItemBatch], jobs: int
-                     ) -> Iterator[Iterator[list[bytes]]]:
-    """Each batch's files, made by `jobs` worker processes, in order. The batches are sent
-    on entering, so the caller can make other pages meanwhile."""
+                     ) -> Iterator[Iterator[list[ItemScan]]]:
+    """Each batch's files, made and written into `settings.out` by `jobs` worker processes;
+    yields their ids and links, batch by batch in order. The batches are sent on entering,
+    so the caller can make other pages meanwhile."""
     with _pool(settings, min(jobs, len(batches))) as pool:
         futures = [pool.submit(_make_items, b) for b in batches]
         yield (f.result() for f in futures)

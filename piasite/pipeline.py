@@ -7,10 +7,12 @@ processes (assessment.py), then makes the site-wide pages from the assessments' 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
 import datetime
 import functools
 import os
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -215,6 +217,7 @@ def _build_into(staged: Path, dest: Dest, root: Path, shared: Shared, base: Link
         if dest.progress:
             dest.progress("index", 0, 1)
         previous = dest.out / routes.PAGEFIND
+        _give_back_memory()
         indexed = index_site(staged, previous, dest.cache, done.pages,
                              worker_count(jobs, len(done.pages)))
         if indexed.diagnostics:
@@ -231,6 +234,19 @@ def _build_into(staged: Path, dest: Dest, root: Path, shared: Shared, base: Link
     result.wrote = True
     result.changed = frozenset(done.changed | done.removed)
     return result
+
+
+def _give_back_memory() -> None:
+    """Return to the system the memory this process freed (the C library keeps it for reuse
+    otherwise): the search index's Pagefind runs beside it. At 300 versions the process falls
+    from 308 to 175 MB. Only where the C library is glibc."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # musl and others: no malloc_trim
+        return
+    trim(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,6 +315,9 @@ def _write_with(entries: EntryStore, staged: Path, dest: Dest, root: Path, share
     summary = SiteSummary.assemble([m for m, _ in munis],
                                    [r.summary for r in results if r.summary], shared.systems,
                                    base, shared.families, shared.forms, compared, entries)
+    # Their comparisons' entries are in the store: held here too, they would double the
+    # memory the site-wide pages are made in.
+    results = [r.without_entries() for r in results]
     site_renderer = renderer(shared.config, theme, today, dest.preview, shared.families,
                              shared.forms, compared, summary.links)
     out = Jobs(site_renderer, theme, (repr(shared.families), sorted(compared)))
@@ -484,9 +503,8 @@ def _site_pages(jobs: list[Job], site_cache: SiteCache, staged: Path, target: Pa
     if progress and total:
         progress("pages", 0, total)
 
-    def put(path: PurePosixPath, data: bytes) -> None:
+    def made(path: PurePosixPath) -> None:
         nonlocal done
-        _put(staged, path, data, scans)
         rendered.append(path)
         done += 1
         if progress and done % 50 == 0:
@@ -495,12 +513,15 @@ def _site_pages(jobs: list[Job], site_cache: SiteCache, staged: Path, target: Pa
     batches = _item_batches(items, summary, entries)
     entries.commit()  # the workers read the entries the summaries stored
     with (items_in_workers(settings, [b for _, b in batches], workers) if batches
-          else contextlib.nullcontext(iter(()))) as made:
+          else contextlib.nullcontext(iter(()))) as written:
         for path, job in here:
-            put(path, job.make())
-        for (paths, _), files in zip(batches, made, strict=True):
-            for path, data in zip(paths, files, strict=True):
-                put(path, data)
+            _put(staged, path, job.make(), scans)
+            made(path)
+        # The workers wrote these files themselves: only their ids and links come back.
+        for (paths, _), found in zip(batches, written, strict=True):
+            for path, (ids, links) in zip(paths, found, strict=True):
+                scans[path] = linkcheck.Scan(path, ids, links, "", staged.joinpath(*path.parts))
+                made(path)
     return scans, rendered, hits
 
 

@@ -20,6 +20,7 @@ from piasite import pipeline
 from piasite.compare import BLANK, LOST, UNKNOWN
 from piasite.link import link
 from piasite.load import load
+from piasite.write import load_pickle
 
 RESUB = "/compare/zenkoumoku/II-4-itaku-re-7/"
 
@@ -331,3 +332,14 @@ def test_item_pages_made_by_worker_processes_are_the_same_bytes(tmp_path, monkey
     made, here = files(two / "output"), files(one / "output")
     assert made == here
     assert sum(k.startswith("compare/") and k.endswith(".json") for k in made) > 50
+
+    def checked(site: Path) -> dict[str, tuple]:
+        """The ids and links the link check was given of each item page (the site cache
+        keeps them): the workers write the files and send back only these."""
+        pages = load_pickle(site / ".piasite-cache" / "site.pickle")[2]
+        return {str(p): (page.ids, page.links.get()) for p, page in pages.items()
+                if str(p).startswith("compare/")}
+
+    by_workers = checked(two)
+    assert by_workers == checked(one)
+    assert sum(bool(links) for _, links in by_workers.values()) > 50
