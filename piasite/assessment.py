@@ -209,6 +209,9 @@ def _build_one(ctx: Context, task: Task) -> AffairResult:
                                              linkcheck.sources(public), local=True)
     summary = summarise(pm, pa, links, settings.today, shared.families, shared.forms,
                         settings.compared)
+    if summary.compare is not None and settings.cache is not None:
+        summary = dataclasses.replace(summary, compare=compare.put_entries(
+            settings.cache / compare.STORE, summary.compare))
     return AffairResult(task, tuple(diags + broken), summary, tuple(pages), tuple(outbound),
                         cache.computed)
 

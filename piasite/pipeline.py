@@ -46,7 +46,7 @@ from .cache import (
 )
 from .check import MUNICIPALITY_RULES
 from .check import check as check_site
-from .compare import EntryStore, compared_kinds, prune_entries
+from .compare import STORE, EntryStore, compared_kinds, prune_entries
 from .diagnostics import Diagnostic
 from .diff import DiffCache
 from .diff import diff as diff_site
@@ -70,7 +70,7 @@ from .render import (
 from .summary import SiteSummary
 from .write import commit, discard, new_stage, put, recover
 
-ENTRIES = "compare.sqlite"
+ENTRIES = STORE
 """The comparisons' entries, kept from build to build (compare.EntryStore)."""
 STAGES = ("load", "check", "link", "diff", "render", "write")
 

@@ -343,3 +343,24 @@ def test_item_pages_made_by_worker_processes_are_the_same_bytes(tmp_path, monkey
     by_workers = checked(two)
     assert by_workers == checked(one)
     assert sum(bool(links) for _, links in by_workers.values()) > 50
+
+
+def test_entries_go_into_the_store_where_the_assessment_is_built(tmp_path, monkeypatch):
+    # A worker adds its assessment's comparison entries to the build's store and sends the
+    # summary back without them (240 MB at 1,000 versions the parent need not hold); the item
+    # pages still show every assessment's entries.
+    munis = ("midori", "yatsushiro", "asahikawa", "okayama", "toyonaka")
+    site = copy_site(tmp_path / "site", munis)
+    carried: list[bool] = []
+    real = pipeline.SiteSummary.assemble
+
+    def spy(municipalities, summaries, *args):
+        summaries = list(summaries)
+        carried.extend(bool(s.compare.entries) for s in summaries if s.compare is not None)
+        return real(municipalities, summaries, *args)
+
+    monkeypatch.setattr(pipeline.SiteSummary, "assemble", spy)
+    assert pipeline.build(site, site / "output", now="2025-11-22", jobs=2).wrote
+    assert carried and not any(carried)
+    page = _page(site / "output", RESUB)
+    assert len(page.select("section.compare-col")) >= 2
