@@ -37,7 +37,7 @@ import subprocess
 import tempfile
 import unicodedata
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -66,10 +66,11 @@ UNUSED = ("pagefind-ui.js", "pagefind-ui.css", "pagefind-modular-ui.js", "pagefi
 SIGNATURE = b"pagefind_dcd"
 EXPORTS_AT_END = re.compile(r"export\s*\{[^{}]*\}\s*;?\s*$")
 TIMEOUT_SECONDS = 600
-PART_CHARS = 3_000_000
+PART_CHARS = 1_500_000
 """The most normalised characters one Pagefind run indexes; a larger site is indexed in
-parts merged into one bundle (index_parts). Pagefind needs about 170 bytes per character:
-about 500 MB for a part (5.7 GB for the 34 million characters of 1,000 versions in one run)."""
+parts merged into one bundle (index_parts). Pagefind needs about 170 to 210 bytes per
+character: about 330 MB for a part (650 MB at 3 million; 5.7 GB for the 34 million
+characters of 1,000 versions in one run)."""
 _SPAN = Span(PurePosixPath(BUNDLE))
 
 
@@ -511,8 +512,8 @@ class Collected:
             path = self._shard_file(shard)
             kept = {rel: v for rel, v in self._load(path).items()
                     if rel in self.stamps and rel not in self.fresh}
-            kept.update((rel, (self.stamps[rel], records))
-                        for rel, (records, _) in self.fresh.items() if _shard(rel) == shard)
+            kept.update((rel, (self.stamps[rel], records, texts))
+                        for rel, (records, texts) in self.fresh.items() if _shard(rel) == shard)
             if kept:
                 save_pickle(path, (_maker_digest(), kept))
             else:
@@ -522,24 +523,59 @@ class Collected:
         """The records (those with one of `keys`, or all), in site order, with their
         normalised texts kept for `texts`."""
         pages = list(dict.fromkeys(f.page for f in self.found if keys is None or f.key in keys))
-        shards: dict[str, dict] = {}
         out: list[Record] = []
-        for rel in pages:
-            if rel not in self.fresh:
-                shard = _shard(rel)
-                if shard not in shards:
-                    shards[shard] = self._load(self._shard_file(shard)) if self.cache_dir else {}
-                hit = shards[shard].get(rel)
-                if hit is not None and hit[0] == self.stamps[rel]:
-                    self.fresh[rel] = (hit[1], [normalise(r.text) for r in hit[1]])
-                else:  # not kept (a lost cache file): the page is read again
-                    path = Path(self.where[rel])
-                    records = records_of(path.read_text(encoding="utf-8"), page_url(rel))
-                    self.fresh[rel] = (records, [normalise(r.text) for r in records])
-            records, _ = self.fresh[rel]
+        for _, (records, _texts) in self._pages_read(pages, keep=True):
             wanted = record_keys(records) if keys is not None else None
             out.extend(r for i, r in enumerate(records) if wanted is None or wanted[i] in keys)
         return out
+
+    def _pages_read(self, pages: list[str], keep: bool
+                    ) -> Iterator[tuple[str, tuple[list[Record], list[str]]]]:
+        """Each page's records and normalised texts: as this build read them, else from the
+        records cache (or the page itself, when a cache file is lost). `keep` keeps them."""
+        shards: dict[str, dict] = {}
+        for rel in pages:
+            got = self.fresh.get(rel)
+            if got is None:
+                shard = _shard(rel)
+                if shard not in shards:
+                    shards = {shard: self._load(self._shard_file(shard)) if self.cache_dir
+                              else {}}  # pages come shard by shard: one in memory at a time
+                hit = shards[shard].get(rel)
+                if hit is not None and hit[0] == self.stamps[rel]:
+                    got = (hit[1], hit[2])
+                else:
+                    path = Path(self.where[rel])
+                    records = records_of(path.read_text(encoding="utf-8"), page_url(rel))
+                    got = (records, [normalise(r.text) for r in records])
+                if keep:
+                    self.fresh[rel] = got
+            yield rel, got
+
+    def source(self) -> Source:
+        """Every record, for indexing: a part at a time from the records cache, so that the
+        site's records (230 MB at 1,000 versions) are not all in memory while Pagefind runs
+        beside this process. Without a cache folder, from memory."""
+        if self.cache_dir is not None:
+            self.fresh.clear()  # saved in the records cache (__init__)
+        found = self.found
+
+        def part(group: range) -> tuple[list[Record], list[str]]:
+            if not group:
+                return [], []
+            pages = list(dict.fromkeys(found[i].page for i in group))
+            records: list[Record] = []
+            texts: list[str] = []
+            for _, (rs, ts) in self._pages_read(pages, keep=False):
+                records += rs
+                texts += ts
+            # A part may begin or end inside a page (index_parts.split cuts between
+            # records): only the group's own records.
+            first = next(i for i, f in enumerate(found) if f.page == found[group.start].page)
+            skip = group.start - first
+            return records[skip:skip + len(group)], texts[skip:skip + len(group)]
+
+        return Source([f.length for f in found], part)
 
     def texts(self, records: list[Record]) -> list[str]:
         """The normalised text of each of `records` (as returned by `records`)."""
@@ -609,44 +645,59 @@ def _made_from(bundle: Path) -> str:
     return made if isinstance(made, str) else ""
 
 
+class Source(NamedTuple):
+    """The records an index is made of: each one's normalised length, and a consecutive
+    group of them with their texts (`part`), read when Pagefind is about to index them."""
+
+    lengths: list[int]
+    part: Callable[[range], tuple[list[Record], list[str]]]
+
+    @classmethod
+    def of(cls, records: list[Record], texts: list[str] | None = None) -> Source:
+        if texts is None:
+            texts = [normalise(r.text) for r in records]
+        return cls([len(t) for t in texts],
+                   lambda g: (records[g.start:g.stop], texts[g.start:g.stop]))
+
+
 def write_bundle(records: list[Record], bundle: Path, digest: str = "") -> str:
     """Index `records` into `bundle`: "" when the bundle is whole, else what went wrong.
     `digest` (records_digest) is kept in the manifest, to know the bundle again."""
-    made = _write_whole(records, [normalise(r.text) for r in records], bundle, digest)
+    made = _write_whole(Source.of(records), [(r.kind, _filters(r)) for r in records], bundle,
+                        digest)
     return made if isinstance(made, str) else ""
 
 
-def _write_whole(records: list[Record], texts: list[str], bundle: Path,
+def _write_whole(source: Source, kinds: list[tuple[str, tuple]], bundle: Path,
                  digest: str) -> list[str | None] | str:
-    """One index of every record, its manifest the base's: each record's page id (None for
-    one without searchable text), or what went wrong."""
-    names = _filter_names(_filters(r) for r in records)
-    made = _index(records, bundle, names, texts=texts)
+    """One index of every record (`kinds`: each one's kind and filters), its manifest the
+    base's: each record's page id (None for one without searchable text), or what went
+    wrong."""
+    names = _filter_names(f for _, f in kinds)
+    made = _index(source, bundle, names)
     if isinstance(made, str):
         return made
     pages, ids = made
     _write_manifest(bundle, {"version": 1, "pages": pages, "chunks": _chunks(bundle),
                              "records": digest, "base": digest,
                              "filters": filter_counts(
-                                 (r.kind, _filters(r)) for r, i in zip(records, ids, strict=True)
-                                 if i)})
+                                 k for k, i in zip(kinds, ids, strict=True) if i)})
     return ids
 
 
-def _index(records: list[Record], bundle: Path, all_filters: list[str], prefix: str = "r",
-           texts: list[str] | None = None) -> tuple[dict[str, list], list[str | None]] | str:
-    """Run Pagefind over `records` into `bundle` and write their texts beside it: in one run,
-    or, past PART_CHARS characters, in parts merged into one bundle (index_parts).
+def _index(source: Source, bundle: Path, all_filters: list[str], prefix: str = "r"
+           ) -> tuple[dict[str, list], list[str | None]] | str:
+    """Run Pagefind over the records of `source` into `bundle` and write their texts beside
+    it: in one run, or, past PART_CHARS characters, in parts merged into one bundle
+    (index_parts), each part's records read only when it is indexed.
 
     Returns what `_index_one` returns.
     """
-    if texts is None:
-        texts = [normalise(r.text) for r in records]
-    groups = index_parts.split([len(t) for t in texts], PART_CHARS)
+    groups = index_parts.split(source.lengths, PART_CHARS)
     if len(groups) == 1:
-        return _index_one(records, bundle, all_filters, prefix, texts)
+        return _index_one(*source.part(groups[0]), bundle, all_filters, prefix)
     pages: dict[str, list] = {}
-    ids: list[str | None] = [None] * len(records)
+    ids: list[str | None] = [None] * len(source.lengths)
     # Beside the bundle: the parts' texts move into it by rename.
     with (tempfile.TemporaryDirectory(prefix=".index-parts-", dir=bundle.parent) as tmp,
           ThreadPoolExecutor(1) as reader):
@@ -654,8 +705,8 @@ def _index(records: list[Record], bundle: Path, all_filters: list[str], prefix: 
         scans = []
         words: dict[str, str] = {}
         for k, group in enumerate(groups):
-            part = _index_one([records[i] for i in group], Path(tmp) / str(k), all_filters,
-                              f"{prefix}{k}-", [texts[i] for i in group])
+            part = _index_one(*source.part(group), Path(tmp) / str(k), all_filters,
+                              f"{prefix}{k}-")
             if isinstance(part, str):
                 return part
             made.append(part)
@@ -680,8 +731,8 @@ def _index(records: list[Record], bundle: Path, all_filters: list[str], prefix: 
     return problem or (dict(sorted(pages.items())), ids)
 
 
-def _index_one(records: list[Record], bundle: Path, all_filters: list[str], prefix: str,
-               texts: list[str]) -> tuple[dict[str, list], list[str | None]] | str:
+def _index_one(records: list[Record], texts: list[str], bundle: Path, all_filters: list[str],
+               prefix: str) -> tuple[dict[str, list], list[str | None]] | str:
     """Run Pagefind once over `records` into `bundle` and write their texts beside it.
 
     Returns the manifest's pages (Pagefind id -> url, kind, title, date, length, facts) and each
@@ -965,7 +1016,7 @@ def _write_delta(plan: _Delta, bundle: Path, collected: Collected, names: list[s
         (f.kind, f.filters) for f in collected.found if f.length))
     if plan.new:
         new = collected.records(plan.new)
-        made = _index(new, bundle / DELTA, names, prefix="d", texts=collected.texts(new))
+        made = _index(Source.of(new, collected.texts(new)), bundle / DELTA, names, prefix="d")
         if isinstance(made, str):
             return made
         pages, _ = made
@@ -1009,12 +1060,12 @@ def index_site(site_dir: Path, previous: Path | None = None,
             if previous is not None and cache_dir is not None else None)
     if plan is not None and not _write_delta(plan, bundle, collected, names, digest):
         return IndexResult(len(keys), [], scope=DELTA)
-    records = collected.records()
-    texts = collected.texts(records)
+    source = collected.source()
+    kinds = [(f.kind, f.filters) for f in collected.found]
     last = ""
     for _ in range(2):
         shutil.rmtree(bundle, ignore_errors=True)
-        ids = _write_whole(records, texts, bundle, digest)
+        ids = _write_whole(source, kinds, bundle, digest)
         if isinstance(ids, str):
             last = ids
             continue

@@ -79,7 +79,7 @@ def test_an_index_made_in_parts_is_the_index_made_at_once(built_site: Path, tmp_
     monkeypatch.setattr(index, "PART_CHARS", total // 6)
     calls = []
     real = index._index_one
-    monkeypatch.setattr(index, "_index_one", lambda *a: calls.append(a[1]) or real(*a))
+    monkeypatch.setattr(index, "_index_one", lambda *a: calls.append(a[2]) or real(*a))
     assert index.write_bundle(records, tmp_path / "parts", "d") == ""
     assert len(calls) >= 5
     once, parts = _decoded(tmp_path / "once"), _decoded(tmp_path / "parts")
@@ -146,3 +146,28 @@ def test_a_reader_finds_in_a_merged_index_what_one_index_gives(chromium: Any, tm
         assert not errors, errors
     assert seen["parts"] == seen["once"]
     assert all(seen["once"][:5]), "each query finds something"
+
+
+def test_parts_read_from_the_records_cache_are_the_records_in_order(built_site: Path,
+                                                                    tmp_path: Path) -> None:
+    # While Pagefind runs, the build holds one part's records, read back from the records
+    # cache (Collected.source); cut anywhere, even between two records of one page, the
+    # parts put together are every record with its text, in site order.
+    whole = index.Collected(built_site)
+    records = whole.records()
+    texts = whole.texts(records)
+    index.Collected(built_site, tmp_path)  # fills the records cache
+    source = index.Collected(built_site, tmp_path).source()
+    assert source.lengths == [len(t) for t in texts]
+    pages = [f.page for f in whole.found]
+    for limit in (1, 5_000, 40_000, 10**9):
+        groups = index_parts.split(source.lengths, limit)
+        assert any(pages[g.start] == pages[g.start - 1] for g in groups[1:]) or limit > 5_000
+        got_records: list = []
+        got_texts: list = []
+        for g in groups:
+            rs, ts = source.part(g)
+            assert len(rs) == len(ts) == len(g)
+            got_records += rs
+            got_texts += ts
+        assert got_records == records and got_texts == texts, limit
