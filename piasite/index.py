@@ -45,7 +45,7 @@ from typing import NamedTuple
 
 from . import index_parts, routes
 from .diagnostics import Diagnostic, Span, error
-from .write import files_in, load_pickle, save_pickle
+from .write import files_in, give_back_memory, load_pickle, save_pickle
 
 BUNDLE = routes.PAGEFIND
 ENTRY = "pagefind-entry.json"
@@ -558,6 +558,7 @@ class Collected:
         beside this process. Without a cache folder, from memory."""
         if self.cache_dir is not None:
             self.fresh.clear()  # saved in the records cache (__init__)
+            give_back_memory()
         found = self.found
 
         def part(group: range) -> tuple[list[Record], list[str]]:

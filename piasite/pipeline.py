@@ -7,12 +7,10 @@ processes (assessment.py), then makes the site-wide pages from the assessments' 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import dataclasses
 import datetime
 import functools
 import os
-import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -68,7 +66,7 @@ from .render import (
     static_files,
 )
 from .summary import SiteSummary
-from .write import commit, discard, new_stage, put, recover
+from .write import commit, discard, give_back_memory, new_stage, put, recover
 
 ENTRIES = STORE
 """The comparisons' entries, kept from build to build (compare.EntryStore)."""
@@ -217,7 +215,7 @@ def _build_into(staged: Path, dest: Dest, root: Path, shared: Shared, base: Link
         if dest.progress:
             dest.progress("index", 0, 1)
         previous = dest.out / routes.PAGEFIND
-        _give_back_memory()
+        give_back_memory()
         indexed = index_site(staged, previous, dest.cache, done.pages,
                              worker_count(jobs, len(done.pages)))
         if indexed.diagnostics:
@@ -234,19 +232,6 @@ def _build_into(staged: Path, dest: Dest, root: Path, shared: Shared, base: Link
     result.wrote = True
     result.changed = frozenset(done.changed | done.removed)
     return result
-
-
-def _give_back_memory() -> None:
-    """Return to the system the memory this process freed (the C library keeps it for reuse
-    otherwise): the search index's Pagefind runs beside it. At 300 versions the process falls
-    from 308 to 175 MB. Only where the C library is glibc."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):  # musl and others: no malloc_trim
-        return
-    trim(0)
 
 
 @dataclass(frozen=True, slots=True)

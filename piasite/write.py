@@ -15,11 +15,13 @@ edit at 1,000 versions (15,700 files, 5,100 folders).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gc
 import json
 import os
 import pickle
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path, PurePosixPath
@@ -239,6 +241,20 @@ def frozen_loads() -> Iterator[None]:
 
 
 Stamp = tuple[int, int, int, int]
+
+
+def give_back_memory() -> None:
+    """Return to the system the memory this process freed (the C library keeps it for reuse
+    otherwise): before the search index, whose Pagefind runs beside this process, and once
+    the index has dropped the records it read. At 300 versions the build falls from 308 to
+    193 MB. Only where the C library is glibc."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # musl and others: no malloc_trim
+        return
+    trim(0)
 
 
 def stat_stamp(st: os.stat_result) -> Stamp:
