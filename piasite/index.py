@@ -544,7 +544,7 @@ class Collected:
                 hit = shards[shard].get(rel)
                 if hit is not None and hit[0] == self.stamps[rel]:
                     got = (hit[1], hit[2])
-                else:
+                else:  # not kept (a lost cache file): the page is read again
                     path = Path(self.where[rel])
                     records = records_of(path.read_text(encoding="utf-8"), page_url(rel))
                     got = (records, [normalise(r.text) for r in records])
