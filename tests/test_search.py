@@ -262,6 +262,22 @@ def test_pages_read_by_worker_processes_give_the_same_records(built_site: Path,
     assert len(alone.found) > 40
 
 
+def test_pages_read_by_worker_processes_go_straight_into_the_records_cache(
+        built_site: Path, tmp_path: Path, monkeypatch) -> None:
+    """With a records cache, the workers save the records themselves and send back only what
+    the index plans with: the build does not hold the site's records (index.Collected)."""
+    monkeypatch.setattr(index, "MIN_PAGES_FOR_WORKERS", 2)
+    alone = index.Collected(built_site)
+    cached = index.Collected(built_site, tmp_path, jobs=2)
+    assert cached.fresh == {} and cached.found == alone.found
+    records = cached.records()
+    assert records == alone.records()
+    assert cached.texts(records) == alone.texts(alone.records())
+    again = index.Collected(built_site, tmp_path, jobs=2)  # nothing changed: nothing read
+    assert again.fresh == {} and again.found == alone.found
+    assert again.records() == records
+
+
 def test_built_bundle_has_only_what_the_search_page_loads(built_site: Path) -> None:
     bundle = built_site / "pagefind"
     assert (bundle / "pagefind.js").is_file()
