@@ -300,9 +300,6 @@ def _write_with(entries: EntryStore, staged: Path, dest: Dest, root: Path, share
     summary = SiteSummary.assemble([m for m, _ in munis],
                                    [r.summary for r in results if r.summary], shared.systems,
                                    base, shared.families, shared.forms, compared, entries)
-    # Their comparisons' entries are in the store: held here too, they would double the
-    # memory the site-wide pages are made in.
-    results = [r.without_entries() for r in results]
     site_renderer = renderer(shared.config, theme, today, dest.preview, shared.families,
                              shared.forms, compared, summary.links)
     out = Jobs(site_renderer, theme, (repr(shared.families), sorted(compared)))

@@ -7,7 +7,6 @@ pages are then made from these summaries, so no stage needs every assessment in 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -75,9 +74,6 @@ class SiteSummary:
                 if s.compare.assessment.kind in compared:
                     store.add(s.compare.assessment.kind, seq, s.compare)
                 records.append((seq, s.compare))
-                # The entries are in the store now: the summary need not hold them too
-                # (about 240 MB of a site of 1,000 versions).
-                by_muni[s.muni][-1] = dataclasses.replace(s, compare=s.compare.stripped())
         # A municipality is listed once it has at least one assessment to show.
         rows = tuple((m, tuple(by_muni[m.slug])) for m in munis if by_muni.get(m.slug))
         return cls(rows, systems, with_uses(registry, uses, {}), mentions,
