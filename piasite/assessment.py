@@ -18,7 +18,6 @@ import contextlib
 import dataclasses
 import datetime
 import functools
-import multiprocessing
 import os
 import sys
 import zlib
@@ -35,6 +34,7 @@ from . import (
     load,
     markdown,
     normalize,
+    processes,
     routes,
     source,
     write,
@@ -312,11 +312,7 @@ def build_all(settings: Settings, tasks: Sequence[Task], jobs: int | None = None
 
 
 def _pool(settings: Settings, workers: int) -> ProcessPoolExecutor:
-    # forkserver: each worker starts from a clean process, copying no thread or state of the
-    # caller (an embedding program, the preview's server threads).
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method),
-                               initializer=_worker_init, initargs=(settings,))
+    return processes.pool(workers, _worker_init, (settings,))
 
 
 def ids_blob(ids: frozenset[str]) -> bytes:

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 
-from . import index_parts, routes
+from . import index_parts, processes, routes
 from .diagnostics import Diagnostic, Span, error
 from .write import files_in, give_back_memory, load_pickle, save_pickle
 
@@ -648,11 +648,7 @@ def _read_shard(work: tuple[str, str, list[tuple[str, str, PageStamp]], set[str]
 def _in_workers(fn: Callable, work: list, jobs: int) -> list:
     """`fn` over `work`, in order, by `jobs` worker processes; several batches per worker, so
     that none waits on the slowest."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context(method)) as pool:
+    with processes.pool(jobs) as pool:
         return list(pool.map(fn, work, chunksize=max(1, len(work) // (jobs * 8))))
 
 

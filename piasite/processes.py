@@ -1,0 +1,18 @@
+"""Worker processes: the pools the build's stages start (the assessments and comparison
+item pages in assessment.py, the pages' search records in index.py)."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+from collections.abc import Callable
+
+
+def pool(workers: int, initializer: Callable[..., object] | None = None,
+         initargs: tuple = ()) -> concurrent.futures.ProcessPoolExecutor:
+    # forkserver: each worker starts from a clean process, copying no thread or state of the
+    # caller (an embedding program, the preview's server threads).
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    return concurrent.futures.ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context(method), initializer=initializer,
+        initargs=initargs)
