@@ -100,12 +100,12 @@ class AffairResult:
     """Taken from the last build (cache.py): its pages were linked, not written."""
 
     def without_entries(self) -> AffairResult:
-        """As the build cache keeps it: the comparisons' entries are in their own store."""
+        """As the build cache keeps it: the comparisons' entries and the system mentions are
+        in their own store."""
         s = self.summary
-        if s is None or s.compare is None or not s.compare.entries:
+        if s is None or s.stripped() is s:
             return self
-        return dataclasses.replace(self, summary=dataclasses.replace(
-            s, compare=s.compare.stripped()))
+        return dataclasses.replace(self, summary=s.stripped())
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,9 +209,8 @@ def _build_one(ctx: Context, task: Task) -> AffairResult:
                                              linkcheck.sources(public), local=True)
     summary = summarise(pm, pa, links, settings.today, shared.families, shared.forms,
                         settings.compared)
-    if summary.compare is not None and settings.cache is not None:
-        summary = dataclasses.replace(summary, compare=compare.put_entries(
-            settings.cache / compare.STORE, summary.compare))
+    if settings.cache is not None:
+        summary = summary.stored(settings.cache / compare.STORE)
     return AffairResult(task, tuple(diags + broken), summary, tuple(pages), tuple(outbound),
                         cache.computed)
 

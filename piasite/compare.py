@@ -213,7 +213,8 @@ def record(m: Municipality, a: Affair, families: Mapping[str, Family], forms: Ma
 
 class EntryStore:
     """Every record's entries by item, in a small database beside the build (not in memory):
-    an item page reads only its own entries.
+    an item page reads only its own entries. The summaries' system mentions wait there too
+    (summary.AffairSummary.mentions), for the system pages.
 
     Entries are kept by their digest and the database stays from build to build, so a record
     taken from the build cache comes without its entries (`Record.stripped`): reading 600 KB
@@ -230,6 +231,8 @@ class EntryStore:
             self.db, self.token = _open_store(path)
         self.index: dict[tuple[str, str], list[tuple[int, str]]] = {}
         """(family, item) -> (seq, digest) of each record that has the item."""
+        self.others: set[str] = set()
+        """The digests of the other blobs the build refers to (`refer`)."""
 
     def add(self, family: str, seq: int, rec: Record) -> None:
         if rec.entries:
@@ -238,15 +241,28 @@ class EntryStore:
         for item, digest in rec.digests.items():
             self.index.setdefault((family, item), []).append((seq, digest))
 
-    def entries(self, family: str, item: str) -> list[tuple[int, tuple[Entry, ...]]]:
-        wanted = self.rows(family, item)
+    def put(self, blobs: Mapping[str, bytes]) -> None:
+        """Other blobs by digest (the system mentions of a summary no worker stored)."""
+        if blobs:
+            self.db.executemany("INSERT OR IGNORE INTO blob VALUES (?, ?)", blobs.items())
+
+    def refer(self, digests: Iterable[str]) -> None:
+        """Keep these blobs too when the store forgets those no build refers to."""
+        self.others.update(digests)
+
+    def blobs(self, digests: Iterable[str]) -> dict[str, bytes]:
         found: dict[str, bytes] = {}
-        digests = sorted({d for _, d in wanted})
-        for i in range(0, len(digests), 500):
-            part = digests[i:i + 500]
+        wanted = sorted(set(digests))
+        for i in range(0, len(wanted), 500):
+            part = wanted[i:i + 500]
             found.update(self.db.execute(
                 f"SELECT digest, data FROM blob WHERE digest IN ({','.join('?' * len(part))})",
                 part))
+        return found
+
+    def entries(self, family: str, item: str) -> list[tuple[int, tuple[Entry, ...]]]:
+        wanted = self.rows(family, item)
+        found = self.blobs(d for _, d in wanted)
         return [(seq, pickle.loads(found[d])) for seq, d in wanted]
 
     def rows(self, family: str, item: str) -> tuple[tuple[int, str], ...]:
@@ -258,8 +274,8 @@ class EntryStore:
         self.db.commit()
 
     def referred(self) -> set[str]:
-        """The digests of the entries the records added since opening refer to."""
-        return {d for rows in self.index.values() for _, d in rows}
+        """The digests of the blobs the records and summaries added since opening refer to."""
+        return {d for rows in self.index.values() for _, d in rows} | self.others
 
     def close(self) -> None:
         self.db.commit()
@@ -270,23 +286,22 @@ STORE = "compare.sqlite"
 """The EntryStore's file in the build's cache folder."""
 
 
-def put_entries(path: Path, rec: Record) -> Record:
-    """Add a record's entries to the store at `path`, which the build opened (EntryStore),
-    and return the record without them. Called where the assessment was built, a worker
-    process: the entries (240 MB at 1,000 versions) then never travel to the parent, nor wait
-    there for the site-wide pages."""
-    if not rec.entries or not path.is_file():  # no store opened: the caller adds them
-        return rec
+def put_blobs(path: Path, blobs: Mapping[str, bytes]) -> bool:
+    """Add blobs by digest to the store at `path`, which the build opened (EntryStore); False
+    when it did not open one. Called by the worker that built an assessment
+    (summary.AffairSummary.stored): its comparison entries (240 MB at 1,000 versions) and
+    system mentions then never travel to the parent."""
+    if not path.is_file():
+        return False
     # Workers add theirs side by side: each waits for the other's short write.
     db = sqlite3.connect(str(path), timeout=120)
     try:
         db.execute("PRAGMA synchronous = OFF")
-        db.executemany("INSERT OR IGNORE INTO blob VALUES (?, ?)",
-                       [(rec.digests[item], blob) for item, blob in rec.entries.items()])
+        db.executemany("INSERT OR IGNORE INTO blob VALUES (?, ?)", blobs.items())
         db.commit()
     finally:
         db.close()
-    return rec.stripped()
+    return True
 
 
 def _open_store(path: Path | None) -> tuple[sqlite3.Connection, str]:

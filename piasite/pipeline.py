@@ -69,7 +69,8 @@ from .summary import SiteSummary
 from .write import commit, discard, give_back_memory, new_stage, put, recover
 
 ENTRIES = STORE
-"""The comparisons' entries, kept from build to build (compare.EntryStore)."""
+"""The comparisons' entries and the system mentions, kept from build to build
+(compare.EntryStore)."""
 STAGES = ("load", "check", "link", "diff", "render", "write")
 
 

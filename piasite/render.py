@@ -268,6 +268,9 @@ def summarise(m: Municipality, a: Affair, links: LinkIndex, today: datetime.date
               compared: frozenset[str]) -> AffairSummary:
     """What the site-wide pages need from one assessment (no item text but its comparisons')."""
     mine = {(m.slug, a.slug)}
+    mentions = {slug: Packed.of(ms) for slug, ms in views.mention_views(
+        [x for v in links.mentions.values() for x in v if (x.muni, x.affair) in mine], a,
+        m).items()}
     return AffairSummary(
         muni=m.slug, slug=a.slug, title=a.title, index=views.affair_index(a),
         consultations=tuple(views.consultation_view(rev, a, m, today) for rev in a.revisions
@@ -275,9 +278,8 @@ def summarise(m: Municipality, a: Affair, links: LinkIndex, today: datetime.date
         feed=feeds.entries(m, a, views.revision_label),
         uses=MappingProxyType({k: tuple(u for u in v if (u.muni, u.affair) in mine)
                                for k, v in links.uses.items()}),
-        mentions=MappingProxyType({slug: Packed.of(ms) for slug, ms in views.mention_views(
-            [x for v in links.mentions.values() for x in v if (x.muni, x.affair) in mine], a,
-            m).items()}),
+        mentions=MappingProxyType({slug: p.digest for slug, p in mentions.items()}),
+        blobs=MappingProxyType({p.digest: p.blob for p in mentions.values()}),
         labels=MappingProxyType({rv.id: views.revision_label(rv) for rv in a.revisions}),
         kind=a.kind, has_versions=bool(a.revisions),
         compare=compare.record(m, a, families, forms, compared, links))
@@ -353,14 +355,13 @@ def _system_jobs(out: Jobs, s: SiteSummary) -> None:
     crumb = Crumb("システム登録簿", routes.systems())
     for e in entries:
         parts = s.mentions.get(e["slug"], [])
-        # Fingerprinted by its parts' digests; unpacked only when the page is made.
+        # Fingerprinted by its parts' digests; read from the store only when the page is made.
         out.page_later("system.html", e["url"], f"{e['name']}｜システム登録簿", [HOME, crumb],
-                       (e, parts), functools.partial(_system_page, e, parts))
+                       (e, parts), functools.partial(_system_page, e, s, parts))
 
 
-def _system_page(entry: dict, parts: list[Packed[list[dict]]]) -> dict:
-    return dict(system=dict(entry, mentions=views.mention_groups(
-        [m for part in parts for m in part.get()])))
+def _system_page(entry: dict, s: SiteSummary, parts: list[str]) -> dict:
+    return dict(system=dict(entry, mentions=views.mention_groups(s.mention_items(parts))))
 
 
 def _compare_jobs(out: Jobs, s: SiteSummary) -> None:

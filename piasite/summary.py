@@ -7,14 +7,16 @@ pages are then made from these summaries, so no stage needs every assessment in 
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import MappingProxyType
 
 from . import compare
 from .feeds import FeedEntry
 from .link import LinkIndex, SystemUse, with_uses
 from .model import Family, Form, Municipality, System
-from .pickling import Packed
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,15 +32,38 @@ class AffairSummary:
     feed: tuple[FeedEntry, ...]
     uses: Mapping[str, tuple[SystemUse, ...]]
     """System slug → where this assessment's versions list it."""
-    mentions: Mapping[str, Packed[list[dict]]]
-    """System slug → the items naming it, as its page lists them (views.mention_views); kept
-    packed until that page is made, which is seldom in a rebuild."""
+    mentions: Mapping[str, str]
+    """System slug → the digest of the items naming it, as its page lists them
+    (views.mention_views, pickled). The items wait in the store (compare.EntryStore) until
+    that page is made, which is seldom in a rebuild: at 1,000 versions they were a third of
+    what the parent held of the assessments (130 KB each)."""
+    blobs: Mapping[str, bytes]
+    """Digest → those items, until they are in the store (`stored`)."""
     labels: Mapping[str, str]
     """Version id → its label (令和7年12月12日公表版)."""
     kind: str
     has_versions: bool
     compare: compare.Record | None = None
     """Its row of the overview and its part of every item comparison."""
+
+    def stored(self, path: Path) -> AffairSummary:
+        """Put its mentions and comparison entries into the store at `path`, which the build
+        opened, and return it without them. Called where the assessment was built (a worker):
+        they then never travel to the parent, nor wait there for the site-wide pages."""
+        blobs = dict(self.blobs)
+        if self.compare is not None:
+            blobs.update((self.compare.digests[item], blob)
+                         for item, blob in self.compare.entries.items())
+        if not blobs or not compare.put_blobs(path, blobs):
+            return self  # nothing to put, or no store opened: `assemble` adds them
+        return self.stripped()
+
+    def stripped(self) -> AffairSummary:
+        """As the build cache keeps it: what it put into the store is there, by digest."""
+        if not self.blobs and (self.compare is None or not self.compare.entries):
+            return self
+        return replace(self, blobs=MappingProxyType({}),
+                       compare=self.compare and self.compare.stripped())
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +73,17 @@ class SiteSummary:
     systems: tuple[System, ...]
     links: LinkIndex
     """The registry with every assessment's uses."""
-    mentions: Mapping[str, list[Packed[list[dict]]]]
-    """System slug → each assessment's items naming it (none there: not listed), in order."""
+    mentions: Mapping[str, list[str]]
+    """System slug → the digests of each assessment's items naming it (none there: not
+    listed), in order; `mention_items` reads them."""
     comparisons: Mapping[str, compare.FamilyComparison]
+    store: compare.EntryStore
+
+    def mention_items(self, digests: Iterable[str]) -> list[dict]:
+        """The items naming a system, from the store: the assessments' parts in order."""
+        digests = list(digests)
+        found = self.store.blobs(digests)
+        return [m for d in digests for m in pickle.loads(found[d])]
 
     @classmethod
     def assemble(cls, munis: Iterable[Municipality], summaries: Iterable[AffairSummary],
@@ -61,14 +94,16 @@ class SiteSummary:
         the item pages read one item at a time."""
         by_muni: dict[str, list[AffairSummary]] = {}
         uses: dict[str, list[SystemUse]] = {}
-        mentions: dict[str, list[Packed[list[dict]]]] = {}
+        mentions: dict[str, list[str]] = {}
         records = []
         for s in summaries:
             by_muni.setdefault(s.muni, []).append(s)
             for slug, us in s.uses.items():
                 uses.setdefault(slug, []).extend(us)
-            for slug, ms in s.mentions.items():
-                mentions.setdefault(slug, []).append(ms)
+            for slug, digest in s.mentions.items():
+                mentions.setdefault(slug, []).append(digest)
+            store.put(s.blobs)  # none when a worker stored them (`AffairSummary.stored`)
+            store.refer(s.mentions.values())
             if s.compare is not None:
                 seq = len(records)
                 if s.compare.assessment.kind in compared:
@@ -77,4 +112,4 @@ class SiteSummary:
         # A municipality is listed once it has at least one assessment to show.
         rows = tuple((m, tuple(by_muni[m.slug])) for m in munis if by_muni.get(m.slug))
         return cls(rows, systems, with_uses(registry, uses, {}), mentions,
-                   compare.comparisons(records, families, forms, compared, store))
+                   compare.comparisons(records, families, forms, compared, store), store)

@@ -345,10 +345,16 @@ def test_item_pages_made_by_worker_processes_are_the_same_bytes(tmp_path, monkey
     assert sum(bool(links) for _, links in by_workers.values()) > 50
 
 
+def _mentioning(site: Path) -> list[str]:
+    page = _page(site / "output", "/systems/chukan-server-platform/")
+    return [text(g.find("h3")) for g in page.select("section.mention-group")
+            if g.select("ul.mentions > li")]
+
+
 def test_entries_go_into_the_store_where_the_assessment_is_built(tmp_path, monkeypatch):
-    # A worker adds its assessment's comparison entries to the build's store and sends the
-    # summary back without them (240 MB at 1,000 versions the parent need not hold); the item
-    # pages still show every assessment's entries.
+    # A worker adds its assessment's comparison entries and system mentions to the build's
+    # store and sends the summary back without them (240 + 90 MB at 1,000 versions the parent
+    # need not hold); the item and system pages still show every assessment's.
     munis = ("midori", "yatsushiro", "asahikawa", "okayama", "toyonaka")
     site = copy_site(tmp_path / "site", munis)
     carried: list[bool] = []
@@ -357,6 +363,7 @@ def test_entries_go_into_the_store_where_the_assessment_is_built(tmp_path, monke
     def spy(municipalities, summaries, *args):
         summaries = list(summaries)
         carried.extend(bool(s.compare.entries) for s in summaries if s.compare is not None)
+        carried.extend(bool(s.blobs) for s in summaries)
         return real(municipalities, summaries, *args)
 
     monkeypatch.setattr(pipeline.SiteSummary, "assemble", spy)
@@ -364,3 +371,13 @@ def test_entries_go_into_the_store_where_the_assessment_is_built(tmp_path, monke
     assert carried and not any(carried)
     page = _page(site / "output", RESUB)
     assert len(page.select("section.compare-col")) >= 2
+    names = _mentioning(site)
+    for muni in ("北海道旭川市", "岡山県岡山市", "大阪府豊中市", "熊本県八代市"):
+        assert any(n.startswith(muni) for n in names), (muni, names)
+    # Made again from the summaries the build cache kept (no mentions in them): the same.
+    before = (site / "output/systems/chukan-server-platform/index.html").read_bytes()
+    (site / ".piasite-cache" / "site.pickle").unlink()
+    (site / "output/systems/chukan-server-platform/index.html").unlink()
+    res = pipeline.build(site, site / "output", now="2025-11-22", jobs=2)
+    assert res.reused == len(munis)  # every assessment from the cache
+    assert (site / "output/systems/chukan-server-platform/index.html").read_bytes() == before
