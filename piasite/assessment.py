@@ -48,7 +48,7 @@ from .discover import AffairFiles
 from .link import LinkIndex, registry, resolve, with_uses
 from .load import Shared, load_affair, load_shared
 from .model import Municipality, Site
-from .pickling import quick_pickle
+from .pickling import Packed, quick_pickle
 from .render import (
     ItemSpec,
     Jobs,
@@ -85,6 +85,10 @@ class Page:
     """zlib of the page's HTML ids, one per line (for links into it from site-wide pages)."""
 
 
+NO_LINKS: Packed[tuple[linkcheck.Outbound, ...]] = Packed.of(())
+NO_TARGETS: Packed[frozenset[str]] = Packed.of(frozenset())
+
+
 @quick_pickle
 @dataclass(frozen=True, slots=True)
 class AffairResult:
@@ -93,8 +97,11 @@ class AffairResult:
     summary: AffairSummary | None = None
     """None when the assessment was not rendered (it has errors, or this is a check only)."""
     pages: tuple[Page, ...] = ()
-    outbound: tuple[linkcheck.Outbound, ...] = ()
-    """Links to files outside this assessment, checked once the whole site is written."""
+    outbound: Packed[tuple[linkcheck.Outbound, ...]] = NO_LINKS
+    """Links to files outside this assessment, checked once the whole site is written: packed
+    where the assessment was built (as objects, 140 KB an assessment the parent held)."""
+    targets: Packed[frozenset[str]] = NO_TARGETS
+    """Every file one of them may lead to: a rebuild unpacks the links only if one moved."""
     diffs_computed: int = 0
     reused: bool = False
     """Taken from the last build (cache.py): its pages were linked, not written."""
@@ -211,7 +218,9 @@ def _build_one(ctx: Context, task: Task) -> AffairResult:
                         settings.compared)
     if settings.cache is not None:
         summary = summary.stored(settings.cache / compare.STORE)
-    return AffairResult(task, tuple(diags + broken), summary, tuple(pages), tuple(outbound),
+    return AffairResult(task, tuple(diags + broken), summary, tuple(pages),
+                        Packed.of(tuple(outbound)),
+                        Packed.of(frozenset(t for o in outbound for t in o.targets)),
                         cache.computed)
 
 

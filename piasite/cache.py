@@ -95,12 +95,9 @@ class Entry:
     out: str
     """The output folder its pages were published to."""
     result: AffairResult
-    """Without its `outbound` links: they are the two fields below."""
+    """Its outbound links packed: most rebuilds never unpack them."""
     stamps: tuple[tuple[int, int], ...]
     """(size, mtime in ns) of each page as written, in the order of `result.pages`."""
-    outbound: Packed[tuple[linkcheck.Outbound, ...]]
-    targets: frozenset[str]
-    """Every file an outbound link may lead to: most rebuilds never unpack the links."""
 
 
 class BuildCache:
@@ -114,8 +111,6 @@ class BuildCache:
         self.today = today
         self.reused = 0
         self.digests = FileDigests(cache / "file-digests.pickle")
-        self._taken: dict[Path, Entry] = {}
-        """The entries taken this build, by folder: their packed links, if a link check asks."""
 
     def key(self, task: Task) -> str:
         h = hashlib.sha256()
@@ -154,16 +149,14 @@ class BuildCache:
         """The entry's result, its pages left in output/ as they are; `outbound` gives its
         outbound links."""
         self.reused += 1
-        self._taken[entry.result.task.folder] = entry
         return dataclasses.replace(entry.result, diffs_computed=0, reused=True)
 
     def outbound(self, result: AffairResult, moved: set[str]) -> Iterable[linkcheck.Outbound]:
         """The outbound links of an assessment taken from the cache that may lead to one of
         the `moved` files (the others were whole when it was published)."""
-        entry = self._taken[result.task.folder]
-        if entry.targets.isdisjoint(moved):
+        if not moved or result.targets.get().isdisjoint(moved):
             return ()
-        return [o for o in entry.outbound.get() if not moved.isdisjoint(o.targets)]
+        return [o for o in result.outbound.get() if not moved.isdisjoint(o.targets)]
 
     def store(self, task: Task, key: str, result: AffairResult,
               where: Callable[[PurePosixPath], Path], today_matters: bool) -> None:
@@ -173,10 +166,8 @@ class BuildCache:
         for page in result.pages:
             st = where(page.path).stat()
             stamps.append((st.st_size, st.st_mtime_ns))
-        entry = Entry(key, self.today if today_matters else "", str(self.out),
-                      dataclasses.replace(result, outbound=()), tuple(stamps),
-                      Packed.of(result.outbound),
-                      frozenset(t for o in result.outbound for t in o.targets))
+        entry = Entry(key, self.today if today_matters else "", str(self.out), result,
+                      tuple(stamps))
         save_pickle(self._file(task), entry)
 
     def forget_others(self, tasks: Iterable[Task]) -> None:

@@ -594,7 +594,7 @@ def _check_links(scans: dict[PurePosixPath, linkcheck.Scan], results: list[Affai
         pages[p] = sc
     diags, _ = linkcheck.check_scans(pages, names, ids_of, base, linkcheck.sources(skeleton))
     for r in results:
-        for o in cached(r, moved) if r.reused else r.outbound:
+        for o in cached(r, moved) if r.reused else r.outbound.get():
             target = next((names[t] for t in o.targets if t in names), None)
             problem = linkcheck.judge(target, o.fragment, ids_of)
             if problem is not None:
