@@ -14,6 +14,7 @@ most of that stage's work, from the entries the parent stored.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import dataclasses
 import datetime
@@ -144,7 +145,8 @@ def make_context(settings: Settings) -> Context:
     # The site-wide files' own diagnostics are the parent's to report, once.
     shared, _, _ = load_shared(settings.root)
     base, _ = registry(shared.systems)
-    return Context(settings, shared, base, find_theme(settings.root, shared.config.theme))
+    return Context(settings, shared, base,
+                   find_theme(settings.root, shared.config.theme, settings.cache))
 
 
 _WORKER: Context | None = None
@@ -328,11 +330,27 @@ def ids_blob(ids: frozenset[str]) -> bytes:
     return zlib.compress("\n".join(sorted(ids)).encode()) if ids else b""
 
 
-def page_ids_of(blob: bytes) -> frozenset[str]:
-    return frozenset(zlib.decompress(blob).decode().split("\n")) if blob else frozenset()
+class Ids(tuple):
+    """A page's ids in order, as `ids_blob` keeps them; `in` looks one up by bisection.
+
+    The link check holds the ids of every page a link leads into: at 1,000 versions about
+    2.5 million ids of some 2,000 names, 250 MB as a frozenset of its own strings per page.
+    Sorted in a tuple of shared (interned) names they take 8 bytes an id."""
+
+    __slots__ = ()
+
+    def __contains__(self, name: object) -> bool:
+        i = bisect.bisect_left(self, name)
+        return i < len(self) and self[i] == name
 
 
-def page_ids(page: Page) -> frozenset[str]:
+def page_ids_of(blob: bytes) -> Ids:
+    if not blob:
+        return Ids()
+    return Ids(map(sys.intern, zlib.decompress(blob).decode().split("\n")))
+
+
+def page_ids(page: Page) -> Ids:
     return page_ids_of(page.ids)
 
 

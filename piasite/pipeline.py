@@ -281,7 +281,7 @@ def _write_with(entries: EntryStore, staged: Path, dest: Dest, root: Path, share
     target = dest.out
     settings = Settings(root, today, staged if render else None, compared, dest.preview,
                         dest.cache)
-    theme = find_theme(root, shared.config.theme)
+    theme = find_theme(root, shared.config.theme, dest.cache)
     store = BuildCache(dest.cache, target,
                        site_key(root, shared, theme, compared, entries.token), today.isoformat())
     # What the workers each make for themselves; an assessment built here uses it as it is.

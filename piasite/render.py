@@ -16,6 +16,7 @@ from xml.sax.saxutils import escape as xml_escape
 from jinja2 import (
     ChoiceLoader,
     Environment,
+    FileSystemBytecodeCache,
     FileSystemLoader,
     PrefixLoader,
     StrictUndefined,
@@ -41,6 +42,10 @@ class Theme:
     """Hash of every template and asset: a theme edit re-renders every page."""
     overrides: tuple[ThemeFile, ...] = ()
     """Files of the site's own theme folders that change what the default theme gives."""
+    compiled: str = ""
+    """Where Jinja keeps the templates it compiled, from build to build ("": nowhere). A
+    rebuild after one edit compiled its templates again: 0.1–0.2 s of 2.5 at 1,000
+    versions."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +76,9 @@ def is_folder(p: Path) -> bool:
         return False
 
 
-def find_theme(root: Path, name: str) -> Theme:
-    """The site's theme `name` and its own themes/default/ (if any) over the shipped default."""
+def find_theme(root: Path, name: str, cache: Path | None = None) -> Theme:
+    """The site's theme `name` and its own themes/default/ (if any) over the shipped default;
+    its compiled templates kept in the build's `cache` folder, if given."""
     base = default_theme_dir()
     dirs = []
     # The repository's own site has themes/default/, which is the shipped default theme
@@ -87,7 +93,8 @@ def find_theme(root: Path, name: str) -> Theme:
         for p in files[d]:
             h.update(p.as_posix().encode() + b"\0" + p.read_bytes())
     return Theme(tuple(d / "templates" for d in dirs), tuple(d / "static" for d in dirs),
-                 h.hexdigest(), _overrides(root, dirs[:-1], base, files))
+                 h.hexdigest(), _overrides(root, dirs[:-1], base, files),
+                 str(cache / "templates") if cache else "")
 
 
 def _overrides(root: Path, own: list[Path], base: Path,
@@ -116,9 +123,13 @@ def environment(theme: Theme) -> Environment:
         FileSystemLoader([str(t) for t in theme.templates]),
         PrefixLoader({"!base": FileSystemLoader(str(theme.templates[-1]))}),
     ])
+    compiled = None
+    if theme.compiled:
+        Path(theme.compiled).mkdir(parents=True, exist_ok=True)
+        compiled = FileSystemBytecodeCache(theme.compiled)
     env = Environment(loader=loader, autoescape=select_autoescape(["html", "xml"]),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                      keep_trailing_newline=True)
+                      keep_trailing_newline=True, bytecode_cache=compiled)
     env.filters.update(FILTERS)
     env.globals["urls"] = routes.Urls  # templates ask the route table: {{ urls.search() }}
     return env
