@@ -211,6 +211,8 @@ def check_scans(scans: Mapping[PurePosixPath, Scan], names: Mapping[str, PurePos
             # A root-relative link means the same on every page: resolve it once.
             key = ("", raw) if raw.startswith("/") and not is_xml else (here, raw)
             if key not in memo:
+                if len(memo) >= MEMO_SIZE:
+                    memo.clear()
                 memo[key] = locate(raw, here, base, is_xml)
             where = memo[key]
             if where is None or (path, raw) in seen:
@@ -235,6 +237,12 @@ def check_scans(scans: Mapping[PurePosixPath, Scan], names: Mapping[str, PurePos
             diags.append(broken(here, raw, problem,
                                 _span_for(here, path, sc.full_text(), offset, srcs, positions)))
     return diags, outbound
+
+
+MEMO_SIZE = 50_000
+"""Links `check_scans` keeps resolved. The menus' links repeat on every page; most others do
+not (the comparison and system pages link to each assessment's items): remembering every one
+held 170 MB at 1,000 versions."""
 
 
 def broken(here: str, raw: str, problem: str, span: Span) -> Diagnostic:
