@@ -20,8 +20,8 @@ _INIT_HINT = ("新しいサイトは「piasite init <フォルダ>」で作り�
 
 
 def _print_report(result, stream=sys.stderr) -> None:
-    for d in result.diagnostics:
-        print(d.format(), file=stream)
+    if result.diagnostics:  # one write: a large site has tens of thousands of warnings
+        stream.write("".join(f"{d.format()}\n" for d in result.diagnostics))
     n_err = sum(d.severity is Severity.ERROR for d in result.diagnostics)
     n_warn = sum(d.severity is Severity.WARNING for d in result.diagnostics)
     n_note = sum(d.severity is Severity.NOTE for d in result.diagnostics)

@@ -19,6 +19,7 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TypeVar
 
 from . import linkcheck
 from .assessment import AffairResult, Task
@@ -26,10 +27,13 @@ from .pickling import Packed
 from .routes import PAGEFIND as BUNDLE
 from .write import Stamp, files_in, load_pickle, save_pickle, stat_stamp
 
+T = TypeVar("T")
+
 FORMAT = 2
 """Part of every key: a change to what is stored must not read old entries."""
 
 
+@functools.cache
 @functools.cache
 def code_digest() -> str:
     """piasite's own code and shipped data: a new piasite renders pages anew."""
@@ -85,6 +89,36 @@ class FileDigests:
     def save(self) -> None:
         if self.after != self.before:
             save_pickle(self.path, self.after)
+
+
+class FileMemo:
+    """What was read from each small file of the site's own (a municipality.toml, an
+    _affair.toml), kept by the file's stat and piasite's code: reading and parsing 1,428 of
+    them was about 0.25 s of every rebuild at 1,000 versions."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        saved = load_pickle(path) if path else None
+        ok = isinstance(saved, tuple) and len(saved) == 2 and saved[0] == code_digest()
+        self.before: dict[tuple[str, str], tuple[Stamp, object]] = saved[1] if ok else {}
+        self.after: dict[tuple[str, str], tuple[Stamp, object]] = {}
+
+    def get(self, what: str, file: Path, read: Callable[[], T]) -> T:
+        """`read()`'s result for `file`, from the last build if the file is unchanged."""
+        key = (what, str(file))
+        try:
+            stamp = stat_stamp(os.stat(file))
+        except OSError:
+            return read()  # the reader reports it
+        hit = self.before.get(key)
+        if hit is None or hit[0] != stamp:
+            hit = (stamp, read())
+        self.after[key] = hit
+        return hit[1]  # type: ignore[return-value]
+
+    def save(self) -> None:
+        if self.path and self.after != self.before:
+            save_pickle(self.path, (code_digest(), self.after))
 
 
 @dataclass(frozen=True, slots=True)

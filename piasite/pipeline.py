@@ -33,6 +33,7 @@ from .assessment import (
 )
 from .cache import (
     BuildCache,
+    FileMemo,
     SiteCache,
     SitePage,
     published,
@@ -128,18 +129,31 @@ def load_checked(root: Path) -> BuildResult:
 Munis = list[tuple[Municipality, MunicipalityFiles]]
 
 
-def _survey(root: Path) -> tuple[Shared, LinkIndex, Munis, list[Diagnostic]]:
+def _survey(root: Path, memo: FileMemo | None = None
+            ) -> tuple[Shared, LinkIndex, Munis, list[Diagnostic]]:
     """What the whole site shares (settings, forms, registry), its municipalities with their
-    assessment folders, and the diagnostics of all of these and of the privacy scan."""
+    assessment folders, and the diagnostics of all of these and of the privacy scan (each
+    municipality.toml read again only if it changed, with a `memo`)."""
     shared, files, diags = load_shared(root)
     base, more = registry(shared.systems)
     diags += more
-    munis = [(m, mf) for mf in files.municipalities
-             if (m := municipality(root, mf, diags)) is not None]
+    memo = memo or FileMemo(None)
+    munis = []
+    for mf in files.municipalities:
+        m, found = memo.get("municipality", mf.meta, functools.partial(_municipality, root, mf))
+        diags += found
+        if m is not None:
+            munis.append((m, mf))
     skeleton = Site(config=shared.config, municipalities=tuple(m for m, _ in munis))
     diags += check_site(skeleton, MUNICIPALITY_RULES)
     diags += privacy.scan(root, root / ".piasite-cache" / "privacy.pickle")
     return shared, base, munis, diags
+
+
+def _municipality(root: Path, mf: MunicipalityFiles
+                  ) -> tuple[Municipality | None, tuple[Diagnostic, ...]]:
+    found: list[Diagnostic] = []
+    return municipality(root, mf, found), tuple(found)
 
 
 Progress = Callable[[str, int, int], None]
@@ -189,13 +203,15 @@ def _build(root: Path, dest: Dest, now: str | None, strict: bool,
     # A commit an interrupted build left half done is finished first: output/ is then what
     # the caches say was published.
     recover(dest.out)
-    shared, base, munis, diags = _survey(root)
+    memo = FileMemo(dest.cache / "survey.pickle")
+    shared, base, munis, diags = _survey(root, memo)
     today = today_for(shared.config, now)
     # Pages stream into a fresh folder beside output/; they reach output/ only at the end,
     # when the whole site is written, linked and indexed (write.py).
     staged = new_stage(dest.out)
     try:
-        return _build_into(staged, dest, root, shared, base, munis, diags, today, strict, jobs)
+        return _build_into(staged, dest, root, shared, base, munis, diags, today, strict, jobs,
+                           memo)
     except BaseException:
         discard(staged)
         raise
@@ -203,10 +219,11 @@ def _build(root: Path, dest: Dest, now: str | None, strict: bool,
 
 def _build_into(staged: Path, dest: Dest, root: Path, shared: Shared, base: LinkIndex,
                 munis: Munis, diags: list[Diagnostic], today: datetime.date,
-                strict: bool, jobs: int | None) -> BuildResult:
+                strict: bool, jobs: int | None, memo: FileMemo) -> BuildResult:
     # Everything of the assessments and the site-wide pages is dropped before the search
     # index is made: Pagefind's memory then adds to little of piasite's.
-    result, done = _write(staged, dest, root, shared, base, munis, diags, today, strict, jobs)
+    result, done = _write(staged, dest, root, shared, base, munis, diags, today, strict, jobs,
+                          memo)
     if done is None:
         return result
     # The search index is built inside the fresh folder, so a failed index leaves output/ as
@@ -254,7 +271,7 @@ class _Staged:
 
 def _write(staged: Path, dest: Dest, root: Path, shared: Shared, base: LinkIndex,
            munis: Munis, diags: list[Diagnostic], today: datetime.date, strict: bool,
-           jobs: int | None) -> tuple[BuildResult, _Staged | None]:
+           jobs: int | None, memo: FileMemo) -> tuple[BuildResult, _Staged | None]:
     """Every page into the staging folder, linked and checked; None beside the result when
     the build stops here (errors, or nothing changed)."""
     dest.cache.mkdir(parents=True, exist_ok=True)
@@ -263,21 +280,24 @@ def _write(staged: Path, dest: Dest, root: Path, shared: Shared, base: LinkIndex
     entries = EntryStore(dest.cache / ENTRIES)
     try:
         return _write_with(entries, staged, dest, root, shared, base, munis, diags, today,
-                           strict, jobs)
+                           strict, jobs, memo)
     finally:
         entries.close()
 
 
 def _write_with(entries: EntryStore, staged: Path, dest: Dest, root: Path, shared: Shared,
                 base: LinkIndex, munis: Munis, diags: list[Diagnostic], today: datetime.date,
-                strict: bool, jobs: int | None) -> tuple[BuildResult, _Staged | None]:
+                strict: bool, jobs: int | None, memo: FileMemo
+                ) -> tuple[BuildResult, _Staged | None]:
     render = not diagnostics.has_errors(diags)
     tasks = [Task(m, af) for m, mf in munis for af in mf.affairs]
     # Which form kinds are compared decides the links on every version page of them: known
     # before any assessment is built, from the kinds their _affair.toml declare.
-    compared = compared_kinds({m.slug: {k for af in mf.affairs if af.versions
-                                        if (k := affair_kind(root, af))}
-                               for m, mf in munis}, shared.families)
+    compared = compared_kinds(
+        {m.slug: {k for af in mf.affairs if af.versions
+                  if (k := memo.get("kind", af.meta, functools.partial(affair_kind, root, af)))}
+         for m, mf in munis}, shared.families)
+    memo.save()
     target = dest.out
     settings = Settings(root, today, staged if render else None, compared, dest.preview,
                         dest.cache)

@@ -565,3 +565,24 @@ def test_only_a_one_shot_build_freezes_its_caches_out_of_the_garbage_collector(t
         _build(site)
         assert gc.get_freeze_count() > 0
     assert gc.get_freeze_count() == 0
+
+
+def test_an_edited_municipality_toml_is_read_again(tmp_path):
+    # The survey keeps what it read of each municipality.toml by the file's stat: an edit
+    # must reach the page, and a mistake must be reported at its place, on the next build.
+    site = copy_site(tmp_path / "site", ("midori", "asahikawa"))
+    rel = "content/midori/_municipality.toml"
+    _build(site)
+    _edit(site, rel, 'agency = "群馬県みどり市長"', 'agency = "群馬県みどり市長（改）"')
+    _build(site)
+    page = soup(site / "output/midori/index.html")
+    assert "群馬県みどり市長（改）" in text(page.find("dt", string="評価実施機関名").find_next("dd"))
+    _edit(site, rel, 'agency = "群馬県みどり市長（改）"', 'agency = "群馬県みどり市長（改）')
+    result = pipeline.build(site, site / "output", now=NOW)
+    assert not result.wrote
+    lines = [str(d) for d in result.diagnostics if d.severity.value == "error"]
+    assert len(lines) == 1 and lines[0].startswith(f"{rel}:5:") and "error[E001]" in lines[0]
+    _edit(site, rel, 'agency = "群馬県みどり市長（改）', 'agency = "群馬県みどり市長"')
+    _build(site)
+    page = soup(site / "output/midori/index.html")
+    assert text(page.find("dt", string="評価実施機関名").find_next("dd")) == "群馬県みどり市長"
