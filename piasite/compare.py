@@ -214,7 +214,8 @@ def record(m: Municipality, a: Affair, families: Mapping[str, Family], forms: Ma
 class EntryStore:
     """Every record's entries by item, in a small database beside the build (not in memory):
     an item page reads only its own entries. The summaries' system mentions wait there too
-    (summary.AffairSummary.mentions), for the system pages.
+    (summary.AffairSummary.mentions), for the system pages, and the links of the site-wide
+    pages (cache.SitePage.links), for the link check of a rebuild.
 
     Entries are kept by their digest and the database stays from build to build, so a record
     taken from the build cache comes without its entries (`Record.stripped`): reading 600 KB
@@ -242,7 +243,8 @@ class EntryStore:
             self.index.setdefault((family, item), []).append((seq, digest))
 
     def put(self, blobs: Mapping[str, bytes]) -> None:
-        """Other blobs by digest (the system mentions of a summary no worker stored)."""
+        """Other blobs by digest (a page's links, the mentions of a summary no worker
+        stored)."""
         if blobs:
             self.db.executemany("INSERT OR IGNORE INTO blob VALUES (?, ?)", blobs.items())
 
@@ -259,6 +261,10 @@ class EntryStore:
                 f"SELECT digest, data FROM blob WHERE digest IN ({','.join('?' * len(part))})",
                 part))
         return found
+
+    def unpack(self, digest: str) -> object:
+        """One blob `put` added, unpickled."""
+        return pickle.loads(self.blobs([digest])[digest])
 
     def entries(self, family: str, item: str) -> list[tuple[int, tuple[Entry, ...]]]:
         wanted = self.rows(family, item)

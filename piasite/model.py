@@ -16,6 +16,7 @@ from types import MappingProxyType
 
 from . import routes
 from .diagnostics import Span
+from .pickling import quick_pickle
 from .wareki import JDate
 
 
@@ -456,6 +457,7 @@ class Affair:
                      if r.status == "draft" and (cur is None or r.id > cur.id))
 
 
+@quick_pickle  # in every build cache entry (its Task): 714 of them read back per rebuild
 @dataclass(frozen=True, slots=True)
 class Municipality:
     slug: str

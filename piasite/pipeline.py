@@ -70,8 +70,8 @@ from .summary import SiteSummary
 from .write import commit, discard, give_back_memory, new_stage, put, recover
 
 ENTRIES = STORE
-"""The comparisons' entries and the system mentions, kept from build to build
-(compare.EntryStore)."""
+"""The comparisons' entries, the system mentions and the site-wide pages' links, kept from
+build to build (compare.EntryStore)."""
 STAGES = ("load", "check", "link", "diff", "render", "write")
 
 
@@ -340,7 +340,8 @@ def _write_with(entries: EntryStore, staged: Path, dest: Dest, root: Path, share
     before = published(target)
     moved = _moved_targets(before, written, scans, rendered, tasks, results, store, site_cache)
     dangling = _check_links(scans, results, shared.config, [m for m, _ in munis],
-                            {p: site_cache.pages[p] for p in hits}, moved, store.outbound)
+                            {p: site_cache.pages[p] for p in hits}, moved, store.outbound,
+                            entries)
     if dangling:  # E701 stops before anything reaches output/
         discard(staged)
         result.diagnostics = diagnostics.sort(result.diagnostics + dangling)
@@ -364,11 +365,17 @@ def _write_with(entries: EntryStore, staged: Path, dest: Dest, root: Path, share
                         today_matters=bool(res.summary.consultations))
     store.digests.save()
     base_url = shared.config.base_url.rstrip("/")
-    site_cache.save({p: site_cache.pages[p] if p in hits else
-                     SitePage(fp, stamp(locate(p)), ids_blob(scans[p].ids),
-                              Packed.of(scans[p].links),
-                              linkcheck.reach(scans[p].links, base_url))
-                     for p, fp in fingerprints.items() if p in scans})
+
+    def site_page(p: PurePosixPath, fp: str) -> SitePage:
+        links = Packed.of(scans[p].links)
+        entries.put({links.digest: links.blob})
+        return SitePage(fp, stamp(locate(p)), ids_blob(scans[p].ids), links.digest,
+                        linkcheck.reach(scans[p].links, base_url))
+
+    site_pages = {p: site_cache.pages[p] if p in hits else site_page(p, fp)
+                  for p, fp in fingerprints.items() if p in scans}
+    entries.refer(page.links for page in site_pages.values())
+    site_cache.save(site_pages)
     if not changed and not removed:
         discard(staged)
         result.wrote = result.unchanged = True
@@ -579,12 +586,12 @@ def _moved_targets(before: set[str], written: list[PurePosixPath],
 def _check_links(scans: dict[PurePosixPath, linkcheck.Scan], results: list[AffairResult],
                  config: SiteConfig, munis: list[Municipality],
                  unchanged: Mapping[PurePosixPath, SitePage], moved: set[str],
-                 cached: Callable[[AffairResult, set[str]], Iterable[linkcheck.Outbound]]
-                 ) -> list[Diagnostic]:
+                 cached: Callable[[AffairResult, set[str]], Iterable[linkcheck.Outbound]],
+                 blobs: EntryStore) -> list[Diagnostic]:
     """E701 for the site-wide pages' links and for the assessments' links to other files.
 
     The site-wide pages in `unchanged` (left in output/ as published; their scans hold no
-    links, the SitePage has them with what they reach) and the assessments taken from the
+    links, the SitePage tells what they reach and where `blobs` keeps them) and the assessments taken from the
     last build (`cached` gives their outbound links that may reach a moved file) have only
     their links that may reach a file of `moved` (`_moved_targets`) checked: the others were
     whole when published and still are (at 1,000 versions checking every link was 4 s of a
@@ -607,8 +614,8 @@ def _check_links(scans: dict[PurePosixPath, linkcheck.Scan], results: list[Affai
             page = unchanged[p]
             if not page.reach.touches(urls):
                 continue
-            sc = linkcheck.reaching(dataclasses.replace(sc, links=page.links.get()), urls,
-                                    base)
+            sc = linkcheck.reaching(dataclasses.replace(sc, links=blobs.unpack(page.links)),
+                                    urls, base)
             if sc is None:
                 continue
         pages[p] = sc

@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 from helpers import REPO_ROOT, copy_site, soup, text
 
 from piasite import pipeline
-from piasite.compare import BLANK, LOST, UNKNOWN
+from piasite.compare import BLANK, LOST, STORE, UNKNOWN, EntryStore
 from piasite.link import link
 from piasite.load import load
 from piasite.write import load_pickle
@@ -337,7 +337,8 @@ def test_item_pages_made_by_worker_processes_are_the_same_bytes(tmp_path, monkey
         """The ids and links the link check was given of each item page (the site cache
         keeps them): the workers write the files and send back only these."""
         pages = load_pickle(site / ".piasite-cache" / "site.pickle")[2]
-        return {str(p): (page.ids, page.links.get()) for p, page in pages.items()
+        blobs = EntryStore(site / ".piasite-cache" / STORE)
+        return {str(p): (page.ids, blobs.unpack(page.links)) for p, page in pages.items()
                 if str(p).startswith("compare/")}
 
     by_workers = checked(two)

@@ -586,3 +586,33 @@ def test_an_edited_municipality_toml_is_read_again(tmp_path):
     _build(site)
     page = soup(site / "output/midori/index.html")
     assert text(page.find("dt", string="評価実施機関名").find_next("dd")) == "群馬県みどり市長"
+
+
+def test_a_published_site_page_is_checked_again_from_its_stored_links(tmp_path):
+    # A site-wide page taken from the last build keeps its links in the build's blob store
+    # (cache.SitePage.links): when a file one of them reaches is gone, the link is read back
+    # and reported at its place in the page.
+    from pathlib import PurePosixPath
+
+    from piasite import linkcheck
+    from piasite.assessment import page_ids_of
+    from piasite.compare import STORE, EntryStore
+    from piasite.config import load_config
+    from piasite.write import load_pickle
+
+    site = copy_site(tmp_path / "site", ("midori", "asahikawa"))
+    _build(site)
+    home = PurePosixPath("index.html")
+    page = load_pickle(site / ".piasite-cache" / "site.pickle")[2][home]
+    assert isinstance(page.links, str)  # a digest: the links themselves are in the store
+    config, _ = load_config(site)
+    scan = linkcheck.Scan(home, page_ids_of(page.ids), (), "", site / "output" / "index.html")
+    blobs = EntryStore(site / ".piasite-cache" / STORE)
+    found = pipeline._check_links({home: scan}, [], config, [], {home: page},
+                                  {"midori/index.html"}, lambda r, moved: (), blobs)
+    lines = [str(d) for d in found]
+    assert lines and all(line.startswith("index.html:") and "error[E701]" in line
+                         and "「/midori/」" in line for line in lines), lines
+    # Nothing it reaches moved: its links are not even read.
+    assert pipeline._check_links({home: scan}, [], config, [], {home: page},
+                                 {"nowhere/index.html"}, lambda r, moved: (), blobs) == []
