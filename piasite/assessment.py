@@ -22,10 +22,11 @@ import functools
 import os
 import sys
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from types import MappingProxyType
 
 from . import (
     compare,
@@ -86,10 +87,6 @@ class Page:
     """zlib of the page's HTML ids, one per line (for links into it from site-wide pages)."""
 
 
-NO_LINKS: Packed[tuple[linkcheck.Outbound, ...]] = Packed.of(())
-NO_TARGETS: Packed[frozenset[str]] = Packed.of(frozenset())
-
-
 @quick_pickle
 @dataclass(frozen=True, slots=True)
 class AffairResult:
@@ -98,22 +95,37 @@ class AffairResult:
     summary: AffairSummary | None = None
     """None when the assessment was not rendered (it has errors, or this is a check only)."""
     pages: tuple[Page, ...] = ()
-    outbound: Packed[tuple[linkcheck.Outbound, ...]] = NO_LINKS
-    """Links to files outside this assessment, checked once the whole site is written: packed
-    where the assessment was built (as objects, 140 KB an assessment the parent held)."""
-    targets: Packed[frozenset[str]] = NO_TARGETS
-    """Every file one of them may lead to: a rebuild unpacks the links only if one moved."""
+    outbound: str = ""
+    """The digest of its links to files outside this assessment (linkcheck.Outbound, pickled),
+    checked once the whole site is written; "" for none. They wait in the build's blob store
+    (compare.EntryStore): as objects they were 140 KB an assessment the parent held."""
+    targets: str = ""
+    """The digest of the set of files they may lead to: a rebuild reads the links only if one
+    of these moved."""
+    blobs: Mapping[str, bytes] = field(default_factory=lambda: MappingProxyType({}))
+    """Digest -> those two, until they are in the store (`stored`)."""
     diffs_computed: int = 0
     reused: bool = False
     """Taken from the last build (cache.py): its pages were linked, not written."""
 
+    def stored(self, path: Path) -> AffairResult:
+        """Put its links, mentions and comparison entries into the store at `path`, which
+        the build opened, and return it without them. Called where the assessment was built:
+        they then never travel to the parent."""
+        summary = self.summary.stored(path) if self.summary is not None else None
+        blobs = self.blobs
+        if blobs and compare.put_blobs(path, blobs):
+            blobs = MappingProxyType({})
+        return dataclasses.replace(self, summary=summary, blobs=blobs)
+
     def without_entries(self) -> AffairResult:
-        """As the build cache keeps it: the comparisons' entries and the system mentions are
-        in their own store."""
+        """As the build cache keeps it: the links, the comparisons' entries and the system
+        mentions are in their own store."""
         s = self.summary
-        if s is None or s.stripped() is s:
+        if not self.blobs and (s is None or s.stripped() is s):
             return self
-        return dataclasses.replace(self, summary=s.stripped())
+        return dataclasses.replace(self, summary=s.stripped() if s is not None else None,
+                                   blobs=MappingProxyType({}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,12 +230,13 @@ def _build_one(ctx: Context, task: Task) -> AffairResult:
                                              linkcheck.sources(public), local=True)
     summary = summarise(pm, pa, links, settings.today, shared.families, shared.forms,
                         settings.compared)
-    if settings.cache is not None:
-        summary = summary.stored(settings.cache / compare.STORE)
-    return AffairResult(task, tuple(diags + broken), summary, tuple(pages),
-                        Packed.of(tuple(outbound)),
-                        Packed.of(frozenset(t for o in outbound for t in o.targets)),
-                        cache.computed)
+    links, targets = Packed.of(tuple(outbound)), Packed.of(frozenset(
+        t for o in outbound for t in o.targets))
+    result = AffairResult(task, tuple(diags + broken), summary, tuple(pages), links.digest,
+                          targets.digest, MappingProxyType({links.digest: links.blob,
+                                                            targets.digest: targets.blob}),
+                          cache.computed)
+    return result.stored(settings.cache / compare.STORE) if settings.cache else result
 
 
 def _worker_init(settings: Settings) -> None:

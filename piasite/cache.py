@@ -128,7 +128,7 @@ class Entry:
     out: str
     """The output folder its pages were published to."""
     result: AffairResult
-    """Its outbound links packed: most rebuilds never unpack them."""
+    """Its links, mentions and comparison entries in the blob store, by digest."""
     stamps: tuple[tuple[int, int], ...]
     """(size, mtime in ns) of each page as written, in the order of `result.pages`."""
 
@@ -179,17 +179,9 @@ class BuildCache:
         return {p.path: p.ids for p in entry.result.pages}
 
     def reuse(self, entry: Entry) -> AffairResult:
-        """The entry's result, its pages left in output/ as they are; `outbound` gives its
-        outbound links."""
+        """The entry's result, its pages left in output/ as they are."""
         self.reused += 1
         return dataclasses.replace(entry.result, diffs_computed=0, reused=True)
-
-    def outbound(self, result: AffairResult, moved: set[str]) -> Iterable[linkcheck.Outbound]:
-        """The outbound links of an assessment taken from the cache that may lead to one of
-        the `moved` files (the others were whole when it was published)."""
-        if not moved or result.targets.get().isdisjoint(moved):
-            return ()
-        return [o for o in result.outbound.get() if not moved.isdisjoint(o.targets)]
 
     def store(self, task: Task, key: str, result: AffairResult,
               where: Callable[[PurePosixPath], Path], today_matters: bool) -> None:

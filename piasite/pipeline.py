@@ -310,6 +310,8 @@ def _write_with(entries: EntryStore, staged: Path, dest: Dest, root: Path, share
                                  dest.progress)
     for r in results:
         diags += r.diagnostics
+        entries.put(r.blobs)  # none when the worker stored them (`AffairResult.stored`)
+        entries.refer(d for d in (r.outbound, r.targets) if d)
     result = BuildResult(diagnostics.sort(diags))
     if not result.ok or (strict and diagnostics.has_warnings(result.diagnostics)):
         discard(staged)
@@ -340,8 +342,7 @@ def _write_with(entries: EntryStore, staged: Path, dest: Dest, root: Path, share
     before = published(target)
     moved = _moved_targets(before, written, scans, rendered, tasks, results, store, site_cache)
     dangling = _check_links(scans, results, shared.config, [m for m, _ in munis],
-                            {p: site_cache.pages[p] for p in hits}, moved, store.outbound,
-                            entries)
+                            {p: site_cache.pages[p] for p in hits}, moved, entries)
     if dangling:  # E701 stops before anything reaches output/
         discard(staged)
         result.diagnostics = diagnostics.sort(result.diagnostics + dangling)
@@ -586,14 +587,13 @@ def _moved_targets(before: set[str], written: list[PurePosixPath],
 def _check_links(scans: dict[PurePosixPath, linkcheck.Scan], results: list[AffairResult],
                  config: SiteConfig, munis: list[Municipality],
                  unchanged: Mapping[PurePosixPath, SitePage], moved: set[str],
-                 cached: Callable[[AffairResult, set[str]], Iterable[linkcheck.Outbound]],
                  blobs: EntryStore) -> list[Diagnostic]:
     """E701 for the site-wide pages' links and for the assessments' links to other files.
 
     The site-wide pages in `unchanged` (left in output/ as published; their scans hold no
     links, the SitePage tells what they reach and where `blobs` keeps them) and the assessments taken from the
-    last build (`cached` gives their outbound links that may reach a moved file) have only
-    their links that may reach a file of `moved` (`_moved_targets`) checked: the others were
+    last build have only their links that may reach a file of `moved` (`_moved_targets`)
+    checked, read from `blobs` only if one of them may: the others were
     whole when published and still are (at 1,000 versions checking every link was 4 s of a
     build that changed one sentence)."""
     affair_pages = {p.path: p for r in results for p in r.pages}
@@ -621,12 +621,26 @@ def _check_links(scans: dict[PurePosixPath, linkcheck.Scan], results: list[Affai
         pages[p] = sc
     diags, _ = linkcheck.check_scans(pages, names, ids_of, base, linkcheck.sources(skeleton))
     for r in results:
-        for o in cached(r, moved) if r.reused else r.outbound.get():
+        for o in _outbound(r, moved, blobs):
             target = next((names[t] for t in o.targets if t in names), None)
             problem = linkcheck.judge(target, o.fragment, ids_of)
             if problem is not None:
                 diags.append(linkcheck.broken(o.here, o.raw, problem, o.span))
     return diags
+
+
+def _outbound(r: AffairResult, moved: set[str], blobs: EntryStore
+              ) -> Iterable[linkcheck.Outbound]:
+    """An assessment's links to files outside it that the link check must judge: all of them
+    if it was built now, else those that may lead to a file of `moved`."""
+    if not r.outbound:
+        return ()
+    if not r.reused:
+        return blobs.unpack(r.outbound)  # type: ignore[return-value]
+    if not moved or moved.isdisjoint(blobs.unpack(r.targets)):  # type: ignore[arg-type]
+        return ()
+    return [o for o in blobs.unpack(r.outbound)  # type: ignore[attr-defined]
+            if not moved.isdisjoint(o.targets)]
 
 
 def render_site(root: Path, site: Site, now: str | None, cache: DiffCache, links: LinkIndex,

@@ -353,9 +353,10 @@ def _mentioning(site: Path) -> list[str]:
 
 
 def test_entries_go_into_the_store_where_the_assessment_is_built(tmp_path, monkeypatch):
-    # A worker adds its assessment's comparison entries and system mentions to the build's
-    # store and sends the summary back without them (240 + 90 MB at 1,000 versions the parent
-    # need not hold); the item and system pages still show every assessment's.
+    # A worker adds its assessment's comparison entries, system mentions and outbound links to
+    # the build's store and sends the result back without them (240 + 90 + 45 MB at 1,000
+    # versions the parent need not hold); the item and system pages still show every
+    # assessment's.
     munis = ("midori", "yatsushiro", "asahikawa", "okayama", "toyonaka")
     site = copy_site(tmp_path / "site", munis)
     carried: list[bool] = []
@@ -368,6 +369,14 @@ def test_entries_go_into_the_store_where_the_assessment_is_built(tmp_path, monke
         return real(municipalities, summaries, *args)
 
     monkeypatch.setattr(pipeline.SiteSummary, "assemble", spy)
+    real_assessments = pipeline._assessments
+
+    def results(*args):
+        got, keys = real_assessments(*args)
+        carried.extend(bool(r.blobs) for r in got)  # the links, in the store too
+        return got, keys
+
+    monkeypatch.setattr(pipeline, "_assessments", results)
     assert pipeline.build(site, site / "output", now="2025-11-22", jobs=2).wrote
     assert carried and not any(carried)
     page = _page(site / "output", RESUB)

@@ -609,10 +609,10 @@ def test_a_published_site_page_is_checked_again_from_its_stored_links(tmp_path):
     scan = linkcheck.Scan(home, page_ids_of(page.ids), (), "", site / "output" / "index.html")
     blobs = EntryStore(site / ".piasite-cache" / STORE)
     found = pipeline._check_links({home: scan}, [], config, [], {home: page},
-                                  {"midori/index.html"}, lambda r, moved: (), blobs)
+                                  {"midori/index.html"}, blobs)
     lines = [str(d) for d in found]
     assert lines and all(line.startswith("index.html:") and "error[E701]" in line
                          and "「/midori/」" in line for line in lines), lines
     # Nothing it reaches moved: its links are not even read.
     assert pipeline._check_links({home: scan}, [], config, [], {home: page},
-                                 {"nowhere/index.html"}, lambda r, moved: (), blobs) == []
+                                 {"nowhere/index.html"}, blobs) == []
