@@ -591,11 +591,10 @@ def _check_links(scans: dict[PurePosixPath, linkcheck.Scan], results: list[Affai
     """E701 for the site-wide pages' links and for the assessments' links to other files.
 
     The site-wide pages in `unchanged` (left in output/ as published; their scans hold no
-    links, the SitePage tells what they reach and where `blobs` keeps them) and the assessments taken from the
-    last build have only their links that may reach a file of `moved` (`_moved_targets`)
-    checked, read from `blobs` only if one of them may: the others were
-    whole when published and still are (at 1,000 versions checking every link was 4 s of a
-    build that changed one sentence)."""
+    links, the SitePage tells what they reach) and the assessments taken from the last build
+    have only their links that may reach a file of `moved` (`_moved_targets`) checked, read
+    from `blobs` only if one of them may: the others were whole when published and still are
+    (at 1,000 versions checking every link was 4 s of a build that changed one sentence)."""
     affair_pages = {p.path: p for r in results for p in r.pages}
     names = {str(p): p for p in (*affair_pages, *scans)}
 
