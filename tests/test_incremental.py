@@ -614,5 +614,9 @@ def test_a_published_site_page_is_checked_again_from_its_stored_links(tmp_path):
     assert lines and all(line.startswith("index.html:") and "error[E701]" in line
                          and "「/midori/」" in line for line in lines), lines
     # Nothing it reaches moved: its links are not even read.
+    def unread(digest):
+        raise AssertionError(f"read {digest}")
+
+    blobs.unpack = unread
     assert pipeline._check_links({home: scan}, [], config, [], {home: page},
                                  {"nowhere/index.html"}, blobs) == []
