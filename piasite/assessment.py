@@ -112,11 +112,10 @@ class AffairResult:
         """Put its links, mentions and comparison entries into the store at `path`, which
         the build opened, and return it without them. Called where the assessment was built:
         they then never travel to the parent."""
-        summary = self.summary.stored(path) if self.summary is not None else None
-        blobs = self.blobs
-        if blobs and compare.put_blobs(path, blobs):
-            blobs = MappingProxyType({})
-        return dataclasses.replace(self, summary=summary, blobs=blobs)
+        blobs = {**self.blobs, **(self.summary.to_store() if self.summary else {})}
+        if not blobs or not compare.put_blobs(path, blobs):
+            return self  # nothing to put, or no store opened: the parent adds them
+        return self.without_entries()
 
     def without_entries(self) -> AffairResult:
         """As the build cache keeps it: the links, the comparisons' entries and the system

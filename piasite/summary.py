@@ -10,7 +10,6 @@ from __future__ import annotations
 import pickle
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path
 from types import MappingProxyType
 
 from . import compare
@@ -46,17 +45,15 @@ class AffairSummary:
     compare: compare.Record | None = None
     """Its row of the overview and its part of every item comparison."""
 
-    def stored(self, path: Path) -> AffairSummary:
-        """Put its mentions and comparison entries into the store at `path`, which the build
-        opened, and return it without them. Called where the assessment was built (a worker):
-        they then never travel to the parent, nor wait there for the site-wide pages."""
+    def to_store(self) -> dict[str, bytes]:
+        """Its mentions and comparison entries by digest, for the store: put there where the
+        assessment was built (assessment.AffairResult.stored), they never travel to the
+        parent nor wait there for the site-wide pages; else `assemble` adds them."""
         blobs = dict(self.blobs)
         if self.compare is not None:
             blobs.update((self.compare.digests[item], blob)
                          for item, blob in self.compare.entries.items())
-        if not blobs or not compare.put_blobs(path, blobs):
-            return self  # nothing to put, or no store opened: `assemble` adds them
-        return self.stripped()
+        return blobs
 
     def stripped(self) -> AffairSummary:
         """As the build cache keeps it: what it put into the store is there, by digest."""
