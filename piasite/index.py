@@ -568,9 +568,8 @@ class Collected:
                 if hit is not None and hit[0] == self.stamps[rel]:
                     got = (hit[1], hit[2])
                 else:  # not kept (a lost cache file): the page is read again
-                    path = Path(self.where[rel])
-                    records = records_of(path.read_text(encoding="utf-8"), page_url(rel))
-                    got = (records, [normalise(r.text) for r in records])
+                    _, records, texts = _read_page((rel, self.where[rel]))
+                    got = (records, texts)
                 if keep:
                     self.fresh[rel] = got
             yield rel, got
@@ -595,7 +594,9 @@ class Collected:
                 texts += ts
             # A part may begin or end inside a page (index_parts.split cuts between
             # records): only the group's own records.
-            first = next(i for i, f in enumerate(found) if f.page == found[group.start].page)
+            first = group.start
+            while first and found[first - 1].page == found[group.start].page:
+                first -= 1  # the page's first record
             skip = group.start - first
             return records[skip:skip + len(group)], texts[skip:skip + len(group)]
 
@@ -612,13 +613,11 @@ MIN_PAGES_FOR_WORKERS = 200
 second); a cold build of 1,000 versions reads 4,900 pages, 30 s on one core."""
 
 
-def _read_pages(todo: list[tuple[str, str]]) -> list[tuple[str, list[Record], list[str]]]:
-    """Each page's records and their normalised texts."""
-    out = []
-    for rel, path in todo:
-        records = records_of(Path(path).read_text(encoding="utf-8"), page_url(rel))
-        out.append((rel, records, [normalise(r.text) for r in records]))
-    return out
+def _read_page(page: tuple[str, str]) -> tuple[str, list[Record], list[str]]:
+    """A page's ('/'-separated path, file) records and their normalised texts."""
+    rel, path = page
+    records = records_of(Path(path).read_text(encoding="utf-8"), page_url(rel))
+    return rel, records, [normalise(r.text) for r in records]
 
 
 def _found(rel: str, records: list[Record], texts: list[str]) -> list[Found]:
@@ -638,8 +637,7 @@ def _read_shard(work: tuple[str, str, list[tuple[str, str, PageStamp]], set[str]
     kept = {rel: v for rel, v in kept.items() if rel in live}
     out = []
     for rel, file, stamp in pages:
-        records = records_of(Path(file).read_text(encoding="utf-8"), page_url(rel))
-        texts = [normalise(r.text) for r in records]
+        _, records, texts = _read_page((rel, file))
         kept[rel] = (stamp, records, texts)
         out.append((rel, _found(rel, records, texts)))
     save_pickle(Path(path), (maker, kept))
@@ -655,12 +653,10 @@ def _in_workers(fn: Callable, work: list, jobs: int) -> list:
 
 def _read_all(todo: list[tuple[str, str]], jobs: int
               ) -> Iterable[tuple[str, list[Record], list[str]]]:
-    """`_read_pages` over `todo`, in order, by `jobs` worker processes when there are many."""
+    """`_read_page` over `todo`, in order, by `jobs` worker processes when there are many."""
     if jobs <= 1 or len(todo) < MIN_PAGES_FOR_WORKERS:
-        return _read_pages(todo)
-    size = max(1, len(todo) // (jobs * 8))
-    batches = [todo[i:i + size] for i in range(0, len(todo), size)]
-    return [row for rows in _in_workers(_read_pages, batches, jobs) for row in rows]
+        return map(_read_page, todo)
+    return _in_workers(_read_page, todo, jobs)
 
 
 def _shard(rel: str) -> str:
