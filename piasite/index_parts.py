@@ -81,8 +81,13 @@ def _unpack(data: bytes, name: str) -> bytes:
     return data[len(SIGNATURE):]
 
 
+def _raw(path: Path) -> bytes:
+    """A Pagefind file's CBOR bytes."""
+    return _unpack(gzip.decompress(path.read_bytes()), path.name)
+
+
 def _read(path: Path):
-    return cbor2.loads(_unpack(gzip.decompress(path.read_bytes()), path.name))
+    return cbor2.loads(_raw(path))
 
 
 def _head(major: int, n: int) -> bytes:
@@ -141,9 +146,7 @@ class Scan:
     """Locations + 1 per page: what Pagefind adds up to cut chunks."""
 
     def chunk_bytes(self, c: int) -> bytes:
-        name = self.meta[2][c][2]
-        path = self.folder / "index" / f"{name}.pf_index"
-        return _unpack(gzip.decompress(path.read_bytes()), path.name)
+        return _raw(self.folder / "index" / f"{self.meta[2][c][2]}.pf_index")
 
 
 def scan(folder: Path, shared: dict[str, str] | None = None) -> Scan:
@@ -305,6 +308,12 @@ def merge(parts: list[Scan], bundle: Path, chunk_size: int) -> list[dict[str, st
         chunk: list[bytes] = []
         bounds: list[str] = []
         size = 0
+
+        def cut() -> None:
+            """The words so far as one chunk file's bytes: [[word, …]]."""
+            batch.append((bounds[0], bounds[-1], b"".join(
+                [SIGNATURE, _head(4, 1), _head(4, len(chunk)), *chunk])))
+
         streams = [_stream(p, k) for k, p in enumerate(parts)]
         for word, group in itertools.groupby(heapq.merge(*streams), key=itemgetter(0)):
             raw, n = _merged_word(word, list(group), parts, offsets)
@@ -312,14 +321,12 @@ def merge(parts: list[Scan], bundle: Path, chunk_size: int) -> list[dict[str, st
             bounds.append(word)
             size += n
             if size >= chunk_size:
-                batch.append((bounds[0], bounds[-1], b"".join(
-                    [SIGNATURE, _head(4, 1), _head(4, len(chunk)), *chunk])))
+                cut()
                 chunk, bounds, size = [], [], 0
                 if len(batch) >= BATCH:
                     flush()
         if chunk:
-            batch.append((bounds[0], bounds[-1], b"".join(
-                [SIGNATURE, _head(4, 1), _head(4, len(chunk)), *chunk])))
+            cut()
         flush()
     for a, b in itertools.pairwise(chunks):
         last, b[0] = _prefixes(a[1], b[0])
