@@ -236,17 +236,15 @@ class EntryStore:
         """The digests of the other blobs the build refers to (`refer`)."""
 
     def add(self, family: str, seq: int, rec: Record) -> None:
-        if rec.entries:
-            self.db.executemany("INSERT OR IGNORE INTO blob VALUES (?, ?)",
-                                [(rec.digests[item], blob) for item, blob in rec.entries.items()])
+        self.put({rec.digests[item]: blob for item, blob in rec.entries.items()})
         for item, digest in rec.digests.items():
             self.index.setdefault((family, item), []).append((seq, digest))
 
     def put(self, blobs: Mapping[str, bytes]) -> None:
-        """Other blobs by digest (a page's links, the mentions of a summary no worker
-        stored)."""
+        """Blobs by digest (a record's entries, a page's links, the mentions of a summary no
+        worker stored)."""
         if blobs:
-            self.db.executemany("INSERT OR IGNORE INTO blob VALUES (?, ?)", blobs.items())
+            self.db.executemany(_INSERT, blobs.items())
 
     def refer(self, digests: Iterable[str]) -> None:
         """Keep these blobs too when the store forgets those no build refers to."""
@@ -290,6 +288,7 @@ class EntryStore:
 
 STORE = "compare.sqlite"
 """The EntryStore's file in the build's cache folder."""
+_INSERT = "INSERT OR IGNORE INTO blob VALUES (?, ?)"
 
 
 def put_blobs(path: Path, blobs: Mapping[str, bytes]) -> bool:
@@ -303,7 +302,7 @@ def put_blobs(path: Path, blobs: Mapping[str, bytes]) -> bool:
     db = sqlite3.connect(str(path), timeout=120)
     try:
         db.execute("PRAGMA synchronous = OFF")
-        db.executemany("INSERT OR IGNORE INTO blob VALUES (?, ?)", blobs.items())
+        db.executemany(_INSERT, blobs.items())
         db.commit()
     finally:
         db.close()
