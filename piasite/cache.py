@@ -28,7 +28,7 @@ from .write import Stamp, files_in, load_pickle, save_pickle, stat_stamp
 
 T = TypeVar("T")
 
-FORMAT = 2
+FORMAT = 3
 """Part of every key: a change to what is stored must not read old entries."""
 
 
@@ -116,7 +116,9 @@ class Entry:
     out: str
     """The output folder its pages were published to."""
     result: AffairResult
-    """Its links, mentions and comparison entries in the blob store, by digest."""
+    """Its links, mentions and comparison entries in the blob store, by digest; without its
+    task (None), which the key covers: `reuse` puts the one looked up back (unpickling 714
+    copies of the municipality's settings was a tenth of a second of every rebuild)."""
     stamps: tuple[tuple[int, int], ...]
     """(size, mtime in ns) of each page as written, in the order of `result.pages`."""
 
@@ -166,10 +168,11 @@ class BuildCache:
             return None
         return {p.path: p.ids for p in entry.result.pages}
 
-    def reuse(self, entry: Entry) -> AffairResult:
-        """The entry's result, its pages left in output/ as they are."""
+    def reuse(self, entry: Entry, task: Task) -> AffairResult:
+        """The entry's result for `task` (the one its key was made of), its pages left in
+        output/ as they are."""
         self.reused += 1
-        return dataclasses.replace(entry.result, diffs_computed=0, reused=True)
+        return dataclasses.replace(entry.result, task=task, diffs_computed=0, reused=True)
 
     def store(self, task: Task, key: str, result: AffairResult,
               where: Callable[[PurePosixPath], Path], today_matters: bool) -> None:
@@ -179,8 +182,8 @@ class BuildCache:
         for page in result.pages:
             st = where(page.path).stat()
             stamps.append((st.st_size, st.st_mtime_ns))
-        entry = Entry(key, self.today if today_matters else "", str(self.out), result,
-                      tuple(stamps))
+        entry = Entry(key, self.today if today_matters else "", str(self.out),
+                      dataclasses.replace(result, task=None), tuple(stamps))
         save_pickle(self._file(task), entry)
 
     def forget_others(self, tasks: Iterable[Task]) -> None:
@@ -253,9 +256,10 @@ class SiteCache:
 def _as_stamped(out: Path, paths: Iterable[PurePosixPath],
                 stamps: Iterable[tuple[int, int]]) -> bool:
     """Every file of `paths` in `out` has the (size, mtime) it was stored with."""
+    top = str(out)
     for rel, expected in zip(paths, stamps, strict=True):
         try:
-            st = out.joinpath(*rel.parts).stat()
+            st = os.stat(os.path.join(top, str(rel)))  # not pathlib: every page, every build
         except OSError:
             return False
         if (st.st_size, st.st_mtime_ns) != expected:

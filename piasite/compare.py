@@ -189,18 +189,19 @@ def record(m: Municipality, a: Affair, families: Mapping[str, Family], forms: Ma
     if rev.form.kind in compared:
         family = families[rev.form.kind]
         canonical = forms[family.canonical]
-        wanted = {n.id for n in canonical.walk() if n.kind in COMPARED_KINDS}
+        # By id, once: Form.node walks the form, and this asks for every item of the version.
+        wanted = {n.id: n for n in canonical.walk() if n.kind in COMPARED_KINDS}
         own = family.items.get(rev.form.id, {})
         ctx = Context(rev, links)
         for item in rev.walk():
             cid = own.get(item.node.id)
             if cid in wanted and item.node.kind in VALUE_KINDS:
-                node = canonical.node(cid)
+                node = wanted[cid]
                 place = places[item.anchor]
                 st = state(item)
                 entries.setdefault(cid, []).append(Entry(
                     item.anchor, item.node.id, item.label, place.entries, place.context, st, thaw(item.value) if st == "value" else None,
-                    value_text(item), _choice_keys(item, node.kind if node else item.node.kind),
+                    value_text(item), _choice_keys(item, node.kind),
                     field_view(item, 4, ctx)))
     blobs = {k: pickle.dumps(tuple(v), pickle.HIGHEST_PROTOCOL) for k, v in entries.items()}
     return Record(who, row, MappingProxyType(blobs),

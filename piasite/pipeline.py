@@ -398,7 +398,7 @@ def _assessments(context: Context, tasks: list[Task], jobs: int | None,
             keys[i] = store.key(task)
             entry = store.lookup(task, keys[i])
             if entry is not None:
-                results[i] = store.reuse(entry)
+                results[i] = store.reuse(entry, task)
                 continue
         todo.append(i)
     built = build_all(context.settings, [tasks[i] for i in todo], jobs, context)
