@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import os
 import shlex
@@ -267,5 +268,20 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def run() -> None:
+    """The console script: `main`, then out of the process without tearing it down.
+
+    A rebuild of 1,000 versions ends holding every assessment's result it read back;
+    freeing them one by one took about 0.08 s after the work was done. By then everything
+    the command wrote is closed (the build's files and caches, its database), so, as mypy's
+    command line does, the process ends at once. Errors (argparse's, PIASITE_DEBUG's
+    traceback) still leave through the ordinary exit."""
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a closed pipe: nothing more to say anyway
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from xml.sax.saxutils import escape
 
+from .feeds import escape
 from .link import LinkIndex, system_items
 from .model import Revision
 
