@@ -325,14 +325,18 @@ def _may_reach(raw: str, urls: set[str] | None, base: str) -> bool:
 class Reach:
     """What a page's links can lead to, told once (kept with a published page)."""
 
-    paths: frozenset[str]
-    """The URLs (no fragment) of its plain root-relative links."""
+    paths: str
+    """The URLs (no fragment) of its plain root-relative links, sorted, one per line: one
+    string rather than a set of them. The site cache keeps one per site-wide page and every
+    rebuild reads and writes them (as sets, 9 of its 10 MB at 1,000 versions: 0.15 s of an
+    edit), while a rebuild asks only when a page's ids moved. (A URL with a newline in it
+    is no file's URL: split in two, it can only make a page checked again.)"""
     odd: bool
     """Some link can be told only by resolving it (relative, escaped, a query)."""
 
     def touches(self, urls: set[str]) -> bool:
         """Whether a link may lead to one of `urls` (`urls_of`)."""
-        return self.odd or not self.paths.isdisjoint(urls)
+        return self.odd or (bool(self.paths) and not urls.isdisjoint(self.paths.split("\n")))
 
 
 def reach(links: Iterable[tuple[int, str]], base: str) -> Reach:
@@ -347,7 +351,7 @@ def reach(links: Iterable[tuple[int, str]], base: str) -> Reach:
             paths.add(url.partition("#")[0])
         else:
             odd = True
-    return Reach(frozenset(paths), odd)
+    return Reach("\n".join(sorted(paths)), odd)
 
 
 def reaching(sc: Scan, urls: set[str], base: str, known: Reach | None = None) -> Scan | None:

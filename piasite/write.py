@@ -268,12 +268,13 @@ def files_in(folder: Path, skip: str = "") -> list[str]:
     top-level folder `skip`. String arithmetic: output/ holds tens of thousands of files."""
     found: list[str] = []
     top = str(folder)
+    cut = len(os.path.join(top, ""))
     for dirpath, dirnames, filenames in os.walk(top):
         if dirpath == top:
             dirnames[:] = [d for d in dirnames if d != skip]
             found.extend(filenames)
             continue
-        prefix = Path(dirpath).relative_to(folder).as_posix() + "/"
+        prefix = dirpath[cut:].replace(os.sep, "/") + "/"
         found.extend(prefix + name for name in filenames)
     return found
 
