@@ -275,8 +275,11 @@ def run() -> None:
     freeing them one by one took about 0.08 s after the work was done. By then everything
     the command wrote is closed (the build's files and caches, its database), so, as mypy's
     command line does, the process ends at once. Errors (argparse's, PIASITE_DEBUG's
-    traceback) still leave through the ordinary exit."""
+    traceback) still leave through the ordinary exit, and so does a process someone is
+    measuring (a profiler, a tracer, coverage: they write their results on the way out)."""
     code = main()
+    if sys.getprofile() or sys.gettrace() or "coverage" in sys.modules:
+        sys.exit(code)
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):  # a closed pipe: nothing more to say anyway
             stream.flush()

@@ -181,6 +181,20 @@ def test_check_command_exit_status(tmp_path):
     assert bad.returncode == 1 and "error[E203]" in bad.stderr
 
 
+def test_a_profiled_run_still_writes_its_profile(tmp_path):
+    # The command ends without tearing the process down (__main__.run), but not under a
+    # profiler: a developer asking where a build spends its time gets the answer.
+    site = copy_site(tmp_path / "site")
+    prof = tmp_path / "check.prof"
+    proc = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "piasite",
+                           "check", "--site", "."], cwd=site, capture_output=True, text=True,
+                          encoding="utf-8")
+    assert proc.returncode == 0, proc.stderr
+    assert "警告" in proc.stderr  # the report, flushed
+    import pstats
+    assert pstats.Stats(str(prof)).total_calls > 0
+
+
 def test_a_long_report_ends_with_the_count_of_each_code():
     from helpers import REPO_ROOT
 
