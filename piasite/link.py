@@ -90,8 +90,7 @@ class LinkIndex:
         if not self.prose:
             return
         seen: set[str] = set()
-        pattern = _prose_pattern(self.prose, self.unlinked)
-        lookup = dict(self.prose)
+        pattern, lookup = _prose_matcher(self.prose, self.unlinked)
         for m in pattern.finditer(text):
             slug = lookup.get(m.group())
             if slug is not None and slug not in seen:
@@ -99,18 +98,21 @@ class LinkIndex:
                 yield m.start(), m.end(), slug
 
 
-_PATTERNS: dict[tuple, re.Pattern] = {}
+_MATCHERS: dict[tuple, tuple[re.Pattern, dict[str, str]]] = {}
 
 
-def _prose_pattern(prose: tuple[tuple[str, str], ...], unlinked: tuple[str, ...] = ()) -> re.Pattern:
-    pat = _PATTERNS.get((prose, unlinked))
-    if pat is None:
+def _prose_matcher(prose: tuple[tuple[str, str], ...], unlinked: tuple[str, ...] = ()
+                   ) -> tuple[re.Pattern, dict[str, str]]:
+    """The pattern of every written name, and written name -> slug (made once: free text is
+    searched item by item, thousands of times a version)."""
+    hit = _MATCHERS.get((prose, unlinked))
+    if hit is None:
         # Longest first, so 中間サーバー・プラットフォーム wins over 中間サーバー, and an unlinked
         # 中間サーバコネクタ over the 中間サーバ inside it.
         words = sorted({w for w, _ in prose} | set(unlinked), key=lambda w: (-len(w), w))
-        pat = re.compile("|".join(re.escape(w) for w in words))
-        _PATTERNS[(prose, unlinked)] = pat
-    return pat
+        hit = _MATCHERS[(prose, unlinked)] = (
+            re.compile("|".join(re.escape(w) for w in words)), dict(prose))
+    return hit
 
 
 def _key(label: str) -> str:
@@ -250,7 +252,7 @@ def _mentions(affairs: Iterable[Affair], scan: LinkIndex) -> dict[str, list[Ment
     out: dict[str, list[Mention]] = {}
     if not scan.prose:
         return {}
-    pattern = _prose_pattern(scan.prose, scan.unlinked)
+    pattern, _ = _prose_matcher(scan.prose, scan.unlinked)
     for affair in affairs:
         current = affair.current
         revs = [current, *(r for r in affair.open_drafts if r is not current)]
