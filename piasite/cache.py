@@ -175,12 +175,12 @@ class BuildCache:
         return dataclasses.replace(entry.result, task=task, diffs_computed=0, reused=True)
 
     def store(self, task: Task, key: str, result: AffairResult,
-              where: Callable[[PurePosixPath], Path], today_matters: bool) -> None:
+              where: Callable[[PurePosixPath], Path | str], today_matters: bool) -> None:
         """Keep the result, stamped by its pages as they will stand in output/ (`where`
         tells where each is now: staged, or already in output/)."""
         stamps = []
         for page in result.pages:
-            st = where(page.path).stat()
+            st = os.stat(where(page.path))
             stamps.append((st.st_size, st.st_mtime_ns))
         entry = Entry(key, self.today if today_matters else "", str(self.out),
                       dataclasses.replace(result, task=None), tuple(stamps))
@@ -267,8 +267,8 @@ def _as_stamped(out: Path, paths: Iterable[PurePosixPath],
     return True
 
 
-def stamp(path: Path) -> tuple[int, int]:
-    st = path.stat()
+def stamp(path: Path | str) -> tuple[int, int]:
+    st = os.stat(path)
     return st.st_size, st.st_mtime_ns
 
 
@@ -301,11 +301,15 @@ def settle(staged: Path, out: Path, paths: Iterable[PurePosixPath]) -> set[str]:
     return changed
 
 
-def where(staged: Path, out: Path, changed: set[str]) -> Callable[[PurePosixPath], Path]:
+def where(staged: Path, out: Path, changed: set[str]) -> Callable[[PurePosixPath], str]:
     """Where a file of the new site is until the commit: staged when it changed, else the
-    published one in output/ (the staging folder holds only what changed)."""
-    def locate(rel: PurePosixPath) -> Path:
-        return (staged if rel.as_posix() in changed else out).joinpath(*rel.parts)
+    published one in output/ (the staging folder holds only what changed). As a string:
+    asked for every page of the site by a rebuild, which pathlib made slow."""
+    s, o = str(staged), str(out)
+
+    def locate(rel: PurePosixPath) -> str:
+        name = rel.as_posix()
+        return os.path.join(s if name in changed else o, name)
     return locate
 
 

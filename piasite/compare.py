@@ -31,6 +31,7 @@ import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 from types import MappingProxyType
 
@@ -396,6 +397,13 @@ def _form_context(form: Form) -> dict[str, tuple[str, ...]]:
     return out
 
 
+_get = MappingProxyType.get
+
+
+def _proxy(m: Mapping) -> MappingProxyType:
+    return m if type(m) is MappingProxyType else MappingProxyType(m)
+
+
 def comparisons(records: Iterable[tuple[int, Record]], families: Mapping[str, Family],
                 forms: Mapping[str, Form], compared: frozenset[str],
                 store: EntryStore) -> dict[str, FamilyComparison]:
@@ -410,8 +418,14 @@ def comparisons(records: Iterable[tuple[int, Record]], families: Mapping[str, Fa
         family = families[kind]
         form = forms[family.canonical]
         nodes = tuple(n for n in form.walk() if n.kind in COMPARED_KINDS)
-        counts = {n.id: sum(r.counts.get(n.id, 0) for _, r in recs) for n in nodes}
-        digests = {n.id: tuple(r.digests.get(n.id, "") for _, r in recs) for n in nodes}
+        # Items × records (300 × 714 at 1,000 versions, every rebuild): looked up by map.
+        n_recs = len(recs)
+        all_counts = [_proxy(r.counts) for _, r in recs]
+        all_digests = [_proxy(r.digests) for _, r in recs]
+        counts = {n.id: sum(map(_get, all_counts, repeat(n.id, n_recs), repeat(0, n_recs)))
+                  for n in nodes}
+        digests = {n.id: tuple(map(_get, all_digests, repeat(n.id, n_recs), repeat("", n_recs)))
+                   for n in nodes}
         out[kind] = FamilyComparison(family, form, nodes, _form_context(form),
                                      tuple(r.assessment for _, r in recs),
                                      MappingProxyType(counts), MappingProxyType(digests),

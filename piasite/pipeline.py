@@ -381,7 +381,7 @@ def _write_with(entries: EntryStore, staged: Path, dest: Dest, root: Path, share
         discard(staged)
         result.wrote = result.unchanged = True
         return result, None
-    pages = [(str(p), str(locate(p))) for p in result.files if p.suffix == ".html"]
+    pages = [(str(p), locate(p)) for p in result.files if p.suffix == ".html"]
     return result, _Staged(changed, removed, store, tasks, entries.referred(), pages)
 
 
