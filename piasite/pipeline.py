@@ -189,6 +189,9 @@ def build(root: Path, out: Path | None = None, now: str | None = None,
     same for any number. `preview` builds what `piasite serve` shows, into
     `preview_folder(root)/site` unless `out` is given. `progress` is told how far it is.
     """
+    # Absolute, as the caches key what they read of each file by its path: `piasite build`
+    # in the site's folder and `piasite build --site /path/to/site` then find each other's.
+    root = Path(os.path.abspath(root))
     if preview:
         folder = preview_folder(root)
         dest = Dest((out or folder / "site").resolve(), folder, True, progress)

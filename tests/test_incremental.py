@@ -71,6 +71,21 @@ def test_a_new_piasite_that_renders_the_same_pages_rebuilds_them_once(tmp_path, 
     assert _stamps(site / "output") == before
 
 
+def test_the_site_named_relatively_or_absolutely_shares_one_cache(tmp_path, monkeypatch):
+    # Run in the site's folder, then with its full path (or the other way round): what the
+    # caches kept of each file is found by both, so neither reads every file again.
+    site = copy_site(tmp_path / "site", ("midori",))
+    monkeypatch.chdir(site)
+    first = pipeline.build(Path("."), now=NOW)
+    assert first.wrote and not first.unchanged
+    kept = {p.name: p.stat().st_mtime_ns for p in (site / ".piasite-cache").glob("*.pickle")}
+    assert {"survey.pickle", "file-digests.pickle"} <= set(kept)
+    second = pipeline.build(site.resolve(), now=NOW)
+    assert second.unchanged and second.reused == 1
+    assert {p.name: p.stat().st_mtime_ns
+            for p in (site / ".piasite-cache").glob("*.pickle")} == kept  # nothing re-read
+
+
 def test_one_edited_version_rebuilds_its_assessment_only(tmp_path):
     site = copy_site(tmp_path / "site", ("midori", "asahikawa"))
     _build(site)
