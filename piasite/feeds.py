@@ -15,8 +15,8 @@ from .model import Affair, Municipality, Revision, SiteConfig
 
 
 def escape(text: str) -> str:
-    """`&`, `<` and `>` as XML entities, as xml.sax.saxutils.escape writes them (which imports
-    urllib.request and ssl: a tenth of piasite's start-up)."""
+    """`&`, `<` and `>` as XML entities, as xml.sax.saxutils.escape writes them (importing
+    it imports urllib.request, http.client and ssl: about 0.01 s of every start)."""
     return html.escape(text, quote=False)
 
 
