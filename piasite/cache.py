@@ -178,12 +178,9 @@ class BuildCache:
               where: Callable[[PurePosixPath], Path | str], today_matters: bool) -> None:
         """Keep the result, stamped by its pages as they will stand in output/ (`where`
         tells where each is now: staged, or already in output/)."""
-        stamps = []
-        for page in result.pages:
-            st = os.stat(where(page.path))
-            stamps.append((st.st_size, st.st_mtime_ns))
+        stamps = tuple(stamp(where(page.path)) for page in result.pages)
         entry = Entry(key, self.today if today_matters else "", str(self.out),
-                      dataclasses.replace(result, task=None), tuple(stamps))
+                      dataclasses.replace(result, task=None), stamps)
         save_pickle(self._file(task), entry)
 
     def forget_others(self, tasks: Iterable[Task]) -> None:
@@ -231,12 +228,7 @@ class SiteCache:
         page = self.pages.get(rel)
         if page is None or page.fingerprint != fingerprint:
             return None
-        src = self.out.joinpath(*rel.parts)
-        try:
-            st = src.stat()
-        except OSError:
-            return None
-        if (st.st_size, st.st_mtime_ns) != page.stamp:
+        if not _as_stamped(self.out, (rel,), (page.stamp,)):
             return None
         self.reused += 1
         return page
@@ -259,10 +251,9 @@ def _as_stamped(out: Path, paths: Iterable[PurePosixPath],
     top = str(out)
     for rel, expected in zip(paths, stamps, strict=True):
         try:
-            st = os.stat(os.path.join(top, str(rel)))  # not pathlib: every page, every build
+            if stamp(os.path.join(top, str(rel))) != expected:  # not pathlib: every page
+                return False
         except OSError:
-            return False
-        if (st.st_size, st.st_mtime_ns) != expected:
             return False
     return True
 

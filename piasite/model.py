@@ -457,7 +457,7 @@ class Affair:
                      if r.status == "draft" and (cur is None or r.id > cur.id))
 
 
-@quick_pickle  # in every build cache entry (its Task): 714 of them read back per rebuild
+@quick_pickle  # the survey's memo (cache.FileMemo) reads back every one per rebuild
 @dataclass(frozen=True, slots=True)
 class Municipality:
     slug: str
