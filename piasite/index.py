@@ -66,12 +66,14 @@ UNUSED = ("pagefind-ui.js", "pagefind-ui.css", "pagefind-modular-ui.js", "pagefi
 SIGNATURE = b"pagefind_dcd"
 EXPORTS_AT_END = re.compile(r"export\s*\{[^{}]*\}\s*;?\s*$")
 TIMEOUT_SECONDS = 600
-PART_CHARS = 1_000_000
+PART_CHARS = 500_000
 """The most normalised characters one Pagefind run indexes; a larger site is indexed in
-parts merged into one bundle (index_parts). Pagefind needs about 170 to 260 bytes per
-character: about 255 MB for a part (355 MB at 1.5 million, 650 MB at 3 million; 5.7 GB for
-the 34 million characters of 1,000 versions in one run). Smaller parts cost about a second
-more at 1,000 versions (35 parts instead of 23), inside the noise of one run."""
+parts merged into one bundle (index_parts). Pagefind needs about 170 to 300 bytes per
+character: about 150 MB for a part (255 MB at 1 million, 650 MB at 3 million; 5.7 GB for
+the 34 million characters of 1,000 versions in one run)."""
+MAX_INDEX_RUNS = 4
+"""The most Pagefind runs at once (one per worker, `-j`): a run uses one core, and each
+holds its part (about 150 MB), so a machine with many cores does not hold many parts."""
 _SPAN = Span(PurePosixPath(BUNDLE))
 
 
@@ -706,21 +708,22 @@ class Source(NamedTuple):
                    lambda g: (records[g.start:g.stop], texts[g.start:g.stop]))
 
 
-def write_bundle(records: list[Record], bundle: Path, digest: str = "") -> str:
+def write_bundle(records: list[Record], bundle: Path, digest: str = "", runs: int = 1) -> str:
     """Index `records` into `bundle`: "" when the bundle is whole, else what went wrong.
-    `digest` (records_digest) is kept in the manifest, to know the bundle again."""
+    `digest` (records_digest) is kept in the manifest, to know the bundle again; `runs`:
+    Pagefind runs at once."""
     made = _write_whole(Source.of(records), [(r.kind, _filters(r)) for r in records], bundle,
-                        digest)
+                        digest, runs)
     return made if isinstance(made, str) else ""
 
 
 def _write_whole(source: Source, kinds: list[tuple[str, tuple]], bundle: Path,
-                 digest: str) -> list[str | None] | str:
+                 digest: str, runs: int = 1) -> list[str | None] | str:
     """One index of every record (`kinds`: each one's kind and filters), its manifest the
     base's: each record's page id (None for one without searchable text), or what went
-    wrong."""
+    wrong. `runs`: Pagefind runs at once (`_index`)."""
     names = _filter_names(f for _, f in kinds)
-    made = _index(source, bundle, names)
+    made = _index(source, bundle, names, runs=runs)
     if isinstance(made, str):
         return made
     pages, ids = made
@@ -731,11 +734,13 @@ def _write_whole(source: Source, kinds: list[tuple[str, tuple]], bundle: Path,
     return ids
 
 
-def _index(source: Source, bundle: Path, all_filters: list[str], prefix: str = "r"
-           ) -> tuple[dict[str, list], list[str | None]] | str:
+def _index(source: Source, bundle: Path, all_filters: list[str], prefix: str = "r",
+           runs: int = 1) -> tuple[dict[str, list], list[str | None]] | str:
     """Run Pagefind over the records of `source` into `bundle` and write their texts beside
     it: in one run, or, past PART_CHARS characters, in parts merged into one bundle
-    (index_parts), each part's records read only when it is indexed.
+    (index_parts), each part's records read only when it is indexed. Up to `runs` parts
+    are indexed at once (Pagefind uses one core); the merge takes them in order, so the
+    bundle is the same whatever `runs` is.
 
     Returns what `_index_one` returns.
     """
@@ -744,20 +749,31 @@ def _index(source: Source, bundle: Path, all_filters: list[str], prefix: str = "
         return _index_one(*source.part(groups[0]), bundle, all_filters, prefix)
     pages: dict[str, list] = {}
     ids: list[str | None] = [None] * len(source.lengths)
+
+    def run(k: int, group: range) -> tuple[dict[str, list], list[str | None]] | str:
+        return _index_one(*source.part(group), Path(tmp) / str(k), all_filters,
+                          f"{prefix}{k}-")
+
     # Beside the bundle: the parts' texts move into it by rename.
     with (tempfile.TemporaryDirectory(prefix=".index-parts-", dir=bundle.parent) as tmp,
-          ThreadPoolExecutor(1) as reader):
+          ThreadPoolExecutor(1) as reader,
+          ThreadPoolExecutor(max(1, min(runs, MAX_INDEX_RUNS))) as runner):
+        # A part's records are read when its run starts: only the parts in flight are held.
+        running = [runner.submit(run, k, group) for k, group in enumerate(groups)]
         made = []
         scans = []
         words: dict[str, str] = {}
-        for k, group in enumerate(groups):
-            part = _index_one(*source.part(group), Path(tmp) / str(k), all_filters,
-                              f"{prefix}{k}-")
-            if isinstance(part, str):
-                return part
-            made.append(part)
-            # Read while Pagefind indexes the next part (this thread mostly waits on it).
-            scans.append(reader.submit(index_parts.scan, Path(tmp) / str(k), words))
+        try:
+            for k, future in enumerate(running):
+                part = future.result()
+                if isinstance(part, str):
+                    return part
+                made.append(part)
+                # Read while Pagefind indexes the next parts (this thread mostly waits).
+                scans.append(reader.submit(index_parts.scan, Path(tmp) / str(k), words))
+        finally:  # after a failed part, the parts not yet started are not run
+            for future in running:
+                future.cancel()
         try:
             renames = index_parts.merge([s.result() for s in scans], bundle, CHUNK_SIZE)
         except (index_parts.Unmergeable, OSError, ValueError, KeyError, IndexError,
@@ -1092,7 +1108,8 @@ def index_site(site_dir: Path, previous: Path | None = None,
     search page merges (docs/search.md); only that delta and the manifest are written. The
     result's `scope` says which. `cache_dir` keeps the pages' records (`Collected`) and the
     base's record keys between builds; `jobs` worker processes read the pages it has not
-    kept (a cold build reads them all). Problems become the diagnostic E901; a bundle that
+    kept (a cold build reads them all), and as many Pagefind runs (at most MAX_INDEX_RUNS)
+    index a large site's parts. Problems become the diagnostic E901; a bundle that
     fails its check is built once more, whole.
     """
     bundle = site_dir / BUNDLE
@@ -1111,7 +1128,7 @@ def index_site(site_dir: Path, previous: Path | None = None,
     last = ""
     for _ in range(2):
         shutil.rmtree(bundle, ignore_errors=True)
-        ids = _write_whole(source, kinds, bundle, digest)
+        ids = _write_whole(source, kinds, bundle, digest, jobs)
         if isinstance(ids, str):
             last = ids
             continue

@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,63 @@ def test_an_index_made_in_parts_is_the_index_made_at_once(built_site: Path, tmp_
         if path.is_file():
             assert path.read_bytes() == (tmp_path / "again" / path.relative_to(
                 tmp_path / "parts")).read_bytes(), path
+
+
+def test_parts_indexed_at_once_merge_into_the_same_bytes(built_site: Path, tmp_path: Path,
+                                                         monkeypatch) -> None:
+    """Several Pagefind runs at once (a build's `-j`) finish in any order; the bundle must be
+    the one a run after another makes, byte for byte."""
+    records = index.collect(built_site)
+    monkeypatch.setattr(index, "PART_CHARS", sum(len(index.normalise(r.text))
+                                                  for r in records) // 6)
+    assert index.write_bundle(records, tmp_path / "one", "d", runs=1) == ""
+    lock = threading.Lock()
+    busy = [0, 0]  # running now, most at once
+    real = index._index_one
+
+    def counted(*a):
+        with lock:
+            busy[0] += 1
+            busy[1] = max(busy)
+        try:
+            return real(*a)
+        finally:
+            with lock:
+                busy[0] -= 1
+
+    monkeypatch.setattr(index, "_index_one", counted)
+    assert index.write_bundle(records, tmp_path / "three", "d", runs=3) == ""
+    assert busy[1] >= 2
+    one = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*"))
+    assert one == sorted(p.relative_to(tmp_path / "three")
+                         for p in (tmp_path / "three").rglob("*"))
+    for rel in one:
+        if (tmp_path / "one" / rel).is_file():
+            assert (tmp_path / "one" / rel).read_bytes() == (
+                tmp_path / "three" / rel).read_bytes(), rel
+
+
+def test_a_failed_part_stops_the_parts_not_yet_started(built_site: Path, tmp_path: Path,
+                                                       monkeypatch) -> None:
+    records = index.collect(built_site)
+    monkeypatch.setattr(index, "PART_CHARS", sum(len(index.normalise(r.text))
+                                                  for r in records) // 8)
+    calls = []
+    real = index._index_one
+
+    def first_fails(records, texts, bundle, names, prefix):
+        calls.append(prefix)
+        return "Pagefind が止まりました" if prefix == "r0-" else real(records, texts, bundle,
+                                                                  names, prefix)
+
+    monkeypatch.setattr(index, "_index_one", first_fails)
+    parts = len(index_parts.split([len(index.normalise(r.text)) for r in records],
+                                  index.PART_CHARS))
+    assert parts >= 7
+    assert index.write_bundle(records, tmp_path / "b", runs=2) == "Pagefind が止まりました"
+    assert len(calls) < parts  # typically 3: the failed part, the one beside it, the next
+    assert not (tmp_path / "b").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
 def test_a_part_the_merge_does_not_know_is_reported_not_published(built_site: Path,
