@@ -32,7 +32,10 @@ def schema_bytes() -> bytes:
 
 def _dumps(data: object) -> bytes:
     # Lists keep their (meaningful) order; object keys are sorted so equal input gives equal bytes.
-    return (json.dumps(data, ensure_ascii=False, sort_keys=True, indent=1) + "\n").encode("utf-8")
+    # Compact, as the comparison JSON: with an indent json.dumps runs in pure Python (a
+    # version took about 10 ms instead of 3; 4 % of a cold build's CPU).
+    return (json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+            + "\n").encode("utf-8")
 
 
 def _span(span) -> dict | None:
