@@ -13,7 +13,7 @@ site with the same text. Then, in every round and for every size, alternating wh
 
 Each run's wall time, peak memory and output are recorded: peak RSS of the whole process tree
 (psutil, sampled every 50 ms, the sum over the process and all its descendants, so Pagefind's
-process counts) and the largest single process (`ru_maxrss` from wait4, as `/usr/bin/time -v`
+process counts; a child not yet exec'd, which shares its parent's memory, counted once) and the largest single process (`ru_maxrss` from wait4, as `/usr/bin/time -v`
 reports it). The report gives medians, the piasite-cold ÷ Hugo+Pagefind ratio of each round,
 pages per second, output size, files an incremental build rewrote, cost per version and its
 slope from the smallest to the largest size. Writes JSON (every run) and Markdown.
@@ -70,10 +70,18 @@ def _sample(proc: psutil.Process, unwaited: dict[int, float]) -> int:
         procs = [proc, *proc.children(recursive=True)]
     except psutil.Error:
         return 0
+    seen: dict[int, tuple[int, list[str]]] = {}
     for p in procs:
         with contextlib.suppress(psutil.Error):  # a process may end between the two calls
-            total += p.memory_info().rss
-            if p.pid != proc.pid and p.ppid() != proc.pid:
+            rss, ppid, cmdline = p.memory_info().rss, p.ppid(), p.cmdline()
+            seen[p.pid] = (rss, cmdline)
+            if p.pid != proc.pid and seen.get(ppid) == (rss, cmdline):
+                # A child started but not yet exec'd (vfork, posix_spawn) is its parent's
+                # memory, not more of it: a build starting Pagefind from its 300 MB parent
+                # read as 600 MB for that instant.
+                continue
+            total += rss
+            if p.pid != proc.pid and ppid != proc.pid:
                 t = p.cpu_times()
                 unwaited[p.pid] = t.user + t.system
     return total

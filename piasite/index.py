@@ -744,6 +744,9 @@ def _index(source: Source, bundle: Path, all_filters: list[str], prefix: str = "
 
     Returns what `_index_one` returns.
     """
+    problem = _binary_problem()  # once per index, not per part: it starts a process
+    if problem:
+        return problem
     groups = index_parts.split(source.lengths, PART_CHARS)
     if len(groups) == 1:
         return _index_one(*source.part(groups[0]), bundle, all_filters, prefix)
@@ -802,9 +805,6 @@ def _index_one(records: list[Record], texts: list[str], bundle: Path, all_filter
     the synthetic pages: Pagefind's id hashes the page, so a delta's pages never share a base's
     ids. `all_filters` are the site's filter names (a record lacking one is marked `na`).
     """
-    problem = _binary_problem()
-    if problem:
-        return problem
     from pagefind.service import get_executable
 
     kept = [(i, r, t) for i, (r, t) in enumerate(zip(records, texts, strict=True)) if t]
