@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path, PurePosixPath
 
 import pytest
 from helpers import REPO_ROOT, copy_site
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from piasite import pipeline
@@ -76,6 +77,42 @@ def test_digit_runs_of_other_lengths_are_not_flagged(first11: str, extra: str) -
     assert find_numbers(number + extra, P) == []
     assert find_numbers(extra + number, P) == []
     assert find_numbers(number[:-1], P) == []
+
+
+# The patterns as first written (with lookbehinds, tried at every character): the faster
+# ones must find exactly what these find, wherever digits, hyphens and spaces meet.
+_RUN_AS_WRITTEN = re.compile(r"(?<!\d)\d{12}(?!\d)")
+_GROUPED_AS_WRITTEN = re.compile(
+    r"(?<![\d\-‐－])(\d{4})([ \u3000\-‐－])(\d{4})\2(\d{4})(?![\d\-‐－])")
+
+
+def _as_written(text: str) -> list[tuple[int, int, str]]:
+    hits: dict[int, str] = {}
+    for rx in (_RUN_AS_WRITTEN, _GROUPED_AS_WRITTEN):
+        for m in rx.finditer(text):
+            if is_individual_number(m.group(0)):
+                hits.setdefault(m.start(), m.group(0))
+    return [(text.count("\n", 0, s) + 1, s - (text.rfind("\n", 0, s) + 1) + 1, w)
+            for s, w in sorted(hits.items())]
+
+
+# Valid numbers (plain, full-width, grouped) and the pieces that can join, split or border them.
+_pieces = st.one_of(
+    eleven.map(valid), eleven.map(lambda e: valid(e).translate(FULLWIDTH)),
+    st.tuples(eleven.map(valid), st.sampled_from([" ", "\u3000", "-", "‐", "－"])).map(
+        lambda t: t[0][:4] + t[1] + t[0][4:8] + t[1] + t[0][8:]),
+    st.text(alphabet="0123456789０ -‐－\u3000\n番号", max_size=6))
+
+
+_INSIDE = valid("56789012345")
+
+
+@given(st.lists(_pieces, max_size=8))
+# A grouped number that starts inside a longer run of digits and spaces (after a space).
+@example(["71234 ", f"{_INSIDE[:4]} {_INSIDE[4:8]} {_INSIDE[8:]}"])
+def test_the_scan_finds_what_the_patterns_as_written_find(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    assert [(f.line, f.col, f.written) for f in find_numbers(text, P)] == _as_written(text)
 
 
 # --- the whole pipeline: file, line and column; the allow-list
