@@ -191,7 +191,7 @@ def scan(root: Path, cache: Path | None = None) -> list[Diagnostic]:
         else:
             # Unreadable, oversized and non-UTF-8 files are the loader's to report
             # (E002/E003/E006).
-            src, _ = read_source(root, PurePosixPath(name), max_bytes=_MAX_BYTES)
+            src, _ = read_source(root, PurePosixPath(name), max_bytes=_MAX_BYTES, walked=True)
             if src is None:
                 continue
             positions = _positions(src.text)

@@ -159,6 +159,21 @@ def test_number_in_changes_and_pages_is_found(site: Path) -> None:
     assert found == {(changes, line, 3), ("content/midori/juki/_pages/memo.md", 5, 4)}
 
 
+def test_links_out_of_content_are_never_read(site: Path, tmp_path: Path) -> None:
+    """The scan reads only regular files it reached without following a link: a number in a
+    file a link points to outside content/ is not the site's (the loader refuses the link)."""
+    outside = tmp_path / "outside"
+    (outside / "dir").mkdir(parents=True)
+    for f in (outside / "secret.md", outside / "dir" / "x.md"):
+        f.write_text("番号 123456789018\n", encoding="utf-8")
+    (site / "content/midori/juki/notes.md").symlink_to(outside / "secret.md")
+    (site / "content/midori/linked").symlink_to(outside / "dir", target_is_directory=True)
+    assert scan(site) == []
+    diags = pipeline.check(site).diagnostics
+    assert _codes(diags, "E601") == []
+    assert _codes(diags, "E007")
+
+
 def test_allow_list_excuses_exactly_that_occurrence(site: Path) -> None:
     line = _append(site, REV, "問合せ番号 123456789018（個人番号ではない）\n")
     allow = site / "content/_privacy-allowlist.toml"
