@@ -509,12 +509,14 @@ def affair_jobs(out: Jobs, m: Municipality, a: Affair, diffs: Diffs, links: Link
         out.add(d.url, afp, make_diff)
         out.add(inline, afp, make_inline)
     for rev in a.revisions:
-        # The current version is drawn twice (its own page and the assessment's): its view
-        # and diagram are made once (3 % of a cold build went to making them again).
-        @functools.cache
         def seen(rev=rev):
             return (views.revision_view(rev, a, m, dlinks, links, r.compare(rev.form)),
                     diagram.graph(rev, links))
+
+        if rev is a.current:
+            # Drawn twice (its own page and the assessment's): its view and diagram are
+            # made once (3 % of a cold build went to making them again).
+            seen = functools.cache(seen)
 
         def make_rev(rev=rev, url=rev.url, alias=False, seen=seen):
             rv, g = seen()
