@@ -555,7 +555,7 @@ def affair_jobs(out: Jobs, m: Municipality, a: Affair, diffs: Diffs, links: Link
         changes = routes.changes(m.slug, a.slug)
 
         def make_changes():
-            rv = views.revision_view(cur, a, m, dlinks)
+            rv = views.revision_view(cur, a, m, dlinks, items=False)
             marks = diffs.rows.get((m.slug, a.slug, cur.id), ())
             groups = _group_rows(rv.changes, marks, views.row_diff_targets(a, adiffs))
             return r.page("changes.html", changes,

@@ -514,11 +514,14 @@ class DiffLink:
 def revision_view(rev: Revision, affair: Affair, muni: Municipality,
                   diff_links: list[DiffLink] | None = None,
                   links: LinkIndex | None = None,
-                  compare: Mapping[str, str] | None = None) -> RevisionView:
+                  compare: Mapping[str, str] | None = None,
+                  items: bool = True) -> RevisionView:
+    """A version as its page shows it. `items=False` leaves out the form's items (`cover`,
+    `sections`), for a page that shows only the version's header and its 変更箇所."""
     ctx = Context(rev, links, compare)
     cover: tuple[FieldView, ...] = ()
     sections = []
-    for item in rev.items:
+    for item in rev.items if items else ():
         if item.node.kind == "cover":
             cover = _field(item, 2, ctx).children
         else:
