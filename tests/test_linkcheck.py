@@ -33,6 +33,31 @@ def test_links_and_anchors_are_resolved_like_a_browser() -> None:
     assert check_links(files) == []
 
 
+def test_every_way_to_write_an_id_or_a_link_is_read() -> None:
+    """Case, quotes and entities as HTML allows them; tags with only other attributes (most
+    of a page: a class, a scope) are passed over without changing what is found."""
+    page = _html(
+        '<p class="data-x" scope=row>t</p><DIV ID="Upper">u</DIV><p id=bare>b</p>'
+        "<p id='single'>s</p><a name=\"old\">n</a><span name=\"not-an-anchor\">x</span>"
+        '<p id="a&amp;b">e</p><td data-label="href">c</td>'
+        '<a href="#Upper">1</a><A HREF="#nowhere">0</A><a href=#bare>2</a><a href=\'#single\'>3</a><a href="#old">4</a>'
+        '<a href="#a&amp;b">5</a><img SRC="/a/pic.png" alt=""><form action="/a/">f</form>'
+        '<a href="#not-an-anchor">6</a><img src="/gone.png" alt="">')
+    files = {PAGE("index.html"): page, PAGE("a/index.html"): _html("<p>a</p>"),
+             PAGE("a/pic.png"): b"png"}
+    text = page.decode()
+    nowhere, anchor, gone = (text.index(what) + 1 for what in (
+        'HREF="#nowhere"', 'href="#not-an-anchor"', 'src="/gone.png"'))
+    assert sorted(str(d) for d in check_links(files)) == sorted([
+        f"index.html:1:{nowhere}: error[E701]: ページ「/」のリンク「#nowhere」の「#nowhere」"
+        "がリンク先のページにありません",
+        f"index.html:1:{anchor}: error[E701]: ページ「/」のリンク「#not-an-anchor」の"
+        "「#not-an-anchor」がリンク先のページにありません",
+        f"index.html:1:{gone}: error[E701]: ページ「/」のリンク「/gone.png」のリンク先の"
+        "ページ・ファイルがありません",
+    ])
+
+
 def test_missing_page_and_missing_anchor_are_errors_with_position() -> None:
     files = {
         PAGE("index.html"): _html('<a href="/a/">a</a>\n<a href="/a/#nope">n</a>\n<a href="/gone/">g</a>'),
