@@ -127,6 +127,7 @@ class Assessment:
         return f"{self.form_yoshiki}（{self.form_edition}）"
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class Entry:
     """One occurrence of a compared item in an assessment, as its comparison page shows it."""

@@ -44,6 +44,7 @@ def md(text: str, document: bool = False) -> Markup:
     return Markup(markdown.render_document(text) if document else markdown.render(text))
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class Choice:
     text: str
@@ -51,6 +52,7 @@ class Choice:
     chosen: bool
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class Check:
     label: str
@@ -60,6 +62,7 @@ class Check:
     """Printed after the parenthesised detail (件 for the 提供・移転 counts)."""
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class ReadingView:
     """A reading as the page prints it: next to the value, 「（読み取り）」 and why."""
@@ -73,6 +76,7 @@ def reading_view(reading: Reading | None) -> ReadingView | None:
     return None if reading is None else ReadingView(reading.text, reading.lines, reading.code)
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class FieldView:
     anchor: str
