@@ -112,6 +112,26 @@ def test_a_copy_identical_to_the_default_replaces_nothing(tmp_path: Path) -> Non
         [("themes/default", "static/style.css")]
 
 
+def test_the_theme_is_known_by_its_files_not_by_where_they_are(tmp_path: Path,
+                                                               monkeypatch) -> None:
+    """The build cache is keyed by the theme's digest: the same files in another folder (a
+    site moved, piasite installed elsewhere) are the same theme; a changed file is not."""
+    from piasite import render
+
+    digests = []
+    for where in ("a", "b"):
+        shutil.copytree(DEFAULT, tmp_path / where / "default")
+        site = _site(tmp_path / where / "site")
+        monkeypatch.setattr(render, "default_theme_dir", lambda w=where: tmp_path / w / "default")
+        digests.append(find_theme(site, "default").digest)
+        _civic(site)
+        digests.append(find_theme(site, "civic").digest)
+    assert digests[0] == digests[2] and digests[1] == digests[3]
+    assert digests[0] != digests[1]
+    (tmp_path / "b" / "default" / "static" / "style.css").write_text("body{}\n", encoding="utf-8")
+    assert find_theme(_site(tmp_path / "c"), "default").digest != digests[0]
+
+
 def test_a_missing_theme_folder_is_named(tmp_path: Path) -> None:
     site = _site(tmp_path / "site")
     toml = site / "site.toml"
