@@ -90,8 +90,8 @@ def find_theme(root: Path, name: str, cache: Path | None = None) -> Theme:
     for layer, d in enumerate(dirs):
         files[d] = [p for p in sorted(d.rglob("*")) if p.is_file()]
         for p in files[d]:
-            # By layer and place in it, not by absolute path: the same site and piasite in
-            # another folder or environment reuse the build cache (it rebuilt everything).
+            # By layer and place in it, not by absolute path: the same piasite installed in
+            # another folder or environment reuses the build cache (it rebuilt everything).
             h.update(f"{layer}/{p.relative_to(d).as_posix()}".encode() + b"\0" + p.read_bytes())
     return Theme(tuple(d / "templates" for d in dirs), tuple(d / "static" for d in dirs),
                  h.hexdigest(), _overrides(root, dirs[:-1], base, files),

@@ -114,8 +114,9 @@ def test_a_copy_identical_to_the_default_replaces_nothing(tmp_path: Path) -> Non
 
 def test_the_theme_is_known_by_its_files_not_by_where_they_are(tmp_path: Path,
                                                                monkeypatch) -> None:
-    """The build cache is keyed by the theme's digest: the same files in another folder (a
-    site moved, piasite installed elsewhere) are the same theme; a changed file is not."""
+    """The build cache is keyed by the theme's digest: the same files in another folder
+    (piasite installed elsewhere, a site's theme copied) are the same theme; a changed file
+    is not."""
     from piasite import render
 
     digests = []
