@@ -25,7 +25,6 @@ import csv
 import dataclasses
 import hashlib
 import io
-import json
 import pickle
 import sqlite3
 import uuid
@@ -752,9 +751,3 @@ def item_data(comp: FamilyComparison, item_id: str, base_url: str,
                          "form": c.form_id} for c in missing_form(comp, item_id)],
     }
 
-
-def item_json(data: dict) -> bytes:
-    # Compact: an item's data holds every assessment's entry (2.5 MB at 1,000 versions), and
-    # json.dumps with an indent runs in pure Python, six times slower than without.
-    return (json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-            + "\n").encode("utf-8")

@@ -30,10 +30,11 @@ def schema_bytes() -> bytes:
     return SCHEMA_PATH.read_bytes()
 
 
-def _dumps(data: object) -> bytes:
-    # Lists keep their (meaningful) order; object keys are sorted so equal input gives equal bytes.
-    # Compact, as the comparison JSON: with an indent json.dumps runs in pure Python (a
-    # version took about 10 ms instead of 3; 4 % of a cold build's CPU).
+def json_bytes(data: object) -> bytes:
+    """The site's JSON files (a version, an item's comparison): lists keep their
+    (meaningful) order; object keys are sorted so equal input gives equal bytes. Compact:
+    with an indent json.dumps runs in pure Python (a version took about 10 ms instead of
+    3, 4 % of a cold build's CPU; an item's comparison six times as long)."""
     return (json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
             + "\n").encode("utf-8")
 
@@ -156,7 +157,7 @@ def revision_data(rev: Revision, affair: Affair, muni: Municipality,
 
 
 def revision_json(rev: Revision, affair: Affair, muni: Municipality, config: SiteConfig) -> bytes:
-    return _dumps(revision_data(rev, affair, muni, config))
+    return json_bytes(revision_data(rev, affair, muni, config))
 
 
 def changes_csv(rev: Revision) -> bytes:

@@ -437,7 +437,7 @@ def item_view(comp: compare.FamilyComparison, item: str, base_url: str) -> dict:
 
 def item_file(r: Renderer, spec: ItemSpec, view: dict) -> bytes:
     if spec.json:
-        return compare.item_json(view["data"])
+        return export.json_bytes(view["data"])
     return r.page("compare_item.html", spec.url, spec.title, list(spec.crumbs),
                   item=view["page"])
 
