@@ -41,7 +41,7 @@ _RUN = re.compile(r"\d{12,}")
 # 1234 5678 9012 / 1234-5678-9012 (one separator used throughout), neither preceded nor
 # followed by a digit or a hyphen (`_bounded`: checked after the match, for the same reason).
 _DASHES = "-‐－"
-_GROUPED = re.compile(r"(\d{4})([ \u3000\-‐－])(\d{4})\2(\d{4})")
+_GROUPED = re.compile(rf"(\d{{4}})([ \u3000{re.escape(_DASHES)}])(\d{{4}})\2(\d{{4}})")
 _MAX_BYTES = 5_000_000
 
 
