@@ -752,16 +752,16 @@ def _index(source: Source, bundle: Path, all_filters: list[str], prefix: str = "
         return _index_one(*source.part(groups[0]), bundle, all_filters, prefix)
     pages: dict[str, list] = {}
     ids: list[str | None] = [None] * len(source.lengths)
-
-    def run(k: int, group: range) -> tuple[dict[str, list], list[str | None]] | str:
-        return _index_one(*source.part(group), Path(tmp) / str(k), all_filters,
-                          f"{prefix}{k}-")
-
     # Beside the bundle: the parts' texts move into it by rename.
     with (tempfile.TemporaryDirectory(prefix=".index-parts-", dir=bundle.parent) as tmp,
           ThreadPoolExecutor(1) as reader,
           ThreadPoolExecutor(max(1, min(runs, MAX_INDEX_RUNS))) as runner):
-        # A part's records are read when its run starts: only the parts in flight are held.
+
+        def run(k: int, group: range) -> tuple[dict[str, list], list[str | None]] | str:
+            # A part's records are read when its run starts: only the parts in flight are held.
+            return _index_one(*source.part(group), Path(tmp) / str(k), all_filters,
+                              f"{prefix}{k}-")
+
         running = [runner.submit(run, k, group) for k, group in enumerate(groups)]
         made = []
         scans = []
