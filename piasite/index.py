@@ -805,8 +805,6 @@ def _index_one(records: list[Record], texts: list[str], bundle: Path, all_filter
     the synthetic pages: Pagefind's id hashes the page, so a delta's pages never share a base's
     ids. `all_filters` are the site's filter names (a record lacking one is marked `na`).
     """
-    from pagefind.service import get_executable
-
     kept = [(i, r, t) for i, (r, t) in enumerate(zip(records, texts, strict=True)) if t]
     with tempfile.TemporaryDirectory(prefix="piasite-index-") as tmp:
         source = Path(tmp) / "site"
@@ -822,7 +820,7 @@ def _index_one(records: list[Record], texts: list[str], bundle: Path, all_filter
         env["PAGEFIND_UNSTABLE_INDEX_CHUNK_SIZE"] = str(CHUNK_SIZE)
         try:
             proc = subprocess.run(
-                [str(get_executable()), "--site", str(source), "--output-path", str(bundle),
+                [str(executable()), "--site", str(source), "--output-path", str(bundle),
                  "--force-language", LANGUAGE, "--quiet"],
                 cwd=tmp, env=env, capture_output=True, timeout=TIMEOUT_SECONDS)
         except (OSError, subprocess.TimeoutExpired) as exc:
@@ -965,11 +963,26 @@ def bundle_problem(bundle: Path) -> str:
     return ""
 
 
-def _binary_problem() -> str:
-    """Why the Pagefind binary cannot run, or "" when it answers `--version`."""
+def executable() -> Path | None:
+    """The Pagefind binary: the one PAGEFIND_BINARY_PATH names, else the plain one piasite
+    depends on (`pagefind[bin]`) even when the extended one is installed beside it (as
+    `pagefind.service` would prefer): piasite cuts Japanese itself, and the extended binary
+    segments the codes again — a quarter slower, and an index of other bytes."""
+    if os.environ.get("PAGEFIND_BINARY_PATH") is None:
+        try:
+            from pagefind_bin import get_executable as plain
+        except ImportError:
+            pass
+        else:
+            return Path(plain())
     from pagefind.service import get_executable
 
-    exe = get_executable()
+    return get_executable()
+
+
+def _binary_problem() -> str:
+    """Why the Pagefind binary cannot run, or "" when it answers `--version`."""
+    exe = executable()
     if exe is None:
         return "Pagefind の実行ファイルが見つかりません"
     try:

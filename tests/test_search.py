@@ -208,6 +208,24 @@ def test_missing_or_broken_pagefind_binary_is_a_diagnostic(tmp_path: Path, monke
     assert "Pagefind" in result.diagnostics[0].message
 
 
+def test_an_extended_pagefind_installed_beside_it_is_not_used(tmp_path: Path, monkeypatch) -> None:
+    # pagefind.service prefers pagefind_bin_extended when it is importable (a site that also
+    # builds with Hugo has it): piasite keeps to the plain binary it depends on, whose index
+    # the tests and the search page are made for.
+    import sys
+    import types
+
+    fake = types.ModuleType("pagefind_bin_extended")
+    fake.get_executable = lambda: Path("/bin/false")
+    monkeypatch.setitem(sys.modules, "pagefind_bin_extended", fake)
+    monkeypatch.delenv("PAGEFIND_BINARY_PATH", raising=False)
+    (tmp_path / "index.html").write_text('<html lang="ja"><body><main data-search=\'{"kind": "x"}\'>'
+                                         "<p>中間サーバー</p></main></body></html>", encoding="utf-8")
+    assert index.executable().name == "pagefind"
+    assert index.index_site(tmp_path).diagnostics == []
+    assert len(_manifest(tmp_path)["pages"]) == 1
+
+
 def test_a_site_with_nothing_searchable_still_gets_an_index(tmp_path: Path) -> None:
     (tmp_path / "index.html").write_text('<html lang="ja"><body><main><h1>中間サーバー</h1>'
                                          "</main></body></html>", encoding="utf-8")
