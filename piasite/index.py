@@ -28,8 +28,8 @@ import functools
 import gzip
 import hashlib
 import html
-import itertools
 import json
+import operator
 import os
 import re
 import shutil
@@ -167,7 +167,7 @@ def tokens(normalised: str) -> list[str]:
     prefix of exactly the bigrams that start with it.
     """
     codes = list(map(_CODES.__getitem__, map(ord, normalised)))
-    return [a + b for a, b in itertools.pairwise(codes)] + codes[-1:]
+    return list(map(operator.add, codes, codes[1:])) + codes[-1:]
 
 
 # --------------------------------------------------------------------------- records
@@ -760,7 +760,7 @@ def _index(source: Source, bundle: Path, all_filters: list[str], prefix: str = "
         def run(k: int, group: range) -> tuple[dict[str, list], list[str | None]] | str:
             # A part's records are read when its run starts: only the parts in flight are held.
             return _index_one(*source.part(group), Path(tmp) / str(k), all_filters,
-                              f"{prefix}{k}-")
+                              f"{prefix}{k}-", whole=False)
 
         running = [runner.submit(run, k, group) for k, group in enumerate(groups)]
         made = []
@@ -779,8 +779,8 @@ def _index(source: Source, bundle: Path, all_filters: list[str], prefix: str = "
                 future.cancel()
         try:
             renames = index_parts.merge([s.result() for s in scans], bundle, CHUNK_SIZE)
-        except (index_parts.Unmergeable, OSError, ValueError, KeyError, IndexError,
-                TypeError) as exc:
+        except (index_parts.Unmergeable, OSError, EOFError, zlib.error, ValueError, KeyError,
+                IndexError, TypeError) as exc:
             return f"索引の部分をまとめられませんでした（{exc}）"
         (bundle / TEXTS).mkdir()
         for k, (group, (part_pages, part_ids), renamed) in enumerate(
@@ -792,18 +792,19 @@ def _index(source: Source, bundle: Path, all_filters: list[str], prefix: str = "
                            bundle / TEXTS / f"{new}.json")
             for i, page_id in zip(group, part_ids, strict=True):
                 ids[i] = renamed.get(page_id, page_id) if page_id else None
-    problem = bundle_problem(bundle)
+    problem = bundle_problem(bundle, chunks=False)
     return problem or (dict(sorted(pages.items())), ids)
 
 
 def _index_one(records: list[Record], texts: list[str], bundle: Path, all_filters: list[str],
-               prefix: str) -> tuple[dict[str, list], list[str | None]] | str:
+               prefix: str, whole: bool = True) -> tuple[dict[str, list], list[str | None]] | str:
     """Run Pagefind once over `records` into `bundle` and write their texts beside it.
 
     Returns the manifest's pages (Pagefind id -> url, kind, title, date, length, facts) and each
     record's id (None for a record with no searchable text), or what went wrong. `prefix` names
     the synthetic pages: Pagefind's id hashes the page, so a delta's pages never share a base's
     ids. `all_filters` are the site's filter names (a record lacking one is marked `na`).
+    `whole=False`: a part of a bundle, whose word chunks the merge reads (and checks) anyway.
     """
     kept = [(i, r, t) for i, (r, t) in enumerate(zip(records, texts, strict=True)) if t]
     with tempfile.TemporaryDirectory(prefix="piasite-index-") as tmp:
@@ -828,7 +829,7 @@ def _index_one(records: list[Record], texts: list[str], bundle: Path, all_filter
         if proc.returncode != 0:
             tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
             return f"終了コード {proc.returncode}: {tail[0]}"
-    problem = bundle_problem(bundle)
+    problem = bundle_problem(bundle, chunks=whole)
     if problem:
         return problem
     found = _fragment_ids(bundle)
@@ -944,8 +945,12 @@ def entry_ok(bundle: Path) -> bool:
     return isinstance(data, dict) and bool(data.get("languages"))
 
 
-def bundle_problem(bundle: Path) -> str:
-    """Why the bundle is incomplete, or "" when every file the search page loads is whole."""
+def bundle_problem(bundle: Path, chunks: bool = True) -> str:
+    """Why the bundle is incomplete, or "" when every file the search page loads is whole.
+
+    Pagefind's fragments are not looked at (piasite removes them). `chunks=False` leaves the
+    word chunks unread: a part's are read whole by `index_parts.scan`, and a merged bundle's
+    were just written from bytes piasite compressed itself (a failed write raises)."""
     if not entry_ok(bundle):
         return f"{ENTRY} が空か、JSON として読めません"
     for name in ("pagefind.js", "wasm.unknown.pagefind"):
@@ -955,7 +960,11 @@ def bundle_problem(bundle: Path) -> str:
     # The module's last statement is its export list: a cut-off file lacks it.
     if not EXPORTS_AT_END.search((bundle / "pagefind.js").read_text(encoding="utf-8", errors="replace")):
         return "pagefind.js が途中で切れています"
-    for path in sorted([*bundle.rglob("*.pf_*"), *bundle.glob("wasm.*.pagefind")]):
+    files = [*bundle.glob("*.pf_meta"), *bundle.glob("filter/*.pf_filter"),
+             *bundle.glob("wasm.*.pagefind")]
+    if chunks:
+        files += bundle.glob("index/*.pf_index")
+    for path in sorted(files):
         try:
             gzip.decompress(path.read_bytes())
         except (OSError, EOFError, zlib.error):

@@ -80,7 +80,7 @@ def test_an_index_made_in_parts_is_the_index_made_at_once(built_site: Path, tmp_
     monkeypatch.setattr(index, "PART_CHARS", total // 6)
     calls = []
     real = index._index_one
-    monkeypatch.setattr(index, "_index_one", lambda *a: calls.append(a[2]) or real(*a))
+    monkeypatch.setattr(index, "_index_one", lambda *a, **kw: calls.append(a[2]) or real(*a, **kw))
     assert index.write_bundle(records, tmp_path / "parts", "d") == ""
     assert len(calls) >= 5
     once, parts = _decoded(tmp_path / "once"), _decoded(tmp_path / "parts")
@@ -114,12 +114,12 @@ def test_parts_indexed_at_once_merge_into_the_same_bytes(built_site: Path, tmp_p
     busy = [0, 0]  # running now, most at once
     real = index._index_one
 
-    def counted(*a):
+    def counted(*a, **kw):
         with lock:
             busy[0] += 1
             busy[1] = max(busy)
         try:
-            return real(*a)
+            return real(*a, **kw)
         finally:
             with lock:
                 busy[0] -= 1
@@ -144,10 +144,10 @@ def test_a_failed_part_stops_the_parts_not_yet_started(built_site: Path, tmp_pat
     calls = []
     real = index._index_one
 
-    def first_fails(records, texts, bundle, names, prefix):
+    def first_fails(records, texts, bundle, names, prefix, **kw):
         calls.append(prefix)
         return "Pagefind が止まりました" if prefix == "r0-" else real(records, texts, bundle,
-                                                                  names, prefix)
+                                                                  names, prefix, **kw)
 
     monkeypatch.setattr(index, "_index_one", first_fails)
     parts = len(index_parts.split([len(index.normalise(r.text)) for r in records],
@@ -174,6 +174,27 @@ def test_a_part_the_merge_does_not_know_is_reported_not_published(built_site: Pa
     monkeypatch.setattr(index_parts, "_read", with_a_sort)
     problem = index.write_bundle(records, tmp_path / "parts")
     assert "索引の部分をまとめられませんでした" in problem
+
+
+def test_a_part_with_a_cut_off_word_chunk_is_reported_not_published(built_site: Path,
+                                                                      tmp_path: Path,
+                                                                      monkeypatch) -> None:
+    # A part's word chunks are checked by the merge that reads them, not once more before.
+    records = index.collect(built_site)
+    monkeypatch.setattr(index, "PART_CHARS", 60_000)
+    real = index._index_one
+
+    def cut_off(records, texts, bundle, names, prefix, **kw):
+        made = real(records, texts, bundle, names, prefix, **kw)
+        if prefix == "r1-":
+            chunk = max((bundle / "index").iterdir(), key=lambda p: p.stat().st_size)
+            chunk.write_bytes(chunk.read_bytes()[:-20])
+        return made
+
+    monkeypatch.setattr(index, "_index_one", cut_off)
+    problem = index.write_bundle(records, tmp_path / "parts")
+    assert "索引の部分をまとめられませんでした" in problem
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.browser
