@@ -21,6 +21,7 @@ from jinja2 import (
     StrictUndefined,
     select_autoescape,
 )
+from markupsafe import Markup
 
 from . import compare, diagram, export, feeds, routes, views
 from .diff import Diffs
@@ -158,6 +159,10 @@ class Renderer:
         ctx.setdefault("consult", None)
         html = self.env.get_template(template).render(site=self.site_ctx, page=page, **ctx)
         return html.encode("utf-8")
+
+    def fragment(self, template: str, **ctx) -> Markup:
+        """Part of a page, drawn once for pages that show it alike (`page` is not known)."""
+        return Markup(self.env.get_template(template).render(site=self.site_ctx, **ctx))
 
 
 @dataclass(frozen=True, slots=True)
@@ -512,25 +517,25 @@ def affair_jobs(out: Jobs, m: Municipality, a: Affair, diffs: Diffs, links: Link
         out.add(inline, afp, make_inline)
     for rev in a.revisions:
         def seen(rev=rev):
-            return (views.revision_view(rev, a, m, dlinks, links, r.compare(rev.form)),
-                    diagram.graph(rev, links))
+            rv = views.revision_view(rev, a, m, dlinks, links, r.compare(rev.form))
+            return rv, diagram.graph(rev, links), r.fragment("_sections.html", rev=rv)
 
         if rev is a.current:
-            # Drawn twice (its own page and the assessment's): its view and diagram are
-            # made once (3 % of a cold build went to making them again).
+            # Shown twice (its own page and the assessment's): its view, diagram and form
+            # are made once (the form's sections are most of the page's drawing).
             seen = functools.cache(seen)
 
         def make_rev(rev=rev, url=rev.url, alias=False, seen=seen):
-            rv, g = seen()
+            rv, g, sections = seen()
             if alias:
                 title = f"{a.title}（現行版・{rv.label}）｜{m.full_name}"
                 return r.page("revision.html", url, title, [home, mcrumb], rev=rv,
                               canonical=rev.url, graph=_graph_view(g, a, m),
-                              consult=about_draft(rev.id))
+                              consult=about_draft(rev.id), sections=sections)
             title = f"{a.title}（{rv.label}）｜{m.full_name}"
             return r.page("revision.html", url, title, [home, mcrumb, acrumb], rev=rv,
                           canonical=rev.url, graph=_graph_view(g, a, m),
-                          consult=about_draft(rev.id))
+                          consult=about_draft(rev.id), sections=sections)
 
         out.add(rev.url, afp, make_rev)
         out.add(routes.revision_json(m.slug, a.slug, rev.id), _fp(afp, r.config),
