@@ -109,7 +109,7 @@ def today_for(config: SiteConfig, now: str | None) -> datetime.date:
 def check(root: Path, jobs: int | None = None) -> BuildResult:
     """Load, check and link every assessment, one at a time: every mistake in the content,
     with nothing rendered and no assessment kept in memory after its turn."""
-    shared, _, munis, diags = _survey(root)
+    shared, _, munis, diags = _survey(root, jobs=jobs)
     settings = Settings(root, today_for(shared.config, None), None)
     tasks = [Task(m, af) for m, mf in munis for af in mf.affairs]
     for r in build_all(settings, tasks, jobs):
@@ -129,11 +129,12 @@ def load_checked(root: Path) -> BuildResult:
 Munis = list[tuple[Municipality, MunicipalityFiles]]
 
 
-def _survey(root: Path, memo: FileMemo | None = None
+def _survey(root: Path, memo: FileMemo | None = None, jobs: int | None = None
             ) -> tuple[Shared, LinkIndex, Munis, list[Diagnostic]]:
     """What the whole site shares (settings, forms, registry), its municipalities with their
     assessment folders, and the diagnostics of all of these and of the privacy scan (each
-    municipality.toml read again only if it changed, with a `memo`)."""
+    municipality.toml read again only if it changed, with a `memo`; the files the scan has
+    not seen read by as many worker processes as will build the assessments)."""
     shared, files, diags = load_shared(root)
     base, more = registry(shared.systems)
     diags += more
@@ -146,7 +147,8 @@ def _survey(root: Path, memo: FileMemo | None = None
             munis.append((m, mf))
     skeleton = Site(config=shared.config, municipalities=tuple(m for m, _ in munis))
     diags += check_site(skeleton, MUNICIPALITY_RULES)
-    diags += privacy.scan(root, root / ".piasite-cache" / "privacy.pickle")
+    diags += privacy.scan(root, root / ".piasite-cache" / "privacy.pickle",
+                          worker_count(jobs, sum(len(mf.affairs) for _, mf in munis)))
     return shared, base, munis, diags
 
 
@@ -207,7 +209,7 @@ def _build(root: Path, dest: Dest, now: str | None, strict: bool,
     # the caches say was published.
     recover(dest.out)
     memo = FileMemo(dest.cache / "survey.pickle")
-    shared, base, munis, diags = _survey(root, memo)
+    shared, base, munis, diags = _survey(root, memo, jobs)
     today = today_for(shared.config, now)
     # Pages stream into a fresh folder beside output/; they reach output/ only at the end,
     # when the whole site is written, linked and indexed (write.py).

@@ -174,6 +174,32 @@ def test_links_out_of_content_are_never_read(site: Path, tmp_path: Path) -> None
     assert _codes(diags, "E007")
 
 
+def test_files_read_by_worker_processes_give_the_same_findings(site: Path, tmp_path: Path,
+                                                               monkeypatch) -> None:
+    """A site of thousands of files is scanned on every core: the same findings, in the same
+    order, the cache used alike, a file the loader must report still skipped."""
+    import piasite.privacy as privacy
+
+    lines = [_append(site, REV, "誤記 123456789018\n"),
+             _append(site, "content/midori/juki/2025-12-12.changes.toml", "# 1234 5678 9018\n")]
+    (site / "content/midori/juki/broken.md").write_bytes(b"\xff 123456789018\n")
+    cache = tmp_path / "privacy.pickle"
+    one = [str(d) for d in scan(site, cache)]
+    assert len(one) == 2
+    assert all(any(f":{n}:" in x for x in one) for n in lines)
+    monkeypatch.setattr(privacy, "MIN_FILES_FOR_WORKERS", 1)
+    started = []
+    real = privacy.processes.pool
+    monkeypatch.setattr(privacy.processes, "pool", lambda n: started.append(n) or real(n))
+    assert [str(d) for d in scan(site, None, jobs=2)] == one
+    # From the cache but for one changed file: still the same, that one read anew.
+    line = _append(site, REV, f"追記 {valid('23456789012')}\n")
+    both = [str(d) for d in scan(site, cache, jobs=2)]
+    assert started == [2, 2]
+    assert [x for x in both if f":{line}:" not in x] == one
+    assert len(both) == 3
+
+
 def test_allow_list_excuses_exactly_that_occurrence(site: Path) -> None:
     line = _append(site, REV, "問合せ番号 123456789018（個人番号ではない）\n")
     allow = site / "content/_privacy-allowlist.toml"
