@@ -31,6 +31,7 @@ from types import MappingProxyType
 from . import (
     compare,
     diagnostics,
+    diff,
     link,
     linkcheck,
     load,
@@ -182,6 +183,7 @@ def _forget() -> None:
     source.forget()
     load.forget()
     link.forget()
+    diff.forget()
 
 
 def _build_one(ctx: Context, task: Task) -> AffairResult:

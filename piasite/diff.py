@@ -121,8 +121,14 @@ def tokens(text: str, split: Callable[[str], list[str]] = _words) -> list[str]:
 @functools.lru_cache(maxsize=4096)
 def _tokens_of(text: str) -> tuple[str, ...]:
     # A version's text is the new side of one pair and the old side of the next (and of
-    # the draft's pair): 23 % of what a build tokenized it had tokenized before.
+    # the draft's pair): 23 % of what a build tokenized it had tokenized before, in the
+    # same assessment.
     return tuple(tokens(text))
+
+
+def forget() -> None:
+    """Empty the texts' 字句 cache (a build, between assessments: the next one is other text)."""
+    _tokens_of.cache_clear()
 
 
 def inline_diff(old: str, new: str) -> tuple[tuple[Segment, ...], tuple[Segment, ...]]:
