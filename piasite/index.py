@@ -976,7 +976,7 @@ def executable() -> Path | None:
     """The Pagefind binary: the one PAGEFIND_BINARY_PATH names, else the plain one piasite
     depends on (`pagefind[bin]`) even when the extended one is installed beside it (as
     `pagefind.service` would prefer): piasite cuts Japanese itself, and the extended binary
-    segments the codes again — a quarter slower, and an index of other bytes."""
+    segments the codes again — a third more CPU, and an index of other bytes."""
     if os.environ.get("PAGEFIND_BINARY_PATH") is None:
         try:
             from pagefind_bin import get_executable as plain

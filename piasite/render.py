@@ -521,8 +521,8 @@ def affair_jobs(out: Jobs, m: Municipality, a: Affair, diffs: Diffs, links: Link
             return rv, diagram.graph(rev, links), r.fragment("_sections.html", rev=rv)
 
         if rev is a.current:
-            # Shown twice (its own page and the assessment's): its view, diagram and form
-            # are made once (the form's sections are most of the page's drawing).
+            # Shown twice (its own page and the assessment's): its view, its diagram and its
+            # form's sections are made once.
             seen = functools.cache(seen)
 
         def make_rev(rev=rev, url=rev.url, alias=False, seen=seen):

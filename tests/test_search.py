@@ -221,7 +221,7 @@ def test_an_extended_pagefind_installed_beside_it_is_not_used(tmp_path: Path, mo
     monkeypatch.delenv("PAGEFIND_BINARY_PATH", raising=False)
     (tmp_path / "index.html").write_text('<html lang="ja"><body><main data-search=\'{"kind": "x"}\'>'
                                          "<p>中間サーバー</p></main></body></html>", encoding="utf-8")
-    assert index.executable().name == "pagefind"
+    assert index.executable().stem == "pagefind"
     assert index.index_site(tmp_path).diagnostics == []
     assert len(_manifest(tmp_path)["pages"]) == 1
 
