@@ -158,11 +158,7 @@ def test_a_failed_part_stops_the_parts_not_yet_started(built_site: Path, tmp_pat
     assert list(tmp_path.iterdir()) == []  # neither the bundle nor the parts' folder
 
 
-def test_a_part_the_merge_does_not_know_is_reported_not_published(built_site: Path,
-                                                                   tmp_path: Path,
-                                                                   monkeypatch) -> None:
-    records = index.collect(built_site)
-    monkeypatch.setattr(index, "PART_CHARS", 60_000)
+def _with_a_sort(monkeypatch) -> None:
     real = index_parts._read
 
     def with_a_sort(path: Path):
@@ -172,16 +168,10 @@ def test_a_part_the_merge_does_not_know_is_reported_not_published(built_site: Pa
         return value
 
     monkeypatch.setattr(index_parts, "_read", with_a_sort)
-    problem = index.write_bundle(records, tmp_path / "parts")
-    assert "索引の部分をまとめられませんでした" in problem
 
 
-def test_a_part_with_a_cut_off_word_chunk_is_reported_not_published(built_site: Path,
-                                                                      tmp_path: Path,
-                                                                      monkeypatch) -> None:
+def _with_a_cut_off_chunk(monkeypatch) -> None:
     # A part's word chunks are checked by the merge that reads them, not once more before.
-    records = index.collect(built_site)
-    monkeypatch.setattr(index, "PART_CHARS", 60_000)
     real = index._index_one
 
     def cut_off(records, texts, bundle, names, prefix, **kw):
@@ -192,6 +182,15 @@ def test_a_part_with_a_cut_off_word_chunk_is_reported_not_published(built_site: 
         return made
 
     monkeypatch.setattr(index, "_index_one", cut_off)
+
+
+@pytest.mark.parametrize("fault", [_with_a_sort, _with_a_cut_off_chunk])
+def test_a_part_the_merge_cannot_join_is_reported_not_published(built_site: Path,
+                                                                tmp_path: Path, monkeypatch,
+                                                                fault) -> None:
+    records = index.collect(built_site)
+    monkeypatch.setattr(index, "PART_CHARS", 60_000)
+    fault(monkeypatch)
     problem = index.write_bundle(records, tmp_path / "parts")
     assert "索引の部分をまとめられませんでした" in problem
     assert list(tmp_path.iterdir()) == []
