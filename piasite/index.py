@@ -512,7 +512,7 @@ class Collected:
         work = [(str(self._shard_file(shard)), _maker_digest(), pages, live[shard])
                 for shard, pages in by_shard.items()]
         (self._shard_file("_")).parent.mkdir(parents=True, exist_ok=True)
-        return {rel: found for rows in _in_workers(_read_shard, work, jobs)
+        return {rel: found for rows in processes.map_in_order(_read_shard, work, jobs)
                 for rel, found in rows}
 
     def _pages(self) -> list[tuple[str, str]]:
@@ -646,19 +646,12 @@ def _read_shard(work: tuple[str, str, list[tuple[str, str, PageStamp]], set[str]
     return out
 
 
-def _in_workers(fn: Callable, work: list, jobs: int) -> list:
-    """`fn` over `work`, in order, by `jobs` worker processes; several batches per worker, so
-    that none waits on the slowest."""
-    with processes.pool(jobs) as pool:
-        return list(pool.map(fn, work, chunksize=max(1, len(work) // (jobs * 8))))
-
-
 def _read_all(todo: list[tuple[str, str]], jobs: int
               ) -> Iterable[tuple[str, list[Record], list[str]]]:
     """`_read_page` over `todo`, in order, by `jobs` worker processes when there are many."""
     if jobs <= 1 or len(todo) < MIN_PAGES_FOR_WORKERS:
         return map(_read_page, todo)
-    return _in_workers(_read_page, todo, jobs)
+    return processes.map_in_order(_read_page, todo, jobs)
 
 
 def _shard(rel: str) -> str:

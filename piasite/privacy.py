@@ -189,8 +189,7 @@ def _read_all(root: Path, names: list[str], jobs: int) -> Iterable[tuple | None]
     work = [(str(root), name) for name in names]
     if jobs <= 1 or len(work) < MIN_FILES_FOR_WORKERS:
         return map(_read, work)
-    with processes.pool(jobs) as pool:
-        return list(pool.map(_read, work, chunksize=max(1, len(work) // (jobs * 8))))
+    return processes.map_in_order(_read, work, jobs)
 
 
 def scan(root: Path, cache: Path | None = None, jobs: int = 1) -> list[Diagnostic]:

@@ -1,5 +1,6 @@
 """Worker processes: the pools the build's stages start (the assessments and comparison
-item pages in assessment.py, the pages' search records in index.py)."""
+item pages in assessment.py, the pages' search records in index.py, the files the privacy
+scan reads in privacy.py)."""
 
 from __future__ import annotations
 
@@ -16,3 +17,10 @@ def pool(workers: int, initializer: Callable[..., object] | None = None,
     return concurrent.futures.ProcessPoolExecutor(
         workers, mp_context=multiprocessing.get_context(method), initializer=initializer,
         initargs=initargs)
+
+
+def map_in_order(fn: Callable, work: list, jobs: int) -> list:
+    """`fn` over `work`, in order, by `jobs` worker processes; several batches per worker, so
+    that none waits on the slowest."""
+    with pool(jobs) as workers:
+        return list(workers.map(fn, work, chunksize=max(1, len(work) // (jobs * 8))))
