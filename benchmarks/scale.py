@@ -14,9 +14,10 @@ site with the same text. Then, in every round and for every size, alternating wh
 Each run's wall time, peak memory and output are recorded: peak RSS of the whole process tree
 (psutil, sampled every 50 ms, the sum over the process and all its descendants, so Pagefind's
 process counts; a child not yet exec'd, which shares its parent's memory, counted once) and
-the largest single process (`ru_maxrss` from wait4, as `/usr/bin/time -v` reports it). The report gives medians, the piasite-cold ÷ Hugo+Pagefind ratio of each round,
-pages per second, output size, files an incremental build rewrote, cost per version and its
-slope from the smallest to the largest size. Writes JSON (every run) and Markdown.
+the largest single process (`ru_maxrss` from wait4, as `/usr/bin/time -v` reports it). The
+report gives medians, the piasite-cold ÷ Hugo+Pagefind ratio of each round, pages per second,
+output size, files an incremental build rewrote, cost per version and its slope from the
+smallest to the largest size. Writes JSON (every run) and Markdown.
 
     .venv/bin/python benchmarks/scale.py                       # 100, 300, 1000 versions × 3 rounds
     .venv/bin/python benchmarks/scale.py --sizes 20 --rounds 1 # a quick look
