@@ -29,7 +29,6 @@ import gzip
 import hashlib
 import html
 import json
-import operator
 import os
 import re
 import shutil
@@ -166,8 +165,31 @@ def tokens(normalised: str) -> list[str]:
     a fixed code per character makes the words prefix-free: a one-character query is the
     prefix of exactly the bigrams that start with it.
     """
-    codes = list(map(_CODES.__getitem__, map(ord, normalised)))
-    return list(map(operator.add, codes, codes[1:])) + codes[-1:]
+    return words(normalised).split(" ") if normalised else []
+
+
+class _Pairs(dict):
+    """Code point -> its code, a space, its code again."""
+
+    def __missing__(self, cp: int) -> str:
+        code = _CODES[cp]
+        self[cp] = value = f"{code} {code}"
+        return value
+
+
+_PAIRS = _Pairs()
+
+
+def words(normalised: str) -> str:
+    """`tokens` joined by spaces, as the synthetic page holds them.
+
+    Each character translated to "code space code" reads c0 c0c1 c1c2 … cn: past the first
+    code, the words. One `str.translate` instead of a string per word (half the time of
+    joining `tokens`, which cuts 34 million characters at 1,000 versions).
+    """
+    if not normalised:
+        return ""
+    return normalised.translate(_PAIRS)[len(_CODES[ord(normalised[0])]) + 1:]
 
 
 # --------------------------------------------------------------------------- records
@@ -804,7 +826,7 @@ def _index_one(records: list[Record], texts: list[str], bundle: Path, all_filter
         source = Path(tmp) / "site"
         source.mkdir()
         for n, (_, record, text) in enumerate(kept):
-            page = _synthetic_page(record, " ".join(tokens(text)), all_filters)
+            page = _synthetic_page(record, words(text), all_filters)
             (source / f"{prefix}{n:06d}.html").write_text(page, encoding="utf-8")
         if not kept:  # Pagefind builds nothing from nothing: a word no text can give
             (source / "empty.html").write_text(f"<html lang={LANGUAGE}><p>{_NO_TEXT}</p></html>",
