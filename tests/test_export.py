@@ -16,6 +16,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 from helpers import REPO_ROOT, soup, text
+from hypothesis import given
+from hypothesis import strategies as st
+
+from piasite import export
 
 SCHEMA_FILE = REPO_ROOT / "schema" / "revision.schema.json"
 CSV_HEADER = ["変更日", "変更日(ISO)", "項目", "変更前の記載", "変更後の記載", "提出時期",
@@ -87,6 +91,20 @@ def test_json_is_deterministic_japanese_and_sorted(built_site: Path) -> None:
     data = json.loads(raw)
     assert list(data) == sorted(data)
     assert list(data["items"][1]) == sorted(data["items"][1])
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20)
+
+
+@given(_JSON | st.integers(2**64, 2**70).map(lambda n: {"件数": [n]}))
+def test_json_bytes_are_what_json_dumps_writes(data: object) -> None:
+    # orjson writes the files; their bytes must stay those of the compact, sorted json.dumps
+    # (control characters, U+2028, keys in code point order, integers past 64 bits).
+    expected = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    assert export.json_bytes(data) == (expected + "\n").encode("utf-8")
 
 
 def test_json_carries_form_status_provenance_and_lost_markers(built_site: Path) -> None:
