@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import tomllib
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
+
+import tomli
 
 from . import schema
 from .diagnostics import Diagnostic, Severity, error
@@ -133,7 +134,7 @@ def shipped_forms() -> MappingProxyType[str, Form]:
     forms = {}
     for p in sorted(FORMS_DIR.glob("*.toml")):
         raw = p.read_bytes()
-        form = parse_form(tomllib.loads(raw.decode("utf-8")), p.name, hashlib.sha256(raw).hexdigest())
+        form = parse_form(tomli.loads(raw.decode("utf-8")), p.name, hashlib.sha256(raw).hexdigest())
         if form.id != p.stem:
             raise FormError(f"{p.name}: [form].id {form.id!r} differs from the file name")
         forms[form.id] = form

@@ -1,9 +1,11 @@
 """Source files and TOML with positions.
 
-`tomllib` returns plain dicts without positions, but every diagnostic must point at
-``path:line:col``. `parse_toml` therefore parses twice: tomllib decides validity and
-produces the data, then a small TOML lexer (run only on text tomllib accepted) records
-where each key path starts. Lines are 1-based; columns count Unicode code points.
+TOML is read by `tomli`, the library Python's `tomllib` was taken from, installed as a
+compiled wheel (twice tomllib's speed; the same TOML 1.1 on every Python piasite runs on). It
+returns plain dicts without positions, but every diagnostic must point at ``path:line:col``.
+`parse_toml` therefore parses twice: tomli decides validity and produces the data, then a
+small TOML lexer (run only on text tomli accepted) records where each key path starts. Lines
+are 1-based; columns count Unicode code points.
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
-import tomllib
 from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
+
+import tomli
 
 from .diagnostics import Diagnostic, Span, error
 
@@ -191,10 +194,10 @@ def split_front_matter(text: str) -> tuple[str | None, int, str, int]:
 
 @dataclass(frozen=True, slots=True)
 class TomlError:
-    """A TOML syntax error as tomllib reports it, positioned in the whole file."""
+    """A TOML syntax error as tomli reports it, positioned in the whole file."""
 
     message: str
-    """tomllib's message without the "(at line N, column M)" tail."""
+    """tomli's message without the "(at line N, column M)" tail."""
     line: int
     col: int
 
@@ -252,18 +255,18 @@ def _parse_toml(text: str, *, line_offset: int = 0) -> tuple[TomlDoc | None, Tom
     `line_offset` is added to every reported line (for front matter inside a file).
     """
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
+        data = tomli.loads(text)
+    except tomli.TOMLDecodeError as e:
         return None, _toml_error(e, text, line_offset)
     except (ValueError, RecursionError, MemoryError) as e:
-        # tomllib lets some errors through undecorated: int() over the digit limit,
+        # tomli lets some errors through undecorated: int() over the digit limit,
         # or recursion on absurdly deep nesting.
         msg = "入れ子が深すぎます" if isinstance(e, RecursionError) else str(e) or type(e).__name__
         return None, TomlError(msg, 1 + line_offset, 1)
     return TomlDoc(data, MappingProxyType(_positions(text, line_offset))), None
 
 
-def _toml_error(e: tomllib.TOMLDecodeError, text: str, line_offset: int) -> TomlError:
+def _toml_error(e: tomli.TOMLDecodeError, text: str, line_offset: int) -> TomlError:
     full = str(e)
     msg = getattr(e, "msg", None)
     if not isinstance(msg, str):
@@ -284,7 +287,7 @@ def _toml_error(e: tomllib.TOMLDecodeError, text: str, line_offset: int) -> Toml
 
 def _positions(text: str, line_offset: int) -> dict[tuple, tuple[int, int]]:
     scanner = _Scanner(text)
-    # Positions are best effort: tomllib already accepted the text and produced the
+    # Positions are best effort: tomli already accepted the text and produced the
     # data, and TomlDoc.pos falls back to ancestors. A scanner gap must not turn valid
     # content into a crash.
     with contextlib.suppress(Exception):
@@ -303,14 +306,14 @@ _WS = re.compile(r"[ \t]*")
 _BLANK = re.compile(r"(?:[ \t\r\n]|#[^\n]*)*")
 _SCALAR = re.compile(r"[^ \t\r\n,\]}#]*")
 _BASIC = re.compile(r'"(?:[^"\\\n\r]|\\[\s\S])*"')
-"""A one-line basic string: no newline but an escaped one (tomllib refuses that anyway)."""
+"""A one-line basic string: no newline but an escaped one (tomli refuses that anyway)."""
 _ML_BASIC_END = re.compile(r'(?:[^"\\]|\\[\s\S]|"(?!""))*"""')
 """The rest of a multi-line basic string, up to its closing quotes."""
 _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 class _Scanner:
-    """A TOML lexer that records key positions. Assumes tomllib-valid input."""
+    """A TOML lexer that records key positions. Assumes tomli-valid input."""
 
     def __init__(self, text: str) -> None:
         self.s = text
@@ -533,6 +536,6 @@ class _Scanner:
 
 
 def _decode_basic(raw: str) -> str:
-    """Decode a quoted basic-string key with escapes, exactly as tomllib does."""
-    value = tomllib.loads(f"k = {raw}")["k"]
+    """Decode a quoted basic-string key with escapes, exactly as tomli does."""
+    value = tomli.loads(f"k = {raw}")["k"]
     return value if isinstance(value, str) else raw[1:-1]

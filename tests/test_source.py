@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime
 import random
 import re
-import tomllib
 from pathlib import Path, PurePosixPath
 
 import pytest
+import tomli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -250,12 +250,31 @@ def test_tricky_positions(path: tuple, expected: tuple[int, int]) -> None:
     assert doc.pos(path) == expected
 
 
-def test_tricky_data_is_tomllib() -> None:
+def test_tricky_data_is_tomli() -> None:
     doc, _ = parse_toml(TRICKY)
     assert doc is not None
-    assert doc.data == tomllib.loads(TRICKY)
+    assert doc.data == tomli.loads(TRICKY)
     assert doc.data["notes"].startswith("[fake]\nkey = 1")
     assert len(doc.data["changes"]) == 4
+
+
+def test_toml_1_1_is_read_with_positions_on_every_python() -> None:
+    # tomli, not each Python's tomllib (TOML 1.0 before 3.15): a file valid on one staff
+    # machine is valid on every other, and its keys still have their positions.
+    text = ('title = "評価書\\e"\n'
+            "contact = {\n"
+            '  name = "市民課",\n'
+            "  tel = '0277-76-0975',\n"
+            "}\n"
+            "at = 09:30\n")
+    doc, err = parse_toml(text)
+    assert err is None and doc is not None
+    assert doc.data["title"] == "評価書\x1b"
+    assert doc.data["contact"] == {"name": "市民課", "tel": "0277-76-0975"}
+    assert doc.data["at"] == datetime.time(9, 30)
+    assert doc.pos(("contact", "name")) == (3, 3)
+    assert doc.pos(("contact", "tel")) == (4, 3)
+    assert doc.pos(("at",)) == (6, 1)
 
 
 def test_implicit_tables_point_at_creating_key() -> None:
@@ -341,7 +360,7 @@ def test_toml_errors(text: str, offset: int, message: str, line: int, col: int) 
     assert (err.line, err.col) == (line, col)
 
 
-def test_toml_errors_that_tomllib_does_not_decorate() -> None:
+def test_toml_errors_that_tomli_does_not_decorate() -> None:
     _, err = parse_toml("a = " + "[" * 5000 + "]" * 5000)
     assert err is not None and (err.line, err.col) == (1, 1)
     _, err = parse_toml("a = " + "1" * 5000, line_offset=2)
@@ -360,9 +379,9 @@ def test_parse_toml_never_raises(text: str) -> None:
     doc, err = parse_toml(text)
     assert (doc is None) != (err is None)
     if doc is not None:
-        # Run the scanner unguarded: on tomllib-valid text it must not fail.
+        # Run the scanner unguarded: on tomli-valid text it must not fail.
         _Scanner(text).run()
-        assert doc.data == tomllib.loads(text)
+        assert doc.data == tomli.loads(text)
     else:
         assert err.line >= 1 and err.col >= 1
 
@@ -544,7 +563,7 @@ def _paths(value: object, prefix: tuple = ()) -> list[tuple]:
 def test_generated_documents_positions(data: dict, rnd: random.Random, offset: int) -> None:
     writer = _Writer(rnd)
     text = writer.dump(data)
-    assert tomllib.loads(text) == data, text  # the writer itself is right
+    assert tomli.loads(text) == data, text  # the writer itself is right
     _Scanner(text).run()
     doc, err = parse_toml(text, line_offset=offset)
     assert err is None and doc is not None
