@@ -51,8 +51,12 @@ def test_document_headings_start_below_the_page_title_and_tables_have_scope():
 _ALPHABET = "住民基本台帳ネットワークシステム　・、。（）()「」-*_[]<>!&#~|=+.:;\"' \t\n0123456789aZ"
 
 
-@settings(max_examples=400, deadline=None)
-@given(st.text(alphabet=_ALPHABET, max_size=24) | st.text(max_size=12))
+# Lines the shortcut may take, some with a character or a start that sends them to the parser.
+_LINES = st.lists(st.text(alphabet="住民基本台帳（）・、。 　1.)-=\"a", max_size=8), max_size=6).map("\n".join)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.text(alphabet=_ALPHABET, max_size=24) | st.text(max_size=12) | _LINES)
 def test_plain_line_shortcut_renders_exactly_as_the_parser(text):
     # Most values skip the parser; whatever it skips must come out byte for byte the same.
     from piasite.markdown import _parser, _plain
@@ -66,5 +70,7 @@ def test_plain_lines_take_the_shortcut_and_markup_does_not():
     from piasite.markdown import _plain
 
     assert _plain("住民基本台帳ネットワークシステム（住基ネット）") is not None
-    for text in ("1. 項目", "# 見出し", "a *b*", "- 点", "　全角空白で始まる", "a\nb", "x &amp; y"):
+    assert _plain("一行目\n二行目\n\n次の段落") == "<p>一行目\n二行目</p>\n<p>次の段落</p>\n"
+    for text in ("1. 項目", "# 見出し", "a *b*", "- 点", "　全角空白で始まる", "a\n 1. b",
+                 "a\n- b", "a\n\u3000b", "x &amp; y", ""):
         assert _plain(text) is None, text
