@@ -42,6 +42,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 
+import orjson
+
 from . import index_parts, processes, routes
 from .diagnostics import Diagnostic, Span, error
 from .write import files_in, give_back_memory, load_pickle, save_pickle
@@ -858,9 +860,10 @@ def _index_one(records: list[Record], texts: list[str], bundle: Path, all_filter
         ids[i] = page_id
         pages[page_id] = [record.url, record.kind, record.title, record.date, len(text),
                           record.facts]
-        body = {"a": [list(a) for a in record.anchors], "s": [list(s) for s in record.segments]}
-        (bundle / TEXTS / f"{page_id}.json").write_text(
-            json.dumps(body, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+        # orjson: json.dumps's compact bytes, in a fraction of the time (138 MB at 1,000
+        # versions, written while Pagefind indexes the next parts).
+        (bundle / TEXTS / f"{page_id}.json").write_bytes(
+            orjson.dumps({"a": record.anchors, "s": record.segments}))
     for name in UNUSED:
         (bundle / name).unlink(missing_ok=True)
     # Pagefind's fragments hold only the bigram codes: the search page never loads them.
