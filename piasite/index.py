@@ -331,6 +331,10 @@ class _Region:
             self.record.segments[-1] = (a, t.rstrip())
 
 
+_MARK = b" data-search="
+"""What starts a record's element (`records_of` looks for it too)."""
+
+
 def records_of(page: str, url: str) -> list[Record]:
     """The search records of one HTML page (most pages have none)."""
     out: list[Record] = []
@@ -642,7 +646,12 @@ second); a cold build of 1,000 versions reads 4,900 pages, 30 s on one core."""
 def _read_page(page: tuple[str, str]) -> tuple[str, list[Record], list[str]]:
     """A page's ('/'-separated path, file) records and their normalised texts."""
     rel, path = page
-    records = records_of(Path(path).read_text(encoding="utf-8"), page_url(rel))
+    raw = Path(path).read_bytes()
+    # Most pages hold no record (3,402 of 4,864 at 1,000 versions, 69 % of the HTML's bytes):
+    # looking in the bytes spares decoding them (reading and searching every page 2.1 -> 0.5 s).
+    if _MARK not in raw:
+        return rel, [], []
+    records = records_of(raw.decode("utf-8"), page_url(rel))
     return rel, records, [normalise(r.text) for r in records]
 
 
