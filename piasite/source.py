@@ -229,10 +229,6 @@ class TomlDoc:
             p = p[:-1]
 
 
-_TAIL_RE = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
-_END_RE = re.compile(r"\s*\(at end of document\)\s*$")
-
-
 def parse_toml(text: str, *, line_offset: int = 0) -> tuple[TomlDoc | None, TomlError | None]:
     """Parse `text` (see _parse_toml); results are cached by content, so the preview server
     re-parses only the files a save changed. Callers must not mutate the returned data."""
@@ -257,7 +253,7 @@ def _parse_toml(text: str, *, line_offset: int = 0) -> tuple[TomlDoc | None, Tom
     try:
         data = tomli.loads(text)
     except tomli.TOMLDecodeError as e:
-        return None, _toml_error(e, text, line_offset)
+        return None, _toml_error(e, line_offset)
     except (ValueError, RecursionError, MemoryError) as e:
         # tomli lets some errors through undecorated: int() over the digit limit,
         # or recursion on absurdly deep nesting.
@@ -266,23 +262,9 @@ def _parse_toml(text: str, *, line_offset: int = 0) -> tuple[TomlDoc | None, Tom
     return TomlDoc(data, MappingProxyType(_positions(text, line_offset))), None
 
 
-def _toml_error(e: tomli.TOMLDecodeError, text: str, line_offset: int) -> TomlError:
-    full = str(e)
-    msg = getattr(e, "msg", None)
-    if not isinstance(msg, str):
-        msg = _END_RE.sub("", _TAIL_RE.sub("", full))
-    lineno = getattr(e, "lineno", None)
-    colno = getattr(e, "colno", None)
-    if isinstance(lineno, int) and isinstance(colno, int):  # Python 3.14+
-        return TomlError(msg, lineno + line_offset, colno)
-    m = _TAIL_RE.search(full)
-    if m:
-        return TomlError(msg, int(m[1]) + line_offset, int(m[2]))
-    if _END_RE.search(full):
-        line = text.count("\n") + 1
-        col = len(text) - (text.rfind("\n") + 1) + 1
-        return TomlError(msg, line + line_offset, col)
-    return TomlError(msg, 1 + line_offset, 1)
+def _toml_error(e: tomli.TOMLDecodeError, line_offset: int) -> TomlError:
+    # tomli (>= 2.1; pyproject.toml asks for 2.4) gives the message and its position apart.
+    return TomlError(e.msg, e.lineno + line_offset, e.colno)
 
 
 def _positions(text: str, line_offset: int) -> dict[tuple, tuple[int, int]]:
