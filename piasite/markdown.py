@@ -75,10 +75,21 @@ def _doc_parser() -> MarkdownIt:
     return md
 
 
+# A full-width space opening a line is often the source's 字下げ. markdown-it strips a
+# paragraph's surrounding whitespace with Python's str.strip, which takes U+3000 too (CommonMark
+# strips only spaces and tabs): the first line of each paragraph lost it, the others kept it.
+# As a character reference it passes the strip and comes out as the same character.
+_EDGE_SPACE = re.compile(r"^\u3000|\u3000$", re.M)
+
+
+def _keep_full_width_spaces(text: str) -> str:
+    return _EDGE_SPACE.sub("&#x3000;", text) if "\u3000" in text else text
+
+
 def render_document(text: str) -> str:
     """Render a whole accompanying document (headings and tables allowed)."""
     md = _doc_parser()
-    tokens = md.parse(text)
+    tokens = md.parse(_keep_full_width_spaces(text))
     # The page's own title is the h1: the document's heading levels become h2, h3, … in
     # order, so a document that starts at ### or skips a level still nests without gaps.
     used = sorted({int(t.tag[1]) for t in tokens if t.type == "heading_open"})
@@ -129,7 +140,7 @@ def render(text: str) -> str:
     fast = _plain(text)
     if fast is not None:
         return fast
-    out = _parser().render(text)
+    out = _parser().render(_keep_full_width_spaces(text))
     # A tight list item holds its text without <p>; loose items keep the marker outside
     # their first paragraph, which we fold back in so the marker reads with its text.
     return re.sub(r'(<span class="marker">[^<]*</span>) <p>', r"<p>\1 ", out)

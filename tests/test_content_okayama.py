@@ -160,3 +160,11 @@ def test_the_draft_is_labelled_as_such(page):
     assert "案" in page.title.string
     assert "空欄" in text(field(page, "cover-published"))
     assert "令和7年4月1日" in text(field(page, "VI-1-1"))
+
+
+def test_a_paragraph_keeps_the_full_width_space_it_opens_with(page):
+    # The source indents each step of ②事務の内容 with a full-width space (seed 002, line 68);
+    # the Markdown parser strips it from a paragraph's first line unless told otherwise.
+    paragraphs = [p.get_text() for p in field(page, "I-1-2").select("p")]
+    assert "\u3000給与支払報告書、公的年金等支払報告書、確定申告書、住民税申告書等を収集する。" in paragraphs
+    assert "①課税資料の収集" in paragraphs  # a line without one stays as it is

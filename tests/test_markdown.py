@@ -66,6 +66,14 @@ def test_plain_line_shortcut_renders_exactly_as_the_parser(text):
         assert fast == _parser().render(text)
 
 
+def test_a_full_width_space_opening_or_closing_a_line_is_kept():
+    # The source's 字下げ: markdown-it would strip it from a paragraph's first line only.
+    assert render("\u3000段落一\n\n\u3000段落二\n\u3000続き") == (
+        "<p>\u3000段落一</p>\n<p>\u3000段落二\n\u3000続き</p>\n")
+    assert render("末尾\u3000") == "<p>末尾\u3000</p>\n"
+    assert render_document("\u3000本文").startswith("<p>\u3000本文</p>")
+
+
 def test_plain_lines_take_the_shortcut_and_markup_does_not():
     from piasite.markdown import _plain
 
