@@ -331,19 +331,20 @@ class _Region:
             self.record.segments[-1] = (a, t.rstrip())
 
 
-_MARK = b" data-search="
-"""What starts a record's element (`records_of` looks for it too)."""
+_MARK = " data-search="
+"""What starts a record's element."""
+_MARK_BYTES = _MARK.encode()
 
 
 def records_of(page: str, url: str) -> list[Record]:
     """The search records of one HTML page (most pages have none)."""
     out: list[Record] = []
-    pos = page.find(" data-search=")
+    pos = page.find(_MARK)
     while pos >= 0:
         record, end = _read_region(page, page.rfind("<", 0, pos), url)
         if record is not None:
             out.append(record)
-        pos = page.find(" data-search=", end)
+        pos = page.find(_MARK, end)
     # The title is searched too (it is the page's heading); search.js expects it first.
     for r in out:
         r.segments.insert(0, (-1, r.title + " "))
@@ -508,7 +509,8 @@ class Collected:
         if cache_dir is not None and jobs > 1 and len(todo) >= MIN_PAGES_FOR_WORKERS:
             cached = self._read_into_cache(todo, jobs)
         else:
-            self.fresh = {rel: (records, texts) for rel, records, texts in _read_all(todo, jobs)}
+            self.fresh = {rel: (records, texts) for rel, records, texts in
+                          processes.map_in_order(_read_page, todo, jobs, MIN_PAGES_FOR_WORKERS)}
         self.found: list[Found] = []
         plan: dict[str, tuple[PageStamp, list[Found]]] = {}
         for rel, stamp in self.stamps.items():
@@ -649,7 +651,7 @@ def _read_page(page: tuple[str, str]) -> tuple[str, list[Record], list[str]]:
     raw = Path(path).read_bytes()
     # Most pages hold no record (3,402 of 4,864 at 1,000 versions, 69 % of the HTML's bytes):
     # looking in the bytes spares decoding them (reading and searching every page 2.1 -> 0.5 s).
-    if _MARK not in raw:
+    if _MARK_BYTES not in raw:
         return rel, [], []
     records = records_of(raw.decode("utf-8"), page_url(rel))
     return rel, records, [normalise(r.text) for r in records]
@@ -677,14 +679,6 @@ def _read_shard(work: tuple[str, str, list[tuple[str, str, PageStamp]], set[str]
         out.append((rel, _found(rel, records, texts)))
     save_pickle(Path(path), (maker, kept))
     return out
-
-
-def _read_all(todo: list[tuple[str, str]], jobs: int
-              ) -> Iterable[tuple[str, list[Record], list[str]]]:
-    """`_read_page` over `todo`, in order, by `jobs` worker processes when there are many."""
-    if jobs <= 1 or len(todo) < MIN_PAGES_FOR_WORKERS:
-        return map(_read_page, todo)
-    return processes.map_in_order(_read_page, todo, jobs)
 
 
 def _shard(rel: str) -> str:

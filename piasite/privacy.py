@@ -23,7 +23,6 @@ import os
 import re
 import stat
 import unicodedata
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -183,15 +182,6 @@ def _read(work: tuple[str, str]) -> tuple | None:
     return None if src is None else _positions(src.text)
 
 
-def _read_all(root: Path, names: list[str], jobs: int) -> Iterable[tuple | None]:
-    """`_read` over `names`, in order; by `jobs` worker processes when there are many (the
-    scan otherwise keeps one core busy while the other waits for the assessments)."""
-    work = [(str(root), name) for name in names]
-    if jobs <= 1 or len(work) < MIN_FILES_FOR_WORKERS:
-        return map(_read, work)
-    return processes.map_in_order(_read, work, jobs)
-
-
 def scan(root: Path, cache: Path | None = None, jobs: int = 1) -> list[Diagnostic]:
     """E601 for every 個人番号-shaped number in content/ not on the allow-list; W602 for stale entries.
 
@@ -207,7 +197,10 @@ def scan(root: Path, cache: Path | None = None, jobs: int = 1) -> list[Diagnosti
     files = [(name, stat_stamp(st)) for name, st in _text_files(root)]
     todo = [name for name, stamp in files
             if (hit := before.get(name)) is None or hit[0] != stamp]
-    read = dict(zip(todo, _read_all(root, todo, jobs), strict=True))
+    # On workers when many: alone, the scan keeps one core busy while the other waits.
+    found = processes.map_in_order(_read, [(str(root), name) for name in todo], jobs,
+                                   MIN_FILES_FOR_WORKERS)
+    read = dict(zip(todo, found, strict=True))
     for name, stamp in files:
         positions = read[name] if name in read else before[name][1]
         if positions is None:

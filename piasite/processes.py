@@ -19,8 +19,11 @@ def pool(workers: int, initializer: Callable[..., object] | None = None,
         initargs=initargs)
 
 
-def map_in_order(fn: Callable, work: list, jobs: int) -> list:
+def map_in_order(fn: Callable, work: list, jobs: int, fewest: int = 0) -> list:
     """`fn` over `work`, in order, by `jobs` worker processes; several batches per worker, so
-    that none waits on the slowest."""
+    that none waits on the slowest. In this process for one job or fewer than `fewest` items
+    (starting workers costs about a second)."""
+    if jobs <= 1 or len(work) < fewest:
+        return list(map(fn, work))
     with pool(jobs) as workers:
         return list(workers.map(fn, work, chunksize=max(1, len(work) // (jobs * 8))))

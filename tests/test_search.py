@@ -274,7 +274,7 @@ def test_a_cut_off_index_file_is_detected(tmp_path: Path) -> None:
 
 def test_pages_read_by_worker_processes_give_the_same_records(built_site: Path,
                                                               monkeypatch) -> None:
-    """A cold build reads every page for its records on every core (index._read_all)."""
+    """A cold build reads every page for its records on every core (index.Collected)."""
     import concurrent.futures
 
     started = []
