@@ -45,20 +45,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from piasite import lgcode  # noqa: E402
+from piasite import lgcode, prefectures  # noqa: E402
 from piasite.normalize import PLACEHOLDERS  # noqa: E402
 
 GENERATOR_VERSION = "1"
 """Part of a corpus's identity: bump when the same (N, seed) would give other bytes."""
 
-PREFECTURES = (
-    "北海道", "青森県", "岩手県", "宮城県", "秋田県", "山形県", "福島県", "茨城県", "栃木県",
-    "群馬県", "埼玉県", "千葉県", "東京都", "神奈川県", "新潟県", "富山県", "石川県", "福井県",
-    "山梨県", "長野県", "岐阜県", "静岡県", "愛知県", "三重県", "滋賀県", "京都府", "大阪府",
-    "兵庫県", "奈良県", "和歌山県", "鳥取県", "島根県", "岡山県", "広島県", "山口県", "徳島県",
-    "香川県", "愛媛県", "高知県", "福岡県", "佐賀県", "長崎県", "熊本県", "大分県", "宮崎県",
-    "鹿児島県", "沖縄県",
-)
+PREFECTURES = tuple(p.name for p in prefectures.ALL)
 """In JIS X 0401 order: the index + 1 is the first two digits of a 全国地方公共団体コード."""
 
 # Kanji for made-up place names (none is a municipality of the bundled site).

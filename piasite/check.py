@@ -11,7 +11,7 @@ import re
 import unicodedata
 from collections.abc import Iterator, Mapping
 
-from . import lgcode
+from . import lgcode, prefectures
 from .consultation import MIN_DAYS, length_days
 from .diagnostics import Diagnostic, Span, error, note, warning
 from .model import VERSION_READINGS, Reading, Revision, Site
@@ -127,6 +127,15 @@ def check_municipality_codes(site: Site) -> Iterator[Diagnostic]:
         problem = lgcode.problem(m.code) if m.code else None
         if problem:
             yield error("E203", problem, m.at("code"))
+
+
+def check_prefectures(site: Site) -> Iterator[Diagnostic]:
+    """The written 都道府県 should be the one the code names: a national site lists
+    municipalities by the code's (prefectures.of), and the page shows the written one."""
+    for m in site.municipalities:
+        problem = prefectures.problem(m.code, m.prefecture)
+        if problem:
+            yield warning("W205", problem, m.at("prefecture"))
 
 
 def check_publication_dates(site: Site) -> Iterator[Diagnostic]:
@@ -247,7 +256,7 @@ def check_readings(site: Site) -> Iterator[Diagnostic]:
                 yield _reading_note(f"変更箇所 {row.index} 行目の「{cell}」", reading)
 
 
-MUNICIPALITY_RULES = (check_municipality_codes,)
+MUNICIPALITY_RULES = (check_municipality_codes, check_prefectures)
 """Rules about a municipality's own settings: a build runs them once per municipality."""
 ASSESSMENT_RULES = (check_publication_dates, check_values, check_changes, check_documents,
                     check_reconstructions, check_declared_counts, check_comment_periods,
