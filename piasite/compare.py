@@ -13,6 +13,9 @@ compared across every entry of every assessment: the question is the same in eac
 Values are shown as written; a value the form does not have, a blank one, one a reconstruction
 cannot know and one the source lost are told apart (docs/compare.md).
 
+Past ONE_PAGE_MAX assessments of a family (and across prefectures), an item's page counts and
+lists the prefectures, and each prefecture's entries have a page of their own (`Part`).
+
 A build makes each assessment's part of every comparison where it builds that assessment (a
 `Record`, in a worker process: assessment.py); the comparison pages are then put together from
 the records, one item page at a time, with the entries kept on disk (`EntryStore`) so that a
@@ -34,7 +37,7 @@ from itertools import repeat
 from pathlib import Path
 from types import MappingProxyType
 
-from . import routes
+from . import prefectures, routes
 from .link import LinkIndex
 from .model import (
     FORM_KINDS,
@@ -50,6 +53,7 @@ from .model import (
 )
 from .normalize import check_text
 from .pickling import quick_pickle
+from .prefectures import Prefecture
 from .views import Context, FieldView, Place, field_view, item_places, revision_label
 
 # --- URLs: from the route table ---------------------------------------------------------
@@ -59,6 +63,8 @@ OVERVIEW_CSV_URL = routes.compare_overview_csv()
 family_url = routes.compare_family
 compare_url = routes.compare_item
 compare_json_url = routes.compare_item_json
+part_url = routes.compare_item_part
+part_json_url = routes.compare_item_part_json
 
 
 def block_id(muni: str, affair: str) -> str:
@@ -71,6 +77,12 @@ def block_id(muni: str, affair: str) -> str:
 COMPARED_KINDS = VALUE_KINDS - {"table"}
 MIN_MUNICIPALITIES = 2
 """A family gets item comparisons once assessments of this many municipalities use it."""
+ONE_PAGE_MAX = 100
+"""An item's comparison shows every assessment's entries on its one page up to this many
+assessments of the family. Past it (and across prefectures), the item's page counts and lists
+the prefectures, and each prefecture's entries are on a page of their own: at 1,000 versions
+one page of 429 assessments was 1.7 MB, and a national site would make it a hundred times
+that."""
 
 
 def compared_revision(affair: Affair) -> Revision | None:
@@ -114,8 +126,10 @@ class Assessment:
     form_id: str
     form_yoshiki: str
     form_edition: str
-    newer_draft: tuple[str, str] | None = None
+    newer_draft: tuple[str, str] | None
     """(label, URL) of an open draft newer than the compared version."""
+    pref: Prefecture
+    """By the municipality's code (prefectures.of)."""
 
     @property
     def block(self) -> str:
@@ -174,7 +188,8 @@ def _assessment(m: Municipality, a: Affair, rev: Revision) -> Assessment:
     return Assessment(
         m.slug, m.full_name, m.url, m.code, a.slug, a.name, a.title, a.url, a.kind, a.kind_name,
         rev.id, rev.url, revision_label(rev), rev.status, rev.form.id, rev.form.yoshiki,
-        rev.form.edition, (revision_label(draft), draft.url) if draft else None)
+        rev.form.edition, (revision_label(draft), draft.url) if draft else None,
+        prefectures.of(m.code, m.prefecture))
 
 
 def record(m: Municipality, a: Affair, families: Mapping[str, Family], forms: Mapping[str, Form],
@@ -353,6 +368,27 @@ def prune_entries(path: Path, keep: set[str]) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class Part:
+    """One prefecture's share of a family's assessments: its item pages of their own."""
+
+    pref: Prefecture
+    members: tuple[int, ...]
+    """Indices into FamilyComparison.assessments, in the site's order."""
+
+
+def split_by_prefecture(assessments: tuple[Assessment, ...]) -> tuple[Part, ...]:
+    """The parts an item's comparison is split into (JIS X 0401 order, an unknown prefecture
+    last), or none: up to ONE_PAGE_MAX assessments, or all in one prefecture, fit one page."""
+    by: dict[Prefecture, list[int]] = {}
+    for i, a in enumerate(assessments):
+        by.setdefault(a.pref, []).append(i)
+    if len(assessments) <= ONE_PAGE_MAX or len(by) < 2:
+        return ()
+    return tuple(Part(p, tuple(ix)) for p, ix in sorted(by.items(),
+                                                         key=lambda kv: (not kv[0].code, kv[0].code)))
+
+
+@dataclass(frozen=True, slots=True)
 class FamilyComparison:
     family: Family
     form: Form
@@ -369,6 +405,8 @@ class FamilyComparison:
     seqs: tuple[int, ...]
     """Each assessment's position in the store."""
     store: EntryStore
+    parts: tuple[Part, ...] = ()
+    """The prefectures an item's comparison is split into (split_by_prefecture), or none."""
 
     @property
     def name(self) -> str:
@@ -376,6 +414,9 @@ class FamilyComparison:
 
     def node(self, item_id: str) -> FormNode:
         return next(n for n in self.nodes if n.id == item_id)
+
+    def part(self, slug: str) -> Part:
+        return next(p for p in self.parts if p.pref.slug == slug)
 
     def entries(self, item_id: str) -> list[tuple[int, Entry]]:
         """(index into assessments, entry) of every occurrence, in order."""
@@ -426,10 +467,11 @@ def comparisons(records: Iterable[tuple[int, Record]], families: Mapping[str, Fa
                   for n in nodes}
         digests = {n.id: tuple(map(_get, all_digests, repeat(n.id, n_recs), repeat("", n_recs)))
                    for n in nodes}
-        out[kind] = FamilyComparison(family, form, nodes, _form_context(form),
-                                     tuple(r.assessment for _, r in recs),
+        assessments = tuple(r.assessment for _, r in recs)
+        out[kind] = FamilyComparison(family, form, nodes, _form_context(form), assessments,
                                      MappingProxyType(counts), MappingProxyType(digests),
-                                     tuple(seq for seq, _ in recs), store)
+                                     tuple(seq for seq, _ in recs), store,
+                                     split_by_prefecture(assessments))
     return out
 
 
@@ -454,10 +496,25 @@ def compare_links(families: Mapping[str, Family], forms: Mapping[str, Form],
     return for_form
 
 
-def missing_form(comp: FamilyComparison, item_id: str) -> list[Assessment]:
-    """Assessments whose edition of the form has no counterpart of the item."""
-    return [c for c in comp.assessments
-            if item_id not in set(comp.family.items.get(c.form_id, {}).values())]
+def lacking(comp: FamilyComparison, item_id: str) -> list[int]:
+    """Indices of the assessments whose edition of the form has no counterpart of the item."""
+    has: dict[str, frozenset[str]] = {}
+    out = []
+    for i, c in enumerate(comp.assessments):
+        ids = has.get(c.form_id)
+        if ids is None:
+            ids = has[c.form_id] = frozenset(comp.family.items.get(c.form_id, {}).values())
+        if item_id not in ids:
+            out.append(i)
+    return out
+
+
+def missing_form(comp: FamilyComparison, item_id: str, part: Part | None = None
+                 ) -> list[Assessment]:
+    """Assessments (of `part`) whose edition of the form has no counterpart of the item."""
+    members = None if part is None else frozenset(part.members)
+    return [comp.assessments[i] for i in lacking(comp, item_id)
+            if members is None or i in members]
 
 
 # --- how a value reads ------------------------------------------------------------------------
@@ -707,9 +764,39 @@ def overview_csv(rows: list[Row], base_url: str) -> bytes:
 
 # --- one item as data ------------------------------------------------------------------------
 
+def _pref_data(pref: Prefecture) -> dict:
+    return {"code": pref.code, "name": pref.name, "slug": pref.slug}
+
+
 def item_data(comp: FamilyComparison, item_id: str, base_url: str,
-              entries: list[tuple[int, Entry]], counts: list[dict]) -> dict:
+              entries: list[tuple[int, Entry]], counts: list[dict],
+              part: Part | None = None) -> dict:
+    """An item's comparison as data: every assessment's entries; for a split comparison
+    (`comp.parts`), the counts and the prefectures' parts, and each part's entries apart."""
     node = comp.node(item_id)
+    head = {
+        "family": comp.family.id,
+        "canonical_form": comp.form.id,
+        "item": item_id,
+        "url": base_url + (compare_url(comp.family.id, item_id) if part is None
+                           else part_url(comp.family.id, item_id, part.pref.slug)),
+        "number": node.no,
+        "label": node.label,
+        "kind": node.kind,
+        "form_context": list(comp.form_context[item_id]),
+    }
+    if comp.parts and part is None:
+        return head | {
+            "choices": [{"choice": x["choice"], "listed_in_form": x["listed"], "entries": x["n"]}
+                        for x in counts],
+            "parts": [{"prefecture": _pref_data(sh.part.pref),
+                       "url": base_url + part_url(comp.family.id, item_id, sh.part.pref.slug),
+                       "data": base_url + part_json_url(comp.family.id, item_id,
+                                                        sh.part.pref.slug),
+                       "assessments": sh.assessments, "entries": sh.entries,
+                       "not_in_form": sh.missing}
+                      for sh in shares(comp, item_id, (i for i, _ in entries))],
+        }
     by_assessment: dict[int, list[Entry]] = {}
     for i, entry in entries:
         by_assessment.setdefault(i, []).append(entry)
@@ -733,21 +820,46 @@ def item_data(comp: FamilyComparison, item_id: str, base_url: str,
                 "text": e.text,
             } for e in by_assessment[i]],
         })
-    return {
-        "family": comp.family.id,
-        "canonical_form": comp.form.id,
-        "item": item_id,
-        "url": base_url + compare_url(comp.family.id, item_id),
-        "number": node.no,
-        "label": node.label,
-        "kind": node.kind,
-        "form_context": list(comp.form_context[item_id]),
+    out = head | {
         "choices": [{"choice": x["choice"], "listed_in_form": x["listed"], "entries": x["n"],
                      "assessments": [{"municipality": c.muni_name, "affair": c.affair_name,
                                       "entries": n} for c, n in x["assessments"]]}
                     for x in counts],
         "assessments": assessments,
         "not_in_form": [{"municipality": c.muni_name, "affair": c.affair_name,
-                         "form": c.form_id} for c in missing_form(comp, item_id)],
+                         "form": c.form_id} for c in missing_form(comp, item_id, part)],
     }
+    if part is not None:
+        out |= {"prefecture": _pref_data(part.pref),
+                "whole": base_url + compare_json_url(comp.family.id, item_id)}
+    return out
 
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """A part of a split comparison of one item, as the item's page lists it."""
+
+    part: Part
+    assessments: int
+    """How many of the part's assessments have the item."""
+    entries: int
+    missing: int
+    """How many of the part's assessments have a form without the item."""
+
+
+def shares(comp: FamilyComparison, item_id: str, with_entries: Iterable[int]) -> list[Share]:
+    """The parts of a split comparison that have a page for the item: those with an entry
+    (`with_entries`: the index of each entry's assessment) or an assessment whose form lacks
+    the item. The item's pages ask with its entries; the build, before reading them, with
+    the assessments whose digest of the item is not empty (the same ones)."""
+    per: dict[int, int] = {}
+    for i in with_entries:
+        per[i] = per.get(i, 0) + 1
+    lack = frozenset(lacking(comp, item_id))
+    out = []
+    for p in comp.parts:
+        have = [per[i] for i in p.members if i in per]
+        missing = sum(1 for i in p.members if i in lack)
+        if have or missing:
+            out.append(Share(p, len(have), sum(have), missing))
+    return out

@@ -176,6 +176,8 @@ class ItemSpec:
     json: bool
     title: str
     crumbs: tuple[Crumb, ...]
+    part: str = ""
+    """A prefecture's page of a split comparison (its slug), or the item's own page."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -411,33 +413,65 @@ def _compare_jobs(out: Jobs, s: SiteSummary) -> None:
         fcrumb = Crumb(f"{comp.name}の項目", furl)
         # What an item page shows of each assessment besides the item, and the item's entries
         # (by their digests): an edit re-renders only the comparisons of the items it changed.
-        ffp = _fp(out.base, comp.assessments, [n.title for n in comp.nodes])
+        titles = [n.title for n in comp.nodes]
+        ffp = _fp(out.base, comp.assessments, titles)
+        # A prefecture's page shows only its own assessments: an edit elsewhere leaves it be.
+        pfps = {p.pref.slug: _fp(out.base, p.pref, [comp.assessments[i] for i in p.members],
+                                 titles) for p in comp.parts}
         for n in comp.nodes:
             ifp = _fp(ffp, n.id, comp.digests[n.id])
-            made: dict = {}
-
-            def view(comp=comp, n=n, made=made) -> dict:
-                # The item's entries are read from the store once, for its page and its JSON.
-                if not made:
-                    made.update(item_view(comp, n.id, base_url))
-                return made
-
-            for spec, fp in (
-                    (ItemSpec(kind, n.id, compare.compare_url(kind, n.id), False,
-                              f"{n.title}｜{comp.name}の項目の比較", (HOME, crumb, fcrumb)),
-                     _fp(ifp, "item")),
-                    (ItemSpec(kind, n.id, compare.compare_json_url(kind, n.id), True, "", ()),
-                     _fp(ifp, "json", base_url))):
-                out.add(spec.url, fp, lambda spec=spec, view=view: item_file(r, spec, view()),
+            views_ = ItemViews(comp, n.id, base_url)
+            title = f"{n.title}｜{comp.name}の項目の比較"
+            specs = [
+                (ItemSpec(kind, n.id, compare.compare_url(kind, n.id), False, title,
+                          (HOME, crumb, fcrumb)), _fp(ifp, "item")),
+                (ItemSpec(kind, n.id, compare.compare_json_url(kind, n.id), True, "", ()),
+                 _fp(ifp, "json", base_url))]
+            icrumb = Crumb(n.title, compare.compare_url(kind, n.id))
+            digests = comp.digests[n.id]
+            has = (i for i, d in enumerate(digests) if d)  # an entry's assessment: a digest
+            for sh in compare.shares(comp, n.id, has) if comp.parts else ():
+                slug = sh.part.pref.slug
+                pfp = _fp(pfps[slug], n.id, [digests[i] for i in sh.part.members])
+                specs += [
+                    (ItemSpec(kind, n.id, compare.part_url(kind, n.id, slug), False,
+                              f"{n.title}（{sh.part.pref.name}）｜{comp.name}の項目の比較",
+                              (HOME, crumb, fcrumb, icrumb), slug), _fp(pfp, "item")),
+                    (ItemSpec(kind, n.id, compare.part_json_url(kind, n.id, slug), True, "", (),
+                              slug), _fp(pfp, "json", base_url))]
+            for spec, fp in specs:
+                out.add(spec.url, fp,
+                        lambda spec=spec, views_=views_: item_file(r, spec, views_(spec.part)),
                         spec)
 
 
-def item_view(comp: compare.FamilyComparison, item: str, base_url: str) -> dict:
-    """What an item's page and its JSON show, from its entries in the store."""
-    entries = comp.entries(item)
-    counts = compare.choice_counts(comp, item, entries)
-    return dict(page=views.compare_item_view(comp, item, entries, counts),
-                data=compare.item_data(comp, item, base_url, entries, counts))
+class ItemViews:
+    """What an item's pages and JSON show — the item's own, or a prefecture's part of a split
+    comparison — from its entries, read from the store once and each made once (for the page
+    and its JSON)."""
+
+    def __init__(self, comp: compare.FamilyComparison, item: str, base_url: str):
+        self.comp, self.item, self.base_url = comp, item, base_url
+        self.entries: list[tuple[int, compare.Entry]] | None = None
+        self.made: dict[str, dict] = {}
+
+    def __call__(self, part: str = "") -> dict:
+        hit = self.made.get(part)
+        if hit is None:
+            comp, item = self.comp, self.item
+            if self.entries is None:
+                # The whole item's, even for a part: its own page comes from the same batch.
+                self.entries = comp.entries(item)
+            p = comp.part(part) if part else None
+            entries = self.entries
+            if p is not None:
+                members = frozenset(p.members)
+                entries = [(i, e) for i, e in entries if i in members]
+            counts = compare.choice_counts(comp, item, entries)
+            hit = self.made[part] = dict(
+                page=views.compare_item_view(comp, item, entries, counts, p),
+                data=compare.item_data(comp, item, self.base_url, entries, counts, p))
+        return hit
 
 
 def item_file(r: Renderer, spec: ItemSpec, view: dict) -> bytes:
@@ -457,12 +491,13 @@ def make_items(r: Renderer, comp: compare.FamilyComparison, specs: list[ItemSpec
         for item, found in rows.items():
             entries.index[(comp.family.id, item)] = list(found)
         comp = dataclasses.replace(comp, store=entries)
-        views_: dict[str, dict] = {}
+        views_: dict[str, ItemViews] = {}
         out = []
         for spec in specs:
             if spec.item not in views_:
-                views_[spec.item] = item_view(comp, spec.item, r.config.base_url)
-            out.append(item_file(r, spec, views_[spec.item]))
+                views_.clear()  # a batch holds an item's files together: one item's at a time
+                views_[spec.item] = ItemViews(comp, spec.item, r.config.base_url)
+            out.append(item_file(r, spec, views_[spec.item](spec.part)))
         return out
     finally:
         entries.close()

@@ -40,6 +40,9 @@ class Route:
     """Written after rendering (the search index): no rendered page is there."""
     planned: bool = False
     """Not written yet (a feature to come): the name is reserved so content cannot take it."""
+    at_scale: bool = False
+    """Written only for a site whose list outgrows one page (compare.ONE_PAGE_MAX): the
+    bundled site has none."""
 
     def segments(self) -> tuple[str, ...]:
         return tuple(s for s in self.pattern.split("/") if s)
@@ -83,6 +86,10 @@ ROUTES = (
     Route("compare_family", "/compare/{family}/", "様式ごとの項目の比較の一覧"),
     Route("compare_item", "/compare/{family}/{item}/", "項目ごとの比較"),
     Route("compare_item_json", "/compare/{family}/{item}.json", "項目ごとの比較（JSON）"),
+    Route("compare_item_part", "/compare/{family}/{item}/{pref}/",
+          "項目ごとの比較の都道府県ごとのページ", at_scale=True),
+    Route("compare_item_part_json", "/compare/{family}/{item}/{pref}.json",
+          "項目ごとの比較の都道府県ごとのページ（JSON）", at_scale=True),
 )
 BY_NAME = MappingProxyType({r.name: r for r in ROUTES})
 
@@ -207,6 +214,14 @@ def compare_item_json(family: str, item: str) -> str:
     return BY_NAME["compare_item_json"].url(family=family, item=item)
 
 
+def compare_item_part(family: str, item: str, pref: str) -> str:
+    return BY_NAME["compare_item_part"].url(family=family, item=item, pref=pref)
+
+
+def compare_item_part_json(family: str, item: str, pref: str) -> str:
+    return BY_NAME["compare_item_part_json"].url(family=family, item=item, pref=pref)
+
+
 class Urls:
     """The URL functions for templates: ``{{ url.changes_csv(muni, affair) }}``."""
 
@@ -238,6 +253,8 @@ class Urls:
     compare_family = staticmethod(compare_family)
     compare_item = staticmethod(compare_item)
     compare_item_json = staticmethod(compare_item_json)
+    compare_item_part = staticmethod(compare_item_part)
+    compare_item_part_json = staticmethod(compare_item_part_json)
 
 
 def output_path(url: str) -> PurePosixPath:

@@ -801,26 +801,52 @@ def mention_groups(mentions: list[dict]) -> list[dict]:
     return out
 
 
-def compare_item_view(comp, item_id: str, entries: list, counts: list[dict]) -> dict:
+def compare_item_view(comp, item_id: str, entries: list, counts: list[dict], part=None) -> dict:
     """One item across assessments: each assessment's entries, and the count of each choice.
 
     `entries` are (index into comp.assessments, compare.Entry); `counts`, compare.choice_counts.
+    A split comparison (`comp.parts`) shows on the item's page the counts and the prefectures,
+    and on each prefecture's page (`part`) that part's entries.
     """
     from . import compare
 
     node = comp.node(item_id)
+    family = comp.family.id
+    out = dict(
+        id=item_id, title=node.title, label=node.label, kind=node.kind,
+        context=" › ".join(comp.form_context[item_id]), family=comp.name,
+        family_url=compare.family_url(family), edition=comp.form.edition,
+        n_entries=len(entries), part=None, parts=[], blocks=[], missing=[],
+        json_url=(compare.compare_json_url(family, item_id) if part is None
+                  else compare.part_json_url(family, item_id, part.pref.slug)))
+    repeated = any(e.places for _, e in entries)
+    if comp.parts and part is None:
+        shares = compare.shares(comp, item_id, (i for i, _ in entries))
+        per_part = {sh.part.pref: [] for sh in shares}
+        members = {i: sh.part.pref for sh in shares for i in sh.part.members}
+        for i, e in entries:
+            per_part[members[i]].append((i, e))
+        return out | dict(
+            repeated=repeated, n_assessments=sum(sh.assessments for sh in shares),
+            n_missing=sum(sh.missing for sh in shares),
+            counts=[dict(choice=x["choice"], listed=x["listed"], n=x["n"],
+                         n_assessments=len(x["assessments"])) for x in counts],
+            parts=[dict(name=sh.part.pref.name,
+                        url=compare.part_url(family, item_id, sh.part.pref.slug),
+                        assessments=sh.assessments, entries=sh.entries, missing=sh.missing,
+                        counts=[(x["choice"], x["n"]) for x in compare.choice_counts(
+                            comp, item_id, per_part[sh.part.pref]) if x["n"]])
+                   for sh in shares])
     by: dict[int, list] = {}
     for i, entry in entries:
         by.setdefault(i, []).append(entry)
     blocks = []
-    repeated = False
     for i, c in enumerate(comp.assessments):
         found = by.get(i)
         if not found:
             continue
         shown = []
         for e in found:
-            repeated = repeated or bool(e.places)
             shown.append(dict(place=" › ".join(e.places), url=f"{c.rev_url}#{e.anchor}",
                               label=e.label if e.label != node.label else "", field=e.field))
         blocks.append(dict(
@@ -828,19 +854,16 @@ def compare_item_view(comp, item_id: str, entries: list, counts: list[dict]) -> 
             label=c.rev_label, url=c.rev_url, draft=c.rev_status == "draft",
             edition="" if c.form_id == comp.form.id else c.edition,
             newer_draft=c.newer_draft, entries=shown))
-    return dict(
-        id=item_id, title=node.title, label=node.label, kind=node.kind,
-        context=" › ".join(comp.form_context[item_id]), family=comp.name,
-        family_url=compare.family_url(comp.family.id), edition=comp.form.edition,
-        blocks=blocks,
+    return out | dict(
+        blocks=blocks, repeated=repeated, n_assessments=len(blocks),
+        part=None if part is None else dict(
+            name=part.pref.name, whole_url=compare.compare_url(family, item_id)),
         counts=[dict(choice=x["choice"], listed=x["listed"], n=x["n"],
                      assessments=[dict(name=f"{c.muni_name} {c.affair_title}",
                                        href=f"#{c.block}", n=n) for c, n in x["assessments"]])
                 for x in counts],
-        repeated=repeated, n_entries=len(entries),
         missing=[f"{c.muni_name} {c.affair_title}（{c.form_yoshiki}・{c.form_edition}）"
-                 for c in compare.missing_form(comp, item_id)],
-        json_url=compare.compare_json_url(comp.family.id, item_id))
+                 for c in compare.missing_form(comp, item_id, part)])
 
 
 def compare_family_view(comp) -> dict:

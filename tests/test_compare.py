@@ -12,11 +12,12 @@ import io
 import json
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import unquote, urlsplit
 
 from helpers import REPO_ROOT, copy_site, soup, text
 
-from piasite import pipeline
+from piasite import compare, pipeline, prefectures, render
 from piasite.compare import BLANK, LOST, STORE, UNKNOWN, EntryStore
 from piasite.link import link
 from piasite.load import load
@@ -170,14 +171,15 @@ def test_overview_csv_has_the_same_rows(built_site):
 def test_resubcontracting_shows_each_city_with_its_actual_choices(built_site):
     page = _page(built_site, RESUB)
     assert text(page.find("h1")).endswith("⑦ 再委託の有無 ※")
+    expected = dict(RESUB_CHOICES)
     for block in page.select("section.compare-col"):
         muni = text(block.find("h3").find("span"))
         values = [text(e.select_one("p.selected")) for e in block.select(".compare-entry")]
-        assert values == RESUB_CHOICES.pop(muni), muni
+        assert values == expected.pop(muni), muni
         for e in block.select(".compare-entry"):
             target = _follow(built_site, e.select_one("p.row-ref a")["href"])
             assert text(target.select_one("p.selected")) == text(e.select_one("p.selected"))
-    assert not RESUB_CHOICES, f"missing: {list(RESUB_CHOICES)}"
+    assert not expected, f"missing: {list(expected)}"
 
 
 def test_resubcontracting_counts_each_choice_with_who_chose_it(built_site):
@@ -391,3 +393,146 @@ def test_entries_go_into_the_store_where_the_assessment_is_built(tmp_path, monke
     res = pipeline.build(site, site / "output", now="2025-11-22", jobs=2)
     assert res.reused == len(munis)  # every assessment from the cache
     assert (site / "output/systems/chukan-server-platform/index.html").read_bytes() == before
+
+
+# --- a national site: an item's comparison split by prefecture --------------------------------
+
+# What the split site's 再委託の有無 holds per prefecture (JIS X 0401 order): assessments,
+# entries, and each choice's count in the form's order — RESUB_CHOICES with 岡山県 twice (岡山市 and its copy).
+RESUB_PARTS = [("北海道", 1, 8, {"再委託する": 5, "再委託しない": 3}),
+               ("大阪府", 1, 6, {"再委託する": 3, "再委託しない": 3}),
+               ("岡山県", 2, 6, {"再委託する": 4, "再委託しない": 2})]
+
+
+def _split_site(root: Path) -> Path:
+    """The bundled 全項目評価書 of three prefectures, and a second 岡山県 municipality: a copy
+    of 岡山市 as 倉敷市 (its real code, 332020)."""
+    site = copy_site(root, ("asahikawa", "okayama", "toyonaka"))
+    shutil.copytree(site / "content/okayama", site / "content/kurashiki")
+    toml = site / "content/kurashiki/_municipality.toml"
+    toml.write_text(toml.read_text("utf-8").replace('"岡山市"', '"倉敷市"')
+                    .replace('"331007"', '"332020"').replace("岡山県岡山市長", "岡山県倉敷市長"),
+                    "utf-8")
+    return site
+
+
+def _counts(table) -> dict[str, list[str]]:
+    return {text(tr.find("th")): [text(td) for td in tr.find_all("td")]
+            for tr in table.select("tbody tr")}
+
+
+def test_a_large_comparison_is_split_into_one_page_per_prefecture(tmp_path, monkeypatch):
+    # Past ONE_PAGE_MAX assessments an item's page counts and lists the prefectures; each
+    # prefecture's page shows its assessments' entries as an unsplit comparison does.
+    monkeypatch.setattr(compare, "ONE_PAGE_MAX", 3)
+    site = _split_site(tmp_path / "site")
+    out = site / "output"
+    assert pipeline.build(site, out, now="2025-11-22", jobs=1).wrote
+    page = _page(out, RESUB)
+    assert not page.select("section.compare-col")
+    assert "4件の評価書の記載（" in text(page.find("main").find("p"))
+    counts = _counts(page.find("table", class_="counts"))
+    assert counts == {"再委託する": ["12件", "4件"], "再委託しない": ["8件", "4件"]}
+    table = page.find("table", class_="parts")
+    assert table.caption and table.find_parent("div")["role"] == "region"
+    rows = table.select("tbody tr")
+    assert [text(tr.find("th")) for tr in rows] == [p[0] for p in RESUB_PARTS]
+    data = json.loads((out / "compare/zenkoumoku/II-4-itaku-re-7.json").read_text("utf-8"))
+    assert "assessments" not in data and len(data["parts"]) == 3
+    for tr, part, (name, n_assess, n_entries, chosen) in zip(rows, data["parts"], RESUB_PARTS,
+                                                             strict=True):
+        cells = [text(td) for td in tr.find_all("td")]
+        assert cells[:2] == [f"{n_assess}件", f"{n_entries}か所"], name
+        assert cells[2] == " ".join(f"{c} {n}件" for c, n in chosen.items()), name
+        assert (part["prefecture"]["name"], part["assessments"], part["entries"]) == (
+            name, n_assess, n_entries)
+        href = tr.find("a")["href"]
+        assert part["url"].endswith(href)
+        sub = _page(out, href)
+        assert text(sub.find("h1")).endswith(f"⑦ 再委託の有無 ※（{name}）")
+        blocks = sub.select("section.compare-col")
+        assert len(blocks) == n_assess
+        for block in blocks:
+            muni = text(block.find("h3").find("span"))
+            assert muni.startswith(name)
+            values = [text(e.select_one("p.selected")) for e in block.select(".compare-entry")]
+            assert values == RESUB_CHOICES[muni.replace("倉敷市", "岡山市")], muni
+        assert _counts(sub.find("table", class_="counts")).keys() == chosen.keys()
+        for a in sub.select("table.counts a"):
+            assert sub.find(id=a["href"][1:]) is not None
+        # Back to the whole comparison: by the text and by the breadcrumbs.
+        assert sub.find("a", string="この項目の比較（全国）")["href"] == RESUB
+        assert RESUB in [a["href"] for a in sub.select("nav a")]
+        one = _json(out, part["data"])
+        assert one["prefecture"]["name"] == name and one["whole"].endswith(
+            "/compare/zenkoumoku/II-4-itaku-re-7.json")
+        assert sum(len(a["entries"]) for a in one["assessments"]) == n_entries
+        assert {c["choice"]: c["entries"] for c in one["choices"] if c["entries"]} == chosen
+
+
+def _json(out: Path, url: str) -> dict:
+    return json.loads((out / urlsplit(url).path.lstrip("/")).read_text("utf-8"))
+
+
+def test_an_edit_remakes_only_its_own_prefectures_page(tmp_path, monkeypatch):
+    monkeypatch.setattr(compare, "ONE_PAGE_MAX", 3)
+    site = _split_site(tmp_path / "site")
+    out = site / "output"
+    assert pipeline.build(site, out, now="2025-11-22", jobs=1).wrote
+    made: list[str] = []
+    real = render.item_file
+
+    def spy(r, spec, view):
+        made.append(spec.url)
+        return real(r, spec, view)
+
+    monkeypatch.setattr(render, "item_file", spy)
+    index = site / "content/kurashiki/kojin-juminzei/2025-04-01/index.md"
+    body = index.read_text("utf-8")
+    index.write_text(body.replace('has = "再委託しない"', 'has = "再委託する"', 1), "utf-8")
+    assert pipeline.build(site, out, now="2025-11-22", jobs=1).wrote
+    resub = [u for u in made if u.startswith(RESUB.rstrip("/"))]
+    assert sorted(resub) == sorted([RESUB, RESUB.rstrip("/") + ".json",
+                                    RESUB + "okayama/", RESUB + "okayama.json"])
+    block = _page(out, RESUB + "okayama/").find(id="a-kurashiki-kojin-juminzei")
+    assert [text(p) for p in block.select("p.selected")] == ["再委託する"] * 3
+
+
+def test_a_prefecture_whose_forms_lack_the_item_still_names_them(tmp_path, monkeypatch):
+    # 豊中市's edition declared without 再委託の有無: 大阪府 has no entry, and its page lists
+    # 豊中市 among the assessments whose form lacks the item. Made by worker processes.
+    monkeypatch.setattr(compare, "ONE_PAGE_MAX", 3)
+    site = _split_site(tmp_path / "site")
+    (site / "forms" / "families").mkdir(parents=True)
+    (site / "forms" / "families" / "zenkoumoku.toml").write_text(
+        '[family]\ncanonical = "zenkoumoku-r6-10"\n\n'
+        '[map."zenkoumoku-h30-05"]\nA3 = ""\n"II-4-itaku-re-7" = ""\n', encoding="utf-8")
+    out = site / "output"
+    assert pipeline.build(site, out, now="2025-11-22", jobs=2).wrote
+    page = _page(out, RESUB)
+    heads = [text(th) for th in page.select("table.parts thead th")]
+    assert heads[-1] == "この項目が様式にない評価書"
+    rows = _counts(page.find("table", class_="parts"))
+    assert rows["大阪府"] == ["0件", "0か所", "—", "1件"] and rows["岡山県"][-1] == "0件"
+    osaka = _page(out, RESUB + "osaka/")
+    assert not osaka.select("section.compare-col")
+    missing = osaka.find("h2", string="この項目が様式にない評価書").find_next("ul")
+    assert text(missing).startswith("大阪府豊中市")
+    assert _json(out, RESUB.rstrip("/") + "/osaka.json")["not_in_form"][0]["municipality"] == "大阪府豊中市"
+
+
+def test_split_only_past_one_page_and_across_prefectures(monkeypatch):
+    monkeypatch.setattr(compare, "ONE_PAGE_MAX", 3)
+
+    def at(*prefs):
+        return tuple(SimpleNamespace(pref=prefectures.of(code, name)) for code, name in prefs)
+
+    okayama, osaka = ("331007", "岡山県"), ("272035", "大阪府")
+    assert compare.split_by_prefecture(at(okayama, osaka, okayama)) == ()  # fits one page
+    assert compare.split_by_prefecture(at(*[okayama] * 5)) == ()  # one prefecture: no split
+    parts = compare.split_by_prefecture(at(okayama, ("", "どこか"), osaka, okayama))
+    # JIS X 0401 order (大阪府 27, 岡山県 33); no code and no prefecture's name: last.
+    assert [(p.pref.name, p.members) for p in parts] == [
+        ("大阪府", (2,)), ("岡山県", (0, 3)), ("都道府県不明", (1,))]
+    # The code decides, not the written name (W205 flags the difference).
+    assert prefectures.of("331007", "大阪府").slug == "okayama"
