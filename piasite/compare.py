@@ -13,8 +13,9 @@ compared across every entry of every assessment: the question is the same in eac
 Values are shown as written; a value the form does not have, a blank one, one a reconstruction
 cannot know and one the source lost are told apart (docs/compare.md).
 
-Past ONE_PAGE_MAX assessments of a family (and across prefectures), an item's page counts and
-lists the prefectures, and each prefecture's entries have a page of their own (`Part`).
+Past prefectures.ONE_PAGE_MAX assessments of a family (and across prefectures), an item's
+page counts and lists the prefectures, and each prefecture's entries have a page of their own
+(`Part`).
 
 A build makes each assessment's part of every comparison where it builds that assessment (a
 `Record`, in a worker process: assessment.py); the comparison pages are then put together from
@@ -77,12 +78,6 @@ def block_id(muni: str, affair: str) -> str:
 COMPARED_KINDS = VALUE_KINDS - {"table"}
 MIN_MUNICIPALITIES = 2
 """A family gets item comparisons once assessments of this many municipalities use it."""
-ONE_PAGE_MAX = 100
-"""An item's comparison shows every assessment's entries on its one page up to this many
-assessments of the family. Past it (and across prefectures), the item's page counts and lists
-the prefectures, and each prefecture's entries are on a page of their own: at 1,000 versions
-one page of 429 assessments was 1.7 MB, and a national site would make it a hundred times
-that."""
 
 
 def compared_revision(affair: Affair) -> Revision | None:
@@ -377,15 +372,8 @@ class Part:
 
 
 def split_by_prefecture(assessments: tuple[Assessment, ...]) -> tuple[Part, ...]:
-    """The parts an item's comparison is split into (JIS X 0401 order, an unknown prefecture
-    last), or none: up to ONE_PAGE_MAX assessments, or all in one prefecture, fit one page."""
-    by: dict[Prefecture, list[int]] = {}
-    for i, a in enumerate(assessments):
-        by.setdefault(a.pref, []).append(i)
-    if len(assessments) <= ONE_PAGE_MAX or len(by) < 2:
-        return ()
-    return tuple(Part(p, tuple(ix)) for p, ix in sorted(by.items(),
-                                                         key=lambda kv: (not kv[0].code, kv[0].code)))
+    """The parts an item's comparison is split into (prefectures.split), or none."""
+    return tuple(Part(p, m) for p, m in prefectures.split([a.pref for a in assessments]))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,12 +1,13 @@
 """The 47 都道府県 (JIS X 0401): the first two digits of a 全国地方公共団体コード name one.
 
-A national site splits its longest lists by prefecture (compare.py); a municipality's
-prefecture is read from its code, which `piasite check` verifies (E203), and the written name
-is checked against it (W205).
+A national site splits its longest lists by prefecture (`split`: an item's comparison, a
+system's page); a municipality's prefecture is read from its code, which `piasite check`
+verifies (E203), and the written name is checked against it (W205).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -62,3 +63,22 @@ def problem(code: str, written: str) -> str | None:
     if by_code is None and written not in BY_NAME:
         return f"都道府県「{written}」は都道府県の名前ではありません（「岡山県」のように書いてください）"
     return None
+
+
+ONE_PAGE_MAX = 100
+"""A site-wide page lists up to this many assessments (an item's comparison, a system's
+page). Past it, across prefectures, it counts and lists the prefectures, and each has a page
+of its own: at 1,000 versions one item's comparison (429 assessments) was 1.7 MB and one
+system's page 10 MB; a national site would make them a hundred times that."""
+
+
+def split(prefs: Sequence[Prefecture]) -> tuple[tuple[Prefecture, tuple[int, ...]], ...]:
+    """Each prefecture with the indices of `prefs` in it (JIS X 0401 order, UNKNOWN last),
+    or none: up to ONE_PAGE_MAX, or all in one prefecture, fit one page."""
+    by: dict[Prefecture, list[int]] = {}
+    for i, p in enumerate(prefs):
+        by.setdefault(p, []).append(i)
+    if len(prefs) <= ONE_PAGE_MAX or len(by) < 2:
+        return ()
+    return tuple((p, tuple(ix)) for p, ix in sorted(by.items(),
+                                                     key=lambda kv: (not kv[0].code, kv[0].code)))

@@ -23,7 +23,7 @@ from jinja2 import (
 )
 from markupsafe import Markup
 
-from . import compare, diagram, export, feeds, routes, views
+from . import compare, diagram, export, feeds, prefectures, routes, views
 from .diff import Diffs
 from .filters import FILTERS
 from .link import LinkIndex
@@ -372,15 +372,51 @@ def _system_jobs(out: Jobs, s: SiteSummary) -> None:
                                 sy.name, [short[u.muni] for u in links.uses.get(sy.slug, ())])))
     out.page("systems.html", routes.systems(), "システム登録簿", [HOME], systems=entries)
     crumb = Crumb("システム登録簿", routes.systems())
+    pref = {m.slug: prefectures.of(m.code, m.prefecture) for m, _ in s.munis}
     for e in entries:
-        parts = s.mentions.get(e["slug"], [])
-        # Fingerprinted by its parts' digests; read from the store only when the page is made.
+        slug = e["slug"]
+        # Each assessment that names the system: (municipality, assessment, digest).
+        named = s.mentions.get(slug, [])
+        listed = links.uses.get(slug, ())
+        # Every assessment the page shows: those listing it, then those only naming it.
+        on_page = list(dict.fromkeys([(u.muni, u.affair) for u in listed]
+                                     + [(m, a) for m, a, _ in named]))
+        split = prefectures.split([pref[m] for m, _ in on_page])
+        # Fingerprinted by the digests; the items are read from the store only when made.
+        digests = [d for _, _, d in named]
+        if not split:
+            out.page_later("system.html", e["url"], f"{e['name']}｜システム登録簿",
+                           [HOME, crumb], (e, digests),
+                           functools.partial(_system_page, e, s, digests, None))
+            continue
+        shares = []
+        for p, members in split:
+            munis = {on_page[i][0] for i in members}
+            uses = [u for u, su in zip(e["uses"], listed, strict=True) if su.muni in munis]
+            mine = [d for m, _, d in named if m in munis]
+            shares.append(dict(name=p.name, url=routes.system_part(slug, p.slug),
+                               n_assessments=len({(u["muni"], u["affair"]) for u in uses}),
+                               n_mentioning=len(mine)))
+            part = dict(name=p.name, url=shares[-1]["url"])
+            # Not searched (its system page is): no search text, and unchanged by an edit in
+            # another prefecture.
+            entry = {k: v for k, v in e.items() if k != "search"} | dict(
+                uses=uses, n_assessments=shares[-1]["n_assessments"], n_mentioning=len(mine),
+                part=part)
+            out.page_later("system.html", part["url"], f"{e['name']}（{p.name}）｜システム登録簿",
+                           [HOME, crumb, Crumb(e["name"], e["url"])], (entry, mine),
+                           functools.partial(_system_page, entry, s, mine, None))
+        head = dict(e, uses=[], n_on_page=len(on_page))
         out.page_later("system.html", e["url"], f"{e['name']}｜システム登録簿", [HOME, crumb],
-                       (e, parts), functools.partial(_system_page, e, s, parts))
+                       (head, shares), functools.partial(_system_page, head, s, [], shares))
 
 
-def _system_page(entry: dict, s: SiteSummary, parts: list[str]) -> dict:
-    return dict(system=dict(entry, mentions=views.mention_groups(s.mention_items(parts))))
+def _system_page(entry: dict, s: SiteSummary, digests: list[str],
+                 parts: list[dict] | None) -> dict:
+    """A system's page: every assessment listing or naming it, or (`parts`) the prefectures'
+    pages of a large site; or one prefecture's (`entry["part"]`)."""
+    return dict(system=dict(entry, mentions=views.mention_groups(s.mention_items(digests)),
+                            parts=parts or [], part=entry.get("part")))
 
 
 def _compare_jobs(out: Jobs, s: SiteSummary) -> None:

@@ -41,7 +41,7 @@ class Route:
     planned: bool = False
     """Not written yet (a feature to come): the name is reserved so content cannot take it."""
     at_scale: bool = False
-    """Written only for a site whose list outgrows one page (compare.ONE_PAGE_MAX): the
+    """Written only for a site whose list outgrows one page (prefectures.ONE_PAGE_MAX): the
     bundled site has none."""
 
     def segments(self) -> tuple[str, ...]:
@@ -71,6 +71,8 @@ ROUTES = (
     Route("document", "/{muni}/{affair}/{doc}/", "評価書に添えられた資料"),
     Route("systems", "/systems/", "システム登録簿"),
     Route("system", "/systems/{system}/", "システム登録簿の項目"),
+    Route("system_part", "/systems/{system}/{pref}/", "システム登録簿の項目の都道府県ごとのページ",
+          at_scale=True),
     Route("comments", "/comments/", "パブリックコメントの一覧"),
     Route("search", "/search/", "検索"),
     Route("feed", "/feed.xml", "新着情報（Atom フィード）"),
@@ -158,6 +160,10 @@ def system(slug: str) -> str:
     return BY_NAME["system"].url(system=slug)
 
 
+def system_part(slug: str, pref: str) -> str:
+    return BY_NAME["system_part"].url(system=slug, pref=pref)
+
+
 def comments() -> str:
     return BY_NAME["comments"].url()
 
@@ -239,6 +245,7 @@ class Urls:
     document = staticmethod(document)
     systems = staticmethod(systems)
     system = staticmethod(system)
+    system_part = staticmethod(system_part)
     comments = staticmethod(comments)
     search = staticmethod(search)
     feed = staticmethod(feed)

@@ -70,9 +70,9 @@ class SiteSummary:
     systems: tuple[System, ...]
     links: LinkIndex
     """The registry with every assessment's uses."""
-    mentions: Mapping[str, list[str]]
-    """System slug → the digests of each assessment's items naming it (none there: not
-    listed), in order; `mention_items` reads them."""
+    mentions: Mapping[str, list[tuple[str, str, str]]]
+    """System slug → (municipality, assessment, digest of its items naming it) of each
+    assessment that names it, in order; `mention_items` reads the digests."""
     comparisons: Mapping[str, compare.FamilyComparison]
     store: compare.EntryStore
 
@@ -91,14 +91,14 @@ class SiteSummary:
         the item pages read one item at a time."""
         by_muni: dict[str, list[AffairSummary]] = {}
         uses: dict[str, list[SystemUse]] = {}
-        mentions: dict[str, list[str]] = {}
+        mentions: dict[str, list[tuple[str, str, str]]] = {}
         records = []
         for s in summaries:
             by_muni.setdefault(s.muni, []).append(s)
             for slug, us in s.uses.items():
                 uses.setdefault(slug, []).extend(us)
             for slug, digest in s.mentions.items():
-                mentions.setdefault(slug, []).append(digest)
+                mentions.setdefault(slug, []).append((s.muni, s.slug, digest))
             store.put(s.blobs)  # none when a worker stored them (`AffairSummary.stored`)
             store.refer(s.mentions.values())
             if s.compare is not None:

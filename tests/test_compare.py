@@ -404,10 +404,11 @@ RESUB_PARTS = [("北海道", 1, 8, {"再委託する": 5, "再委託しない": 
                ("岡山県", 2, 6, {"再委託する": 4, "再委託しない": 2})]
 
 
-def _split_site(root: Path) -> Path:
-    """The bundled 全項目評価書 of three prefectures, and a second 岡山県 municipality: a copy
-    of 岡山市 as 倉敷市 (its real code, 332020)."""
-    site = copy_site(root, ("asahikawa", "okayama", "toyonaka"))
+def _split_site(root: Path, munis: tuple[str, ...] = ("asahikawa", "okayama", "toyonaka")
+                ) -> Path:
+    """Bundled municipalities (the 全項目評価書 of three prefectures), and a second 岡山県
+    municipality: a copy of 岡山市 as 倉敷市 (its real code, 332020)."""
+    site = copy_site(root, munis)
     shutil.copytree(site / "content/okayama", site / "content/kurashiki")
     toml = site / "content/kurashiki/_municipality.toml"
     toml.write_text(toml.read_text("utf-8").replace('"岡山市"', '"倉敷市"')
@@ -424,7 +425,7 @@ def _counts(table) -> dict[str, list[str]]:
 def test_a_large_comparison_is_split_into_one_page_per_prefecture(tmp_path, monkeypatch):
     # Past ONE_PAGE_MAX assessments an item's page counts and lists the prefectures; each
     # prefecture's page shows its assessments' entries as an unsplit comparison does.
-    monkeypatch.setattr(compare, "ONE_PAGE_MAX", 3)
+    monkeypatch.setattr(prefectures, "ONE_PAGE_MAX", 3)
     site = _split_site(tmp_path / "site")
     out = site / "output"
     assert pipeline.build(site, out, now="2025-11-22", jobs=1).wrote
@@ -475,7 +476,7 @@ def _json(out: Path, url: str) -> dict:
 
 
 def test_an_edit_remakes_only_its_own_prefectures_page(tmp_path, monkeypatch):
-    monkeypatch.setattr(compare, "ONE_PAGE_MAX", 3)
+    monkeypatch.setattr(prefectures, "ONE_PAGE_MAX", 3)
     site = _split_site(tmp_path / "site")
     out = site / "output"
     assert pipeline.build(site, out, now="2025-11-22", jobs=1).wrote
@@ -501,7 +502,7 @@ def test_an_edit_remakes_only_its_own_prefectures_page(tmp_path, monkeypatch):
 def test_a_prefecture_whose_forms_lack_the_item_still_names_them(tmp_path, monkeypatch):
     # 豊中市's edition declared without 再委託の有無: 大阪府 has no entry, and its page lists
     # 豊中市 among the assessments whose form lacks the item. Made by worker processes.
-    monkeypatch.setattr(compare, "ONE_PAGE_MAX", 3)
+    monkeypatch.setattr(prefectures, "ONE_PAGE_MAX", 3)
     site = _split_site(tmp_path / "site")
     (site / "forms" / "families").mkdir(parents=True)
     (site / "forms" / "families" / "zenkoumoku.toml").write_text(
@@ -522,7 +523,7 @@ def test_a_prefecture_whose_forms_lack_the_item_still_names_them(tmp_path, monke
 
 
 def test_split_only_past_one_page_and_across_prefectures(monkeypatch):
-    monkeypatch.setattr(compare, "ONE_PAGE_MAX", 3)
+    monkeypatch.setattr(prefectures, "ONE_PAGE_MAX", 3)
 
     def at(*prefs):
         return tuple(SimpleNamespace(pref=prefectures.of(code, name)) for code, name in prefs)
@@ -536,3 +537,42 @@ def test_split_only_past_one_page_and_across_prefectures(monkeypatch):
         ("大阪府", (2,)), ("岡山県", (0, 3)), ("都道府県不明", (1,))]
     # The code decides, not the written name (W205 flags the difference).
     assert prefectures.of("331007", "大阪府").slug == "okayama"
+
+
+def test_a_large_system_page_is_split_into_one_page_per_prefecture(tmp_path, monkeypatch,
+                                                                  built_site):
+    # Past ONE_PAGE_MAX assessments listing or naming it, a system's page lists the
+    # prefectures; each prefecture's page has its assessments' rows and mentions, and
+    # together they hold every row and mention of the unsplit page.
+    monkeypatch.setattr(prefectures, "ONE_PAGE_MAX", 2)
+    site = _split_site(tmp_path / "site", ("midori", "yatsushiro", "asahikawa", "okayama",
+                                           "toyonaka"))
+    out = site / "output"
+    assert pipeline.build(site, out, now="2025-11-22", jobs=1).wrote
+    url = "/systems/juki-net/"
+    page = _page(out, url)
+    assert page.find(id="mentions") is not None  # where /systems/ links to
+    assert not page.select("section.mention-group") and not page.select("table:not(.parts)")
+    rows = page.select("table.parts tbody tr")
+    assert [text(tr.find("th")) for tr in rows] == ["北海道", "群馬県", "大阪府", "岡山県",
+                                                    "熊本県"]
+    whole = _page(built_site, url)  # the bundled site, unsplit: the same five and no 倉敷市
+    groups, uses = [], []
+    for tr in rows:
+        name = text(tr.find("th"))
+        sub = _page(out, tr.find("a")["href"])
+        assert text(sub.find("h1")) == f"住民基本台帳ネットワークシステム（{name}）"
+        assert sub.find("a", string="住民基本台帳ネットワークシステムのページ")["href"] == url
+        assert sub.find(attrs={"data-search": True}) is None  # the system's page is searched
+        mine = [text(g.find("h3")) for g in sub.select("section.mention-group")]
+        listed = sub.select("table tbody tr")
+        assessments = {tuple(text(td) for td in r.find_all("td")[:2]) for r in listed}
+        assert all(n.startswith(name) for n in mine + [m for m, _ in assessments]), name
+        assert [text(td) for td in tr.find_all("td")] == [f"{len(assessments)}件",
+                                                          f"{len(mine)}件"]
+        groups += [g for g in mine if "倉敷市" not in g]
+        uses += [text(r) for r in listed if "倉敷市" not in text(r)]
+        for a in sub.select("ul.mentions a"):
+            _follow(out, a["href"])
+    assert sorted(groups) == sorted(text(g.find("h3")) for g in whole.select("section.mention-group"))
+    assert sorted(uses) == sorted(text(r) for r in whole.select("table tbody tr"))
