@@ -12,11 +12,13 @@ Internal links are root-relative (`/x/`), relative (`../x`, `#id`) or absolute u
 from __future__ import annotations
 
 import re
+from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from html import unescape
 from pathlib import Path, PurePosixPath
+from sys import intern
 from urllib.parse import unquote, urljoin, urlsplit
 
 from . import routes
@@ -155,14 +157,57 @@ def check_links(files: Mapping[PurePosixPath, bytes], site: Site | None = None) 
     return diags
 
 
+class Links:
+    """A page's links, (offset, url) pairs kept as an array of offsets and a tuple of urls,
+    interned: pages repeat the same urls (the menu, the breadcrumbs), and the build holds the
+    links of every site-wide page until the link check — 42,000 pages at 1,000 versions once
+    the comparisons are split by prefecture, about 70 bytes a link less than as pairs."""
+
+    __slots__ = ("offsets", "urls")
+
+    def __init__(self, offsets: array, urls: tuple[str, ...]):
+        self.offsets = offsets
+        self.urls = urls
+
+    @classmethod
+    def of(cls, pairs: Iterable[tuple[int, str]]) -> Links:
+        offsets, urls = array("q"), []
+        for offset, url in pairs:
+            offsets.append(offset)
+            urls.append(intern(url))
+        return cls(offsets, tuple(urls))
+
+    def __iter__(self) -> Iterator[tuple[int, str]]:
+        return zip(self.offsets, self.urls, strict=True)
+
+    def __len__(self) -> int:
+        return len(self.urls)
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, Links) and self.urls == other.urls
+                and self.offsets == other.offsets)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __reduce__(self):
+        # The urls interned again where unpickled: another process's copies are new strings.
+        return (_links, (self.offsets.tobytes(), self.urls))
+
+
+def _links(offsets: bytes, urls: tuple[str, ...]) -> Links:
+    out = array("q")
+    out.frombytes(offsets)
+    return Links(out, tuple(map(intern, urls)))
+
+
 @dataclass(frozen=True, slots=True)
 class Scan:
     """One page's ids and links, and its text for placing a broken link."""
 
     path: PurePosixPath
     ids: frozenset[str]
-    links: tuple[tuple[int, str], ...]
-    """(offset, url): the position is worked out only for a broken link."""
+    links: Links | tuple[tuple[int, str], ...]
+    """(offset, url) pairs: the position is worked out only for a broken link."""
     text: str
     file: Path | None = None
     """Where the page is written, when `text` was not kept: read only to place a broken link."""
@@ -180,11 +225,11 @@ def scan(path: PurePosixPath, data: bytes) -> Scan:
         return Scan(path, frozenset(), (), "")
     text = data.decode("utf-8", "replace")
     if path.suffix == ".xml":
-        links = tuple((m.start(), unescape(m.group(1) or m.group(2)))
-                      for m in _XML_LINK.finditer(text))
+        links = Links.of((m.start(), unescape(m.group(1) or m.group(2)))
+                         for m in _XML_LINK.finditer(text))
         return Scan(path, frozenset(), links, text)
     page = _Page(text)
-    return Scan(path, frozenset(page.ids), tuple(page.links), text)
+    return Scan(path, frozenset(map(intern, page.ids)), Links.of(page.links), text)
 
 
 @quick_pickle
