@@ -63,7 +63,7 @@ from .render import (
     render,
     renderer,
     site_jobs,
-    sitemap,
+    sitemaps,
     static_files,
 )
 from .summary import SiteSummary
@@ -341,9 +341,9 @@ def _write_with(entries: EntryStore, staged: Path, dest: Dest, root: Path, share
         _put(staged, path, data, scans)
         rendered.append(path)
     written = [p.path for r in results for p in r.pages]
-    path = routes.output_path(routes.sitemap())
-    _put(staged, path, sitemap(shared.config.base_url, [*written, *scans]), scans)
-    rendered.append(path)
+    for path, data in sitemaps(shared.config.base_url, [*written, *scans]).items():
+        _put(staged, path, data, scans)
+        rendered.append(path)
     before = published(target)
     moved = _moved_targets(before, written, scans, rendered, tasks, results, store, site_cache)
     dangling = _check_links(scans, results, shared.config, [m for m, _ in munis],

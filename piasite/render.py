@@ -435,13 +435,25 @@ def _compare_jobs(out: Jobs, s: SiteSummary) -> None:
                 for k in kinds]
     # The rows' digest once, for the page and its CSV (1.5 MB of repr at 1,000 versions).
     rows_fp = _fp(rows)
-    ctx = dict(rows=rows, facts=compare.FACTS, families=families,
+    ctx = dict(rows=rows, facts=compare.FACTS, families=families, parts=[], part=None,
                csv_url=compare.OVERVIEW_CSV_URL, minimum=compare.MIN_MUNICIPALITIES)
+    crumb = Crumb("評価書の比較", compare.INDEX_URL)
+    split = prefectures.split([r.compared.pref for r in rows])
+    for p, members in split:
+        # A prefecture's rows, on a page of their own: a national overview would be 60 MB.
+        mine = [rows[i] for i in members]
+        url = routes.compare_overview_part(p.slug)
+        ctx["parts"].append(dict(name=p.name, url=url, n=len(mine)))
+        part_ctx = dict(ctx, rows=mine, parts=[], part=dict(name=p.name))
+        out.page_later("compare.html", url, f"評価書の比較（{p.name}）", [HOME, crumb],
+                       (_fp(mine), {k: v for k, v in part_ctx.items() if k != "rows"}),
+                       lambda part_ctx=part_ctx: part_ctx)
+    if split:
+        ctx = dict(ctx, rows=[], n_rows=len(rows))
     out.page_later("compare.html", compare.INDEX_URL, "評価書の比較", [HOME],
                    (rows_fp, {k: v for k, v in ctx.items() if k != "rows"}), lambda: ctx)
     out.add(compare.OVERVIEW_CSV_URL, _fp(out.base, rows_fp, base_url),
             lambda: compare.overview_csv(rows, base_url))
-    crumb = Crumb("評価書の比較", compare.INDEX_URL)
     for kind, comp in comps.items():
         furl = compare.family_url(kind)
         out.page("compare_family.html", furl, f"{comp.name}の項目ごとの比較", [HOME, crumb],
@@ -683,7 +695,7 @@ def render(site: Site, theme: Theme, today: datetime.date, diffs: Diffs | None =
             files[path] = job.make()
             rendered.append(path)
         fps[path] = job.fingerprint
-    files[routes.output_path(routes.sitemap())] = sitemap(site.config.base_url, files)
+    files.update(sitemaps(site.config.base_url, files))
     files.update(static_files(theme))
     return Rendered(files, fps, rendered)
 
@@ -699,19 +711,39 @@ def _group_rows(rows, marks, targets: Mapping[int, str]) -> list[dict]:
     return sorted(groups.values(), key=lambda g: g["date_iso"] or "9999", reverse=True)
 
 
-def sitemap(base: str, pages: Iterable[PurePosixPath]) -> bytes:
-    """Every HTML page but the 404 page, as absolute URLs."""
+SITEMAP_MAX_URLS = 50_000
+"""The sitemaps protocol's limit for one file (sitemaps.org): past it, /sitemap.xml is an index
+of /sitemaps/<n>.xml, each of this many URLs (at most; about 5 MB, under the 50 MB limit)."""
+
+
+def sitemaps(base: str, pages: Iterable[PurePosixPath]) -> dict[PurePosixPath, bytes]:
+    """Every HTML page but the 404 page, as absolute URLs: /sitemap.xml, or for a site past
+    SITEMAP_MAX_URLS pages, an index of sitemaps of that many."""
     not_found = routes.output_path(routes.not_found())
     urls = []
     for path in sorted(pages, key=str):
         if path.suffix != ".html" or path == not_found:
             continue
         urls.append(f"  <url><loc>{feeds.escape(base + routes.page_url(path))}</loc></url>")
-    body = "\n".join(urls)
+    top = routes.output_path(routes.sitemap())
+    if len(urls) <= SITEMAP_MAX_URLS:
+        return {top: _sitemap_xml("urlset", urls)}
+    out = {}
+    listed = []
+    for n, i in enumerate(range(0, len(urls), SITEMAP_MAX_URLS), 1):
+        url = routes.sitemap_part(str(n))
+        out[routes.output_path(url)] = _sitemap_xml("urlset", urls[i:i + SITEMAP_MAX_URLS])
+        listed.append(f"  <sitemap><loc>{feeds.escape(base + url)}</loc></sitemap>")
+    out[top] = _sitemap_xml("sitemapindex", listed)
+    return out
+
+
+def _sitemap_xml(root: str, lines: list[str]) -> bytes:
+    body = "\n".join(lines)
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
-        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
-        f"{body}\n</urlset>\n"
+        f'<{root} xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
+        f"{body}\n</{root}>\n"
     ).encode()
 
 

@@ -41,8 +41,8 @@ class Route:
     planned: bool = False
     """Not written yet (a feature to come): the name is reserved so content cannot take it."""
     at_scale: bool = False
-    """Written only for a site whose list outgrows one page (prefectures.ONE_PAGE_MAX): the
-    bundled site has none."""
+    """Written only for a site past a size (a list past prefectures.ONE_PAGE_MAX, a sitemap
+    past render.SITEMAP_MAX_URLS): the bundled site has none."""
 
     def segments(self) -> tuple[str, ...]:
         return tuple(s for s in self.pattern.split("/") if s)
@@ -77,6 +77,7 @@ ROUTES = (
     Route("search", "/search/", "検索"),
     Route("feed", "/feed.xml", "新着情報（Atom フィード）"),
     Route("sitemap", "/sitemap.xml", "サイトマップ"),
+    Route("sitemap_part", "/sitemaps/{n}.xml", "サイトマップ（5万ページごと）", at_scale=True),
     Route("not_found", "/404.html", "「ページが見つかりません」のページ"),
     Route("schema", "/schema/revision.schema.json", "JSON のスキーマ"),
     Route("accessibility", "/accessibility/", "アクセシビリティのページ"),
@@ -85,6 +86,8 @@ ROUTES = (
     Route("pagefind", "/pagefind/{file}", "検索用の索引", later=True),
     Route("compare", "/compare/", "評価書の比較"),
     Route("compare_overview_csv", "/compare/overview.csv", "評価書の比較の表（CSV）"),
+    Route("compare_overview_part", "/compare/overview/{pref}/", "評価書の比較の都道府県ごとのページ",
+          at_scale=True),
     Route("compare_family", "/compare/{family}/", "様式ごとの項目の比較の一覧"),
     Route("compare_item", "/compare/{family}/{item}/", "項目ごとの比較"),
     Route("compare_item_json", "/compare/{family}/{item}.json", "項目ごとの比較（JSON）"),
@@ -180,6 +183,10 @@ def sitemap() -> str:
     return BY_NAME["sitemap"].url()
 
 
+def sitemap_part(n: str) -> str:
+    return BY_NAME["sitemap_part"].url(n=n)
+
+
 def not_found() -> str:
     return BY_NAME["not_found"].url()
 
@@ -206,6 +213,10 @@ def compare() -> str:
 
 def compare_overview_csv() -> str:
     return BY_NAME["compare_overview_csv"].url()
+
+
+def compare_overview_part(pref: str) -> str:
+    return BY_NAME["compare_overview_part"].url(pref=pref)
 
 
 def compare_family(family: str) -> str:
@@ -250,6 +261,7 @@ class Urls:
     search = staticmethod(search)
     feed = staticmethod(feed)
     sitemap = staticmethod(sitemap)
+    sitemap_part = staticmethod(sitemap_part)
     not_found = staticmethod(not_found)
     schema = staticmethod(schema)
     accessibility = staticmethod(accessibility)
@@ -257,6 +269,7 @@ class Urls:
     static = staticmethod(static)
     compare = staticmethod(compare)
     compare_overview_csv = staticmethod(compare_overview_csv)
+    compare_overview_part = staticmethod(compare_overview_part)
     compare_family = staticmethod(compare_family)
     compare_item = staticmethod(compare_item)
     compare_item_json = staticmethod(compare_item_json)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from helpers import REPO_ROOT, copy_site, soup, text
 
-from piasite import pipeline
+from piasite import pipeline, render
 from piasite.forms import shipped_forms
 
 OUT_PAGES = [
@@ -184,6 +185,29 @@ def test_sitemap_lists_pages_with_absolute_urls(out):
     assert "https://piasite.netlify.app/midori/juki/2025-12-12/" in locs
     assert all(loc.startswith("https://piasite.netlify.app/") for loc in locs)
     assert not any("404" in loc for loc in locs)
+
+
+def test_a_site_past_the_sitemap_limit_gets_a_sitemap_index(tmp_path, monkeypatch, out):
+    # The protocol allows 50,000 URLs a file; past that /sitemap.xml lists sitemaps of as
+    # many, which together list every page (here with the limit lowered to 20).
+    monkeypatch.setattr(render, "SITEMAP_MAX_URLS", 20)
+    site = copy_site(tmp_path / "site")
+    big = site / "output"
+    assert pipeline.build(site, big, now="2025-12-20").wrote
+    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+    index = ET.parse(big / "sitemap.xml").getroot()
+    assert index.tag == "{http://www.sitemaps.org/schemas/sitemap/0.9}sitemapindex"
+    parts = [loc.text for loc in index.findall("s:sitemap/s:loc", ns)]
+    assert parts[0] == "https://piasite.netlify.app/sitemaps/1.xml"
+    listed = []
+    for url in parts:
+        urlset = ET.parse(big / urlsplit(url).path.lstrip("/")).getroot()
+        locs = [loc.text for loc in urlset.findall("s:url/s:loc", ns)]
+        assert 0 < len(locs) <= 20
+        listed += locs
+    whole = ET.parse(out / "sitemap.xml").getroot()  # the same site, one sitemap
+    assert listed == [loc.text for loc in whole.findall("s:url/s:loc", ns)]
+    assert len(parts) == -(-len(listed) // 20)
 
 
 def test_no_inline_script_or_style_and_no_external_urls(out):

@@ -15,6 +15,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import unquote, urlsplit
 
+import pytest
 from helpers import REPO_ROOT, copy_site, soup, text
 
 from piasite import compare, pipeline, prefectures, render
@@ -539,23 +540,32 @@ def test_split_only_past_one_page_and_across_prefectures(monkeypatch):
     assert prefectures.of("331007", "大阪府").slug == "okayama"
 
 
-def test_a_large_system_page_is_split_into_one_page_per_prefecture(tmp_path, monkeypatch,
-                                                                  built_site):
+@pytest.fixture(scope="module")
+def large_site(tmp_path_factory) -> Path:
+    """Every bundled municipality and 倉敷市 (_split_site), built as a large site would be
+    (ONE_PAGE_MAX lowered to 2): its output folder."""
+    site = _split_site(tmp_path_factory.mktemp("large"), ("midori", "yatsushiro", "asahikawa",
+                                                          "okayama", "toyonaka"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(prefectures, "ONE_PAGE_MAX", 2)
+        assert pipeline.build(site, site / "output", now="2025-11-22", jobs=1).wrote
+    return site / "output"
+
+
+LARGE_PREFECTURES = ["北海道", "群馬県", "大阪府", "岡山県", "熊本県"]
+
+
+def test_a_large_system_page_is_split_into_one_page_per_prefecture(large_site, built_site):
     # Past ONE_PAGE_MAX assessments listing or naming it, a system's page lists the
     # prefectures; each prefecture's page has its assessments' rows and mentions, and
     # together they hold every row and mention of the unsplit page.
-    monkeypatch.setattr(prefectures, "ONE_PAGE_MAX", 2)
-    site = _split_site(tmp_path / "site", ("midori", "yatsushiro", "asahikawa", "okayama",
-                                           "toyonaka"))
-    out = site / "output"
-    assert pipeline.build(site, out, now="2025-11-22", jobs=1).wrote
+    out = large_site
     url = "/systems/juki-net/"
     page = _page(out, url)
     assert page.find(id="mentions") is not None  # where /systems/ links to
     assert not page.select("section.mention-group") and not page.select("table:not(.parts)")
     rows = page.select("table.parts tbody tr")
-    assert [text(tr.find("th")) for tr in rows] == ["北海道", "群馬県", "大阪府", "岡山県",
-                                                    "熊本県"]
+    assert [text(tr.find("th")) for tr in rows] == LARGE_PREFECTURES
     whole = _page(built_site, url)  # the bundled site, unsplit: the same five and no 倉敷市
     groups, uses = [], []
     for tr in rows:
@@ -576,3 +586,25 @@ def test_a_large_system_page_is_split_into_one_page_per_prefecture(tmp_path, mon
             _follow(out, a["href"])
     assert sorted(groups) == sorted(text(g.find("h3")) for g in whole.select("section.mention-group"))
     assert sorted(uses) == sorted(text(r) for r in whole.select("table tbody tr"))
+
+
+def test_a_large_overview_is_split_into_one_page_per_prefecture(large_site, built_site):
+    page = _page(large_site, "/compare/")
+    assert not page.select("table.overview")
+    rows = page.select("table.parts tbody tr")
+    assert [text(tr.find("th")) for tr in rows] == LARGE_PREFECTURES
+    assert [text(tr.find("td")) for tr in rows] == ["1件", "1件", "1件", "2件", "1件"]
+    assert page.find("a", href="/compare/zenkoumoku/") is not None  # the items' comparisons
+    listed = []
+    for tr in rows:
+        name = text(tr.find("th"))
+        sub = _page(large_site, tr.find("a")["href"])
+        assert text(sub.find("h1")) == f"評価書の比較（{name}）"
+        mine = sub.select("table.overview tbody tr")
+        assert mine and all(text(r.find("th")).startswith(name) for r in mine)
+        listed += [text(r) for r in mine if "倉敷市" not in text(r)]
+    # Together the rows of the bundled site's one table, and the CSV stays whole.
+    whole = _page(built_site, "/compare/")
+    assert sorted(listed) == sorted(text(r) for r in whole.select("table.overview tbody tr"))
+    with open(large_site / "compare/overview.csv", encoding="utf-8-sig", newline="") as f:
+        assert len(list(csv.reader(f))) == 1 + 6

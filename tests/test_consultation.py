@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from helpers import copy_site, soup, text
 
-from piasite import pipeline
+from piasite import feeds, pipeline
 from piasite.consultation import status
 from piasite.model import CommentPeriod
 from piasite.wareki import parse_date
@@ -106,6 +106,19 @@ def test_atom_feed_is_valid_with_absolute_urls(builds):
     assert len(ids) == len(set(ids))
     assert all(e.find("a:updated", ns) is not None and e.find("a:title", ns).text for e in entries)
     assert not any("2023-12-29" in i for i in ids)  # a reconstruction is not news
+
+
+def test_the_feed_keeps_the_newest_entries(tmp_path, monkeypatch):
+    # A national site's feed would list every assessment: it keeps the newest.
+    monkeypatch.setattr(feeds, "FEED_MAX_ENTRIES", 2)
+    site = copy_site(tmp_path / "site", ("midori", "asahikawa", "okayama"))
+    assert pipeline.build(site, site / "output", now="2025-11-22").wrote
+    root = ET.parse(site / "output/feed.xml").getroot()
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    updated = [e.find("a:updated", ns).text[:10] for e in root.findall("a:entry", ns)]
+    # みどり市 2025-12-12 is after "now" but published: the newest two are みどり市's and
+    # 旭川市's draft (2025-07-01); 岡山市 2025-04-01 and older are left out.
+    assert updated == ["2025-12-12", "2025-07-01"]
 
 
 def test_calendar_file_has_the_period_and_the_deadline(builds):
