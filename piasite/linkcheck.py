@@ -160,8 +160,8 @@ def check_links(files: Mapping[PurePosixPath, bytes], site: Site | None = None) 
 class Links:
     """A page's links, (offset, url) pairs kept as an array of offsets and a tuple of urls,
     interned: pages repeat the same urls (the menu, the breadcrumbs), and the build holds the
-    links of every site-wide page until the link check — 42,000 pages at 1,000 versions once
-    the comparisons are split by prefecture, about 70 bytes a link less than as pairs."""
+    links of every site-wide page until the link check — tens of thousands once comparisons
+    are split by prefecture; about 70 bytes a link less than as pairs."""
 
     __slots__ = ("offsets", "urls")
 

@@ -65,11 +65,17 @@ def problem(code: str, written: str) -> str | None:
     return None
 
 
-ONE_PAGE_MAX = 100
+ONE_PAGE_MAX = 500
 """A site-wide page lists up to this many assessments (an item's comparison, a system's
-page). Past it, across prefectures, it counts and lists the prefectures, and each has a page
-of its own: at 1,000 versions one item's comparison (429 assessments) was 1.7 MB and one
-system's page 10 MB; a national site would make them a hundred times that."""
+page, the overview). Past it, across prefectures, it counts and lists the prefectures, and
+each has a page of its own: a national site would make one item's comparison hundreds of MB.
+
+Why 500 and not fewer: splitting makes a page and a JSON file per prefecture of every
+compared item (at 1,000 versions about 37,000 more files), and a rebuild's cost grows with
+the files it compares — with 100 here, the 1,000-version benchmark site's rebuild with
+nothing changed took 3.8 s instead of 1.3 s and one edit 5.2 s instead of 1.7 s. Unsplit,
+its item pages (429 assessments) are 0.5 MB at the median but up to 8 MB (docs/compare.md).
+"""
 
 
 def split(prefs: Sequence[Prefecture]) -> tuple[tuple[Prefecture, tuple[int, ...]], ...]:
