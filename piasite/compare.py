@@ -13,7 +13,7 @@ compared across every entry of every assessment: the question is the same in eac
 Values are shown as written; a value the form does not have, a blank one, one a reconstruction
 cannot know and one the source lost are told apart (docs/compare.md).
 
-Past prefectures.ONE_PAGE_MAX assessments of a family (and across prefectures), an item's
+Past ITEM_PAGE_MAX assessments of a family (and across prefectures), an item's
 page counts and lists the prefectures, and each prefecture's entries have a page of their own
 (`Part`).
 
@@ -78,6 +78,15 @@ def block_id(muni: str, affair: str) -> str:
 COMPARED_KINDS = VALUE_KINDS - {"table"}
 MIN_MUNICIPALITIES = 2
 """A family gets item comparisons once assessments of this many municipalities use it."""
+ITEM_PAGE_MAX = 500
+"""An item's comparison lists up to this many assessments of its family on one page; past it
+(across prefectures) the item's page counts and lists the prefectures, each with a page of
+its own. Higher than prefectures.ONE_PAGE_MAX because the split makes a page and a JSON file
+per prefecture of every compared item (at 1,000 versions, with 100 here, about 37,000 more
+files), and a rebuild's cost grows with the files it compares: the 1,000-version benchmark
+site's rebuild with nothing changed took 3.8 s instead of 1.3 s, one edit 5.2 s instead of
+1.7 s. Unsplit, its item pages (429 assessments) are 0.5 MB at the median but up to 8 MB
+(docs/compare.md)."""
 
 
 def compared_revision(affair: Affair) -> Revision | None:
@@ -373,7 +382,8 @@ class Part:
 
 def split_by_prefecture(assessments: tuple[Assessment, ...]) -> tuple[Part, ...]:
     """The parts an item's comparison is split into (prefectures.split), or none."""
-    return tuple(Part(p, m) for p, m in prefectures.split([a.pref for a in assessments]))
+    return tuple(Part(p, m) for p, m in prefectures.split([a.pref for a in assessments],
+                                                          ITEM_PAGE_MAX))
 
 
 @dataclass(frozen=True, slots=True)

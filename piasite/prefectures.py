@@ -65,26 +65,21 @@ def problem(code: str, written: str) -> str | None:
     return None
 
 
-ONE_PAGE_MAX = 500
-"""A site-wide page lists up to this many assessments (an item's comparison, a system's
-page, the overview). Past it, across prefectures, it counts and lists the prefectures, and
-each has a page of its own: a national site would make one item's comparison hundreds of MB.
-
-Why 500 and not fewer: splitting makes a page and a JSON file per prefecture of every
-compared item (at 1,000 versions about 37,000 more files), and a rebuild's cost grows with
-the files it compares — with 100 here, the 1,000-version benchmark site's rebuild with
-nothing changed took 3.8 s instead of 1.3 s and one edit 5.2 s instead of 1.7 s. Unsplit,
-its item pages (429 assessments) are 0.5 MB at the median but up to 8 MB (docs/compare.md).
-"""
+ONE_PAGE_MAX = 100
+"""A site-wide page lists up to this many assessments (a system's page, the overview). Past
+it, across prefectures, it counts and lists the prefectures, and each has a page of its own:
+at 1,000 versions a system's page was up to 10 MB and the overview 1.4 MB. An item's
+comparison, which splits into many more files, has its own limit (compare.ITEM_PAGE_MAX)."""
 
 
-def split(prefs: Sequence[Prefecture]) -> tuple[tuple[Prefecture, tuple[int, ...]], ...]:
+def split(prefs: Sequence[Prefecture], limit: int | None = None
+          ) -> tuple[tuple[Prefecture, tuple[int, ...]], ...]:
     """Each prefecture with the indices of `prefs` in it (JIS X 0401 order, UNKNOWN last),
-    or none: up to ONE_PAGE_MAX, or all in one prefecture, fit one page."""
+    or none: up to `limit` (ONE_PAGE_MAX), or all in one prefecture, fit one page."""
     by: dict[Prefecture, list[int]] = {}
     for i, p in enumerate(prefs):
         by.setdefault(p, []).append(i)
-    if len(prefs) <= ONE_PAGE_MAX or len(by) < 2:
+    if len(prefs) <= (ONE_PAGE_MAX if limit is None else limit) or len(by) < 2:
         return ()
     return tuple((p, tuple(ix)) for p, ix in sorted(by.items(),
                                                      key=lambda kv: (not kv[0].code, kv[0].code)))

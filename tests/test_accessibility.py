@@ -24,7 +24,7 @@ from support.browser import (
 )
 from support.nu import VNU_JAR, format_nu, nu_errors
 
-from piasite import pipeline, prefectures
+from piasite import compare, pipeline, prefectures
 
 
 def test_nu_html_checker_has_no_errors(built_site: Path) -> None:
@@ -54,12 +54,13 @@ def test_pages_work_without_console_errors(site_audit: SiteAudit) -> None:
 @pytest.fixture(scope="module")
 def split_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The pages only a large site has: comparisons, a system's page and the overview split by
-    prefecture (prefectures.ONE_PAGE_MAX lowered so that the bundled 全項目評価書 of three
-    prefectures split). Only those pages are kept, with the theme's files."""
+    prefecture (prefectures.ONE_PAGE_MAX and compare.ITEM_PAGE_MAX lowered so that the bundled
+    全項目評価書 of three prefectures split). Only those pages are kept, with the theme's files."""
     site = copy_site(tmp_path_factory.mktemp("split"), ("asahikawa", "okayama", "toyonaka"))
     out = site / "output"
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(prefectures, "ONE_PAGE_MAX", 2)
+        mp.setattr(compare, "ITEM_PAGE_MAX", 2)
         assert pipeline.build(site, out, now="2025-11-22", jobs=1).wrote
     kept = ("compare/zenkoumoku/II-4-itaku-re-7/", "compare/zenkoumoku/II-6-1/",
             "systems/juki-net/", "compare/index.html", "compare/overview/")

@@ -424,9 +424,9 @@ def _counts(table) -> dict[str, list[str]]:
 
 
 def test_a_large_comparison_is_split_into_one_page_per_prefecture(tmp_path, monkeypatch):
-    # Past ONE_PAGE_MAX assessments an item's page counts and lists the prefectures; each
+    # Past ITEM_PAGE_MAX assessments an item's page counts and lists the prefectures; each
     # prefecture's page shows its assessments' entries as an unsplit comparison does.
-    monkeypatch.setattr(prefectures, "ONE_PAGE_MAX", 3)
+    monkeypatch.setattr(compare, "ITEM_PAGE_MAX", 3)
     site = _split_site(tmp_path / "site")
     out = site / "output"
     assert pipeline.build(site, out, now="2025-11-22", jobs=1).wrote
@@ -477,7 +477,7 @@ def _json(out: Path, url: str) -> dict:
 
 
 def test_an_edit_remakes_only_its_own_prefectures_page(tmp_path, monkeypatch):
-    monkeypatch.setattr(prefectures, "ONE_PAGE_MAX", 3)
+    monkeypatch.setattr(compare, "ITEM_PAGE_MAX", 3)
     site = _split_site(tmp_path / "site")
     out = site / "output"
     assert pipeline.build(site, out, now="2025-11-22", jobs=1).wrote
@@ -503,7 +503,7 @@ def test_an_edit_remakes_only_its_own_prefectures_page(tmp_path, monkeypatch):
 def test_a_prefecture_whose_forms_lack_the_item_still_names_them(tmp_path, monkeypatch):
     # 豊中市's edition declared without 再委託の有無: 大阪府 has no entry, and its page lists
     # 豊中市 among the assessments whose form lacks the item. Made by worker processes.
-    monkeypatch.setattr(prefectures, "ONE_PAGE_MAX", 3)
+    monkeypatch.setattr(compare, "ITEM_PAGE_MAX", 3)
     site = _split_site(tmp_path / "site")
     (site / "forms" / "families").mkdir(parents=True)
     (site / "forms" / "families" / "zenkoumoku.toml").write_text(
@@ -524,7 +524,7 @@ def test_a_prefecture_whose_forms_lack_the_item_still_names_them(tmp_path, monke
 
 
 def test_split_only_past_one_page_and_across_prefectures(monkeypatch):
-    monkeypatch.setattr(prefectures, "ONE_PAGE_MAX", 3)
+    monkeypatch.setattr(compare, "ITEM_PAGE_MAX", 3)
 
     def at(*prefs):
         return tuple(SimpleNamespace(pref=prefectures.of(code, name)) for code, name in prefs)
@@ -543,11 +543,12 @@ def test_split_only_past_one_page_and_across_prefectures(monkeypatch):
 @pytest.fixture(scope="module")
 def large_site(tmp_path_factory) -> Path:
     """Every bundled municipality and 倉敷市 (_split_site), built as a large site would be
-    (ONE_PAGE_MAX lowered to 2): its output folder."""
+    (ONE_PAGE_MAX and ITEM_PAGE_MAX lowered to 2): its output folder."""
     site = _split_site(tmp_path_factory.mktemp("large"), ("midori", "yatsushiro", "asahikawa",
                                                           "okayama", "toyonaka"))
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(prefectures, "ONE_PAGE_MAX", 2)
+        mp.setattr(compare, "ITEM_PAGE_MAX", 2)
         assert pipeline.build(site, site / "output", now="2025-11-22", jobs=1).wrote
     return site / "output"
 
