@@ -389,11 +389,17 @@ def _system_jobs(out: Jobs, s: SiteSummary) -> None:
                            [HOME, crumb], (e, digests),
                            functools.partial(_system_page, e, s, digests, None))
             continue
+        # Each row and mention under its prefecture, in one pass (a national system's page
+        # has tens of thousands of rows and 47 prefectures).
+        rows_of: dict[str, list[dict]] = {}
+        for u, su in zip(e["uses"], listed, strict=True):
+            rows_of.setdefault(pref[su.muni].slug, []).append(u)
+        named_of: dict[str, list[str]] = {}
+        for m, _, d in named:
+            named_of.setdefault(pref[m].slug, []).append(d)
         shares = []
-        for p, members in split:
-            munis = {on_page[i][0] for i in members}
-            uses = [u for u, su in zip(e["uses"], listed, strict=True) if su.muni in munis]
-            mine = [d for m, _, d in named if m in munis]
+        for p, _ in split:
+            uses, mine = rows_of.get(p.slug, []), named_of.get(p.slug, [])
             shares.append(dict(name=p.name, url=routes.system_part(slug, p.slug),
                                n_assessments=len({(u["muni"], u["affair"]) for u in uses}),
                                n_mentioning=len(mine)))
