@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from markupsafe import Markup
 
-from . import markdown, routes
+from . import markdown, prefectures, routes
 from .diff import RevisionDiff, Segment
 from .link import LinkIndex
 from .model import (
@@ -879,7 +879,11 @@ def compare_family_view(comp) -> dict:
         parts[-1]["items"].append(dict(title=n.title, context=" › ".join(ctx[1:]),
                                        url=compare.compare_url(comp.family.id, n.id),
                                        n=comp.counts[n.id]))
+    # A national family has tens of thousands of assessments: past prefectures.ONE_PAGE_MAX
+    # they are not listed here but on the overview's pages, one per prefecture.
+    listed = not prefectures.split([c.pref for c in comp.assessments])
     return dict(name=comp.name, edition=comp.form.edition, parts=parts,
+                n_assessments=len(comp.assessments),
                 assessments=[dict(name=f"{c.muni_name} {c.affair_title}", url=c.rev_url,
                                   label=c.rev_label, edition=c.edition)
-                             for c in comp.assessments])
+                             for c in comp.assessments] if listed else [])

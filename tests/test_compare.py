@@ -596,6 +596,12 @@ def test_a_large_overview_is_split_into_one_page_per_prefecture(large_site, buil
     assert [text(tr.find("th")) for tr in rows] == LARGE_PREFECTURES
     assert [text(tr.find("td")) for tr in rows] == ["1件", "1件", "1件", "2件", "1件"]
     assert page.find("a", href="/compare/zenkoumoku/") is not None  # the items' comparisons
+    # The family's page no longer lists every assessment: the prefectures' pages do.
+    family = _page(large_site, "/compare/zenkoumoku/")
+    intro = family.find("main").find("p")
+    assert "4件の評価書" in text(intro) and intro.find("a")["href"] == "/compare/"
+    assert not family.select("main ul:not(.item-list)")
+    assert family.select("ul.item-list a")
     listed = []
     for tr in rows:
         name = text(tr.find("th"))
