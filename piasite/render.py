@@ -336,8 +336,23 @@ def _comment_list_jobs(out: Jobs, s: SiteSummary) -> None:
               for code, title in (("open", "意見募集中"), ("before", "意見募集前"),
                                   ("closed", "意見募集終了（結果公表待ち）"),
                                   ("results", "結果公表済み"))]
+    # Finished consultations accumulate year after year: past prefectures.ONE_PAGE_MAX they
+    # are listed by the year their period began, a page each.
+    years: list[dict] = []
+    done = groups[-1][2]
+    if len(done) > prefectures.ONE_PAGE_MAX:
+        by_year: dict[str, list[dict]] = {}
+        for c in done:
+            by_year.setdefault(c["start_iso"][:4], []).append(c)
+        crumb = Crumb("パブリックコメント（意見募集）", routes.comments())
+        for year, items in by_year.items():  # newest first, as `rows`
+            url = routes.comments_year(year)
+            years.append(dict(year=year, url=url, n=len(items)))
+            out.page("comments_year.html", url, f"結果公表済みのパブリックコメント（{year}年）",
+                     [HOME, crumb], year=year, items=items)
+        groups[-1] = (*groups[-1][:2], [])
     out.page("comments.html", routes.comments(), "パブリックコメント（意見募集）", [HOME],
-             groups=groups)
+             groups=groups, years=years, n_done=len(done))
     out.data(routes.feed(), feeds.atom(out.r.config, (e for _, affairs in s.munis
                                                        for a in affairs for e in a.feed)))
 

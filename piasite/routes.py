@@ -74,6 +74,8 @@ ROUTES = (
     Route("system_part", "/systems/{system}/{pref}/", "システム登録簿の項目の都道府県ごとのページ",
           at_scale=True),
     Route("comments", "/comments/", "パブリックコメントの一覧"),
+    Route("comments_year", "/comments/{year}/", "結果公表済みのパブリックコメントの年ごとの一覧",
+          at_scale=True),
     Route("search", "/search/", "検索"),
     Route("feed", "/feed.xml", "新着情報（Atom フィード）"),
     Route("sitemap", "/sitemap.xml", "サイトマップ"),
@@ -171,6 +173,10 @@ def comments() -> str:
     return BY_NAME["comments"].url()
 
 
+def comments_year(year: str) -> str:
+    return BY_NAME["comments_year"].url(year=year)
+
+
 def search() -> str:
     return BY_NAME["search"].url()
 
@@ -258,6 +264,7 @@ class Urls:
     system = staticmethod(system)
     system_part = staticmethod(system_part)
     comments = staticmethod(comments)
+    comments_year = staticmethod(comments_year)
     search = staticmethod(search)
     feed = staticmethod(feed)
     sitemap = staticmethod(sitemap)

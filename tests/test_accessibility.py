@@ -54,24 +54,29 @@ def test_pages_work_without_console_errors(site_audit: SiteAudit) -> None:
 @pytest.fixture(scope="module")
 def split_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The pages only a large site has: comparisons, a system's page and the overview split by
-    prefecture (prefectures.ONE_PAGE_MAX and compare.ITEM_PAGE_MAX lowered so that the bundled
-    全項目評価書 of three prefectures split). Only those pages are kept, with the theme's files."""
+    prefecture, finished consultations by year (prefectures.ONE_PAGE_MAX and
+    compare.ITEM_PAGE_MAX lowered so that the bundled 全項目評価書 of three prefectures split,
+    旭川市's results published). Only those pages are kept, with the theme's files."""
     site = copy_site(tmp_path_factory.mktemp("split"), ("asahikawa", "okayama", "toyonaka"))
+    draft = site / "content/asahikawa/juki/2025-07-01/index.md"
+    draft.write_text(draft.read_text(encoding="utf-8").replace(
+        'start = "令和７年７月１日"', 'start = "令和７年７月１日"\nresults = { published = "令和7年10月1日" }',
+        1), encoding="utf-8")
     out = site / "output"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(prefectures, "ONE_PAGE_MAX", 2)
+        mp.setattr(prefectures, "ONE_PAGE_MAX", 0)
         mp.setattr(compare, "ITEM_PAGE_MAX", 2)
         assert pipeline.build(site, out, now="2025-11-22", jobs=1).wrote
     kept = ("compare/zenkoumoku/II-4-itaku-re-7/", "compare/zenkoumoku/II-6-1/",
             "systems/juki-net/", "compare/index.html", "compare/overview/",
-            "compare/zenkoumoku/index.html")
+            "compare/zenkoumoku/index.html", "comments/")
     for page in html_files(out):
         rel = page.relative_to(out).as_posix()
         if not rel.startswith(kept):
             page.unlink()
-    # Two items, a system and the overview: each its page and three prefectures'; and the
-    # family's page, which then lists no assessments.
-    assert len(html_files(out)) == 17
+    # Two items, a system and the overview: each its page and three prefectures'; the
+    # family's page, which then lists no assessments; /comments/ and its year.
+    assert len(html_files(out)) == 19
     return out
 
 
@@ -84,7 +89,7 @@ def test_split_comparison_pages_pass_nu_and_axe(split_site: Path, chromium) -> N
         pytest.fail(format_nu(errors, root=split_site), pytrace=False)
     with serve_directory(split_site) as base_url:
         audit = audit_site(chromium, base_url, split_site)
-    assert len(audit.pages) == 17
+    assert len(audit.pages) == 19
     if any(audit.violations.values()):
         pytest.fail(format_violations(audit.violations), pytrace=False)
     if any(audit.problems.values()):

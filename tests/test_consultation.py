@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from helpers import copy_site, soup, text
 
-from piasite import feeds, pipeline
+from piasite import feeds, pipeline, prefectures
 from piasite.consultation import status
 from piasite.model import CommentPeriod
 from piasite.wareki import parse_date
@@ -119,6 +119,31 @@ def test_the_feed_keeps_the_newest_entries(tmp_path, monkeypatch):
     # みどり市 2025-12-12 is after "now" but published: the newest two are みどり市's and
     # 旭川市's draft (2025-07-01); 岡山市 2025-04-01 and older are left out.
     assert updated == ["2025-12-12", "2025-07-01"]
+
+
+def test_finished_consultations_of_a_large_site_are_listed_by_year(tmp_path, monkeypatch):
+    # They accumulate year after year: past ONE_PAGE_MAX, /comments/ links a page per year
+    # (here with the limit at 0 and 旭川市's results published).
+    monkeypatch.setattr(prefectures, "ONE_PAGE_MAX", 0)
+    site = copy_site(tmp_path / "site", ("midori", "asahikawa"))
+    draft = site / DRAFT
+    text_ = draft.read_text(encoding="utf-8")
+    draft.write_text(text_.replace('start = "令和７年７月１日"',
+                                   'start = "令和７年７月１日"\n'
+                                   'results = { published = "令和7年10月1日" }', 1),
+                     encoding="utf-8")
+    assert pipeline.build(site, site / "output", now="2025-11-22").wrote
+    page = soup(site / "output/comments/index.html")
+    done = page.find(id="c-results").find_parent("section")
+    assert text(done.find("h2")) == "結果公表済み（1件）"
+    assert not done.select("li.card")
+    link = done.find("a", string="2025年")
+    assert link["href"] == "/comments/2025/" and "（1件）" in text(link.parent)
+    year = soup(site / "output/comments/2025/index.html")
+    assert text(year.find("h1")) == "結果公表済みのパブリックコメント（2025年）"
+    cards = year.select("li.card")
+    assert len(cards) == 1 and cards[0].find("a")["href"] == "/asahikawa/juki/2025-07-01/"
+    assert year.find(attrs={"data-search": True}) is None  # /comments/ is the searched page
 
 
 def test_calendar_file_has_the_period_and_the_deadline(builds):
