@@ -41,8 +41,9 @@ class Route:
     planned: bool = False
     """Not written yet (a feature to come): the name is reserved so content cannot take it."""
     at_scale: bool = False
-    """Written only for a site past a size (a list past prefectures.ONE_PAGE_MAX or compare.ITEM_PAGE_MAX, a sitemap
-    past render.SITEMAP_MAX_URLS): the bundled site has none."""
+    """Written only for a site past a size (a list past prefectures.ONE_PAGE_MAX or
+    compare.ITEM_PAGE_MAX, a sitemap past render.SITEMAP_MAX_URLS): the bundled site has
+    none."""
 
     def segments(self) -> tuple[str, ...]:
         return tuple(s for s in self.pattern.split("/") if s)
