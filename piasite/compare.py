@@ -33,7 +33,7 @@ import pickle
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
 from types import MappingProxyType
@@ -405,6 +405,19 @@ class FamilyComparison:
     store: EntryStore
     parts: tuple[Part, ...] = ()
     """The prefectures an item's comparison is split into (split_by_prefecture), or none."""
+    editions: Mapping[str, tuple[frozenset[str], tuple[int, ...]]] = field(
+        init=False, repr=False, compare=False)
+    """Form id -> (the canonical ids its items correspond to, the indices of the assessments
+    written in it): a family has a few editions and may have tens of thousands of
+    assessments, so `lacking` asks each edition, not each assessment."""
+
+    def __post_init__(self) -> None:
+        by: dict[str, list[int]] = {}
+        for i, c in enumerate(self.assessments):
+            by.setdefault(c.form_id, []).append(i)
+        object.__setattr__(self, "editions", MappingProxyType({
+            form_id: (frozenset(self.family.items.get(form_id, {}).values()), tuple(ix))
+            for form_id, ix in by.items()}))
 
     @property
     def name(self) -> str:
@@ -495,16 +508,10 @@ def compare_links(families: Mapping[str, Family], forms: Mapping[str, Form],
 
 
 def lacking(comp: FamilyComparison, item_id: str) -> list[int]:
-    """Indices of the assessments whose edition of the form has no counterpart of the item."""
-    has: dict[str, frozenset[str]] = {}
-    out = []
-    for i, c in enumerate(comp.assessments):
-        ids = has.get(c.form_id)
-        if ids is None:
-            ids = has[c.form_id] = frozenset(comp.family.items.get(c.form_id, {}).values())
-        if item_id not in ids:
-            out.append(i)
-    return out
+    """Indices of the assessments whose edition of the form has no counterpart of the item,
+    in order."""
+    return sorted(i for ids, members in comp.editions.values() if item_id not in ids
+                  for i in members)
 
 
 def missing_form(comp: FamilyComparison, item_id: str, part: Part | None = None
