@@ -32,9 +32,9 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 STEPS = {
     "pipeline": ("_survey", "_assessments", "_site_pages", "site_jobs", "published",
                  "_moved_targets", "_check_links", "settle", "reuse_index", "index_site",
-                 "commit", "prune_entries", "recover", "sitemap"),
+                 "commit", "prune_entries", "recover", "sitemaps", "_plan"),
     "cache.BuildCache": ("key", "lookup", "store", "forget_others"),
-    "cache.SiteCache": ("__init__", "reuse", "save"),
+    "cache.SiteCache": ("__init__", "reuse", "reuse_group", "save"),
     "summary.SiteSummary": ("assemble",),
 }
 

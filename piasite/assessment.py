@@ -103,6 +103,11 @@ class AffairResult:
     targets: str = ""
     """The digest of the set of files they may lead to: a rebuild reads the links only if one
     of these moved."""
+    target_folders: frozenset[str] = frozenset()
+    """The folders of those files (`linkcheck.folder`): a rebuild reads `targets` only if a
+    file moved in one of them. After an edit, what moved is mostly the edited assessment's
+    own pages; reading every other assessment's targets to learn that none leads there was
+    0.4 s at 1,000 versions."""
     blobs: Mapping[str, bytes] = field(default_factory=lambda: MappingProxyType({}))
     """Digest -> those two, until they are in the store (`stored`)."""
     diffs_computed: int = 0
@@ -231,11 +236,12 @@ def _build_one(ctx: Context, task: Task) -> AffairResult:
                                              linkcheck.sources(public), local=True)
     summary = summarise(pm, pa, links, settings.today, shared.families, shared.forms,
                         settings.compared)
-    links, targets = Packed.of(tuple(outbound)), Packed.of(frozenset(
-        t for o in outbound for t in o.targets))
+    leads = frozenset(t for o in outbound for t in o.targets)
+    links, targets = Packed.of(tuple(outbound)), Packed.of(leads)
     result = AffairResult(task, tuple(diags + broken), summary, tuple(pages), links.digest,
-                          targets.digest, MappingProxyType({links.digest: links.blob,
-                                                            targets.digest: targets.blob}),
+                          targets.digest, frozenset(map(linkcheck.folder, leads)),
+                          MappingProxyType({links.digest: links.blob,
+                                            targets.digest: targets.blob}),
                           cache.computed)
     return result.stored(settings.cache / compare.STORE) if settings.cache else result
 

@@ -245,7 +245,14 @@ class Outbound:
     here: str
 
 
-def check_scans(scans: Mapping[PurePosixPath, Scan], names: Mapping[str, PurePosixPath],
+def folder(name: str) -> str:
+    """The first two folders of an output file's path ('/'-separated): `a/b` of `a/b/c/x.html`,
+    `a` of `a/x.html`, '' of `x.html`. What a rebuild compares first to learn whether a file
+    that moved may be one an assessment links to (`AffairResult.target_folders`)."""
+    return "/".join(name.split("/", 2)[:2]) if name.count("/") >= 2 else name.rpartition("/")[0]
+
+
+def check_scans(scans: Mapping[PurePosixPath, Scan], names: Mapping[str, PurePosixPath | str],
                 ids_of, base: str, srcs, local: bool = False
                 ) -> tuple[list[Diagnostic], list[Outbound]]:
     """E701 for the broken links of `scans`.
@@ -421,11 +428,12 @@ def reaching(sc: Scan, urls: set[str], base: str, known: Reach | None = None) ->
     return Scan(sc.path, sc.ids, links, sc.text, sc.file) if links else None
 
 
-def judge(target: PurePosixPath | None, frag: str, ids_of) -> str | None:
-    """None when the link resolves; else what is missing, in Japanese."""
+def judge(target: PurePosixPath | str | None, frag: str, ids_of) -> str | None:
+    """None when the link resolves; else what is missing, in Japanese. `target` as `names`
+    of `check_scans` give it: a path, or the name of a page the build did not make anew."""
     if target is None:
         return "リンク先のページ・ファイルがありません"
-    if not frag or frag.startswith(":~:") or target.suffix != ".html" or frag == "top":
+    if not frag or frag.startswith(":~:") or not str(target).endswith(".html") or frag == "top":
         return None
     if frag not in ids_of(target):
         return f"「#{frag}」がリンク先のページにありません"

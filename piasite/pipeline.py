@@ -12,6 +12,7 @@ import datetime
 import functools
 import os
 from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
@@ -34,10 +35,12 @@ from .assessment import (
 from .cache import (
     BuildCache,
     FileMemo,
+    Row,
     SiteCache,
     SitePage,
     published,
     reuse_index,
+    row_reaches,
     settle,
     site_key,
     stamp,
@@ -80,8 +83,8 @@ class BuildResult:
     diagnostics: list[Diagnostic]
     site: Site | None = None
     """The whole model (`check`); a build reads one assessment at a time and keeps none."""
-    files: list[PurePosixPath] = field(default_factory=list)
-    """Every file written (`build`)."""
+    files: list[str] = field(default_factory=list)
+    """Every file written (`build`), '/'-separated, relative to the output folder."""
     wrote: bool = False
     diffs_computed: int = 0
     """Inline diffs computed in this build (the rest came from the cache)."""
@@ -307,8 +310,12 @@ def _write_with(entries: EntryStore, staged: Path, dest: Dest, root: Path, share
     settings = Settings(root, today, staged if render else None, compared, dest.preview,
                         dest.cache)
     theme = find_theme(root, shared.config.theme, dest.cache)
+    # output/ as this build finds it (its files and their stamps), walked once: what the
+    # caches compare with what they stored, and what the commit will replace.
+    before = published(target)
     store = BuildCache(dest.cache, target,
-                       site_key(root, shared, theme, compared, entries.token), today.isoformat())
+                       site_key(root, shared, theme, compared, entries.token), today.isoformat(),
+                       before)
     # What the workers each make for themselves; an assessment built here uses it as it is.
     context = Context(settings, shared, base, theme)
     results, keys = _assessments(context, tasks, jobs, store if render else None,
@@ -332,34 +339,34 @@ def _write_with(entries: EntryStore, staged: Path, dest: Dest, root: Path, share
                              shared.forms, compared, summary.links)
     out = Jobs(site_renderer, theme, (repr(shared.families), sorted(compared)))
     site_jobs(out, summary, export.accessibility_results(root))
-    site_cache = SiteCache(dest.cache, target, store.site_key)
-    scans, rendered, hits = _site_pages(
-        out.out, site_cache, staged, target, summary, entries, settings,
-        worker_count(jobs, len(tasks)), dest.progress)
-    fingerprints = {routes.output_path(job.url): job.fingerprint for job in out.out}
+    site_cache = SiteCache(dest.cache, target, store.site_key, before)
+    planned, hits, groups = _plan(out, site_cache)
+    paths = [routes.output_path(job.url) for job in planned]
+    scans, rendered = _site_pages(planned, paths, site_cache, hits, staged, summary, entries,
+                                  settings, worker_count(jobs, len(tasks)), dest.progress)
     for path, data in static_files(theme).items():
         _put(staged, path, data, scans)
         rendered.append(path)
     written = [p.path for r in results for p in r.pages]
-    for path, data in sitemaps(shared.config.base_url, [*written, *scans]).items():
+    for path, data in sitemaps(shared.config.base_url, [*written, *scans, *hits]).items():
         _put(staged, path, data, scans)
         rendered.append(path)
-    before = published(target)
-    moved = _moved_targets(before, written, scans, rendered, tasks, results, store, site_cache)
-    dangling = _check_links(scans, results, shared.config, [m for m, _ in munis],
-                            {p: site_cache.pages[p] for p in hits}, moved, entries)
+    moved = _moved_targets(before.keys(), [*written, *hits], scans, rendered, tasks, results,
+                           store, site_cache)
+    dangling = _check_links(scans, results, shared.config, [m for m, _ in munis], hits, moved,
+                            entries, target)
     if dangling:  # E701 stops before anything reaches output/
         discard(staged)
         result.diagnostics = diagnostics.sort(result.diagnostics + dangling)
         return result, None
-    result.files = sorted([*written, *scans], key=str)
+    result.files = sorted(map(str, [*written, *scans, *hits]))
     result.diffs_computed = sum(r.diffs_computed for r in results)
     result.reused = store.reused
     # A file equal to the one already published is dropped from the staging folder, not
     # rewritten; when nothing differs at all, output/ is left exactly as it is.
     fresh = [p.path for r in results if not r.reused for p in r.pages] + rendered
     changed = settle(staged, target, fresh)
-    removed = before - {str(p) for p in result.files}
+    removed = before.keys() - set(result.files)
     locate = where(staged, target, changed)
     # Stamped as they will stand in output/ (a move keeps a file's stamp); an entry whose
     # pages do not reach output/ (the index fails) will not match them next time. Stored
@@ -372,21 +379,22 @@ def _write_with(entries: EntryStore, staged: Path, dest: Dest, root: Path, share
     store.digests.save()
     base_url = shared.config.base_url.rstrip("/")
 
-    def site_page(p: PurePosixPath, fp: str) -> SitePage:
+    def site_page(p: PurePosixPath, fp: str) -> Row:
         links = Packed.of(scans[p].links)
         entries.put({links.digest: links.blob})
         return SitePage(fp, stamp(locate(p)), ids_blob(scans[p].ids), links.digest,
-                        linkcheck.reach(scans[p].links, base_url))
+                        linkcheck.reach(scans[p].links, base_url)).row()
 
-    site_pages = {p: site_cache.pages[p] if p in hits else site_page(p, fp)
-                  for p, fp in fingerprints.items() if p in scans}
-    entries.refer(page.links for page in site_pages.values())
-    site_cache.save(site_pages)
+    rows = dict(hits)
+    rows.update((str(p), site_page(p, job.fingerprint))
+                for p, job in zip(paths, planned, strict=True) if p in scans)
+    entries.refer(row[4] for row in rows.values())
+    site_cache.save(rows, groups)
     if not changed and not removed:
         discard(staged)
         result.wrote = result.unchanged = True
         return result, None
-    pages = [(str(p), locate(p)) for p in result.files if p.suffix == ".html"]
+    pages = [(name, locate(name)) for name in result.files if name.endswith(".html")]
     return result, _Staged(changed, removed, store, tasks, entries.referred(), pages)
 
 
@@ -486,29 +494,45 @@ MIN_ITEM_FILES_FOR_WORKERS = 16
 ITEMS_PER_BATCH = 8
 
 
-def _site_pages(jobs: list[Job], site_cache: SiteCache, staged: Path, target: Path,
-                summary: SiteSummary, entries: EntryStore, settings: Settings, workers: int,
-                progress: Progress | None
-                ) -> tuple[dict[PurePosixPath, linkcheck.Scan], list[PurePosixPath],
-                           set[PurePosixPath]]:
+def _plan(out: Jobs, site_cache: SiteCache
+          ) -> tuple[list[Job], dict[str, Row], dict[str, tuple[str, ...]]]:
+    """The site-wide files to look at one by one: every job but those of the groups whose
+    files are all as the last build published them (`render.Group`), which are taken whole.
+    Also returns those taken and each group's files, for the site cache."""
+    planned = list(out.out)
+    taken: dict[str, Row] = {}
+    groups: dict[str, tuple[str, ...]] = {}
+    for g in out.groups:
+        rows = site_cache.reuse_group(g.fingerprint)
+        if rows is not None:
+            taken.update(rows)
+            groups[g.fingerprint] = tuple(rows)
+        else:
+            jobs = g.plan()
+            planned += jobs
+            groups[g.fingerprint] = tuple(routes.output_name(job.url) for job in jobs)
+    return planned, taken, groups
+
+
+def _site_pages(jobs: list[Job], paths: list[PurePosixPath], site_cache: SiteCache,
+                hits: dict[str, Row], staged: Path, summary: SiteSummary, entries: EntryStore,
+                settings: Settings, workers: int, progress: Progress | None
+                ) -> tuple[dict[PurePosixPath, linkcheck.Scan], list[PurePosixPath]]:
     """Every site-wide page in the staging folder, or taken from output/ as it is when its
-    fingerprint did not change; returns what the link check needs of each (not its text),
-    those written, and those taken. The comparison item pages, most of the work, are made by
-    `workers` worker processes while this one makes the others."""
+    fingerprint did not change (`paths`: each job's file); returns what the link check needs
+    of each page it wrote (not its text) and those written; those taken are added to `hits`
+    (as the last build published them: read again only by the link check, if at all). The
+    comparison item pages, most of the work, are made by `workers` worker processes while
+    this one makes the others."""
     scans: dict[PurePosixPath, linkcheck.Scan] = {}
     rendered: list[PurePosixPath] = []
-    hits: set[PurePosixPath] = set()
     here: list[tuple[PurePosixPath, Job]] = []
     items: list[tuple[PurePosixPath, Job]] = []
-    for job in jobs:
-        path = routes.output_path(job.url)
-        hit = site_cache.reuse(path, job.fingerprint)
+    for job, path in zip(jobs, paths, strict=True):
+        name = str(path)
+        hit = site_cache.reuse(name, job.fingerprint)
         if hit is not None:
-            # The published file is read only to place a broken link: the same bytes. Its
-            # links are unpacked only if one may lead to a file that moved (_check_links).
-            scans[path] = linkcheck.Scan(path, page_ids_of(hit.ids), (), "",
-                                         target.joinpath(*path.parts))
-            hits.add(path)
+            hits[name] = hit
         elif job.spec is not None:
             items.append((path, job))
         else:
@@ -534,11 +558,11 @@ def _site_pages(jobs: list[Job], site_cache: SiteCache, staged: Path, target: Pa
             _put(staged, path, job.make(), scans)
             made(path)
         # The workers wrote these files themselves: only their ids and links come back.
-        for (paths, _), found in zip(batches, written, strict=True):
-            for path, (ids, links) in zip(paths, found, strict=True):
+        for (paths_, _), found in zip(batches, written, strict=True):
+            for path, (ids, links) in zip(paths_, found, strict=True):
                 scans[path] = linkcheck.Scan(path, ids, links, "", staged.joinpath(*path.parts))
                 made(path)
-    return scans, rendered, hits
+    return scans, rendered
 
 
 def _item_batches(items: list[tuple[PurePosixPath, Job]], summary: SiteSummary,
@@ -572,60 +596,66 @@ def _put(staged: Path, path: PurePosixPath, data: bytes,
     scans[path] = linkcheck.Scan(path, sc.ids, sc.links, "", staged.joinpath(*path.parts))
 
 
-def _moved_targets(before: set[str], written: list[PurePosixPath],
+def _moved_targets(before: AbstractSet[str], written: list[PurePosixPath | str],
                    scans: dict[PurePosixPath, linkcheck.Scan], rendered: list[PurePosixPath],
                    tasks: list[Task], results: list[AffairResult], store: BuildCache,
                    site_cache: SiteCache) -> set[str]:
     """The files a link could find otherwise than when they were published: added, removed,
-    or a page whose ids are not those output/ holds (or whose published ids are unknown)."""
-    moved = {str(p) for p in (*written, *scans)} ^ before
+    or a page whose ids are not those output/ holds (or whose published ids are unknown).
+    `written`: the assessments' files and the site-wide pages taken as published; `scans`:
+    the site-wide files made now."""
+    moved = before ^ {str(p) for p in (*written, *scans)}
     for task, r in zip(tasks, results, strict=True):
         if r.reused:
             continue
         old = store.published_ids(task)
         moved.update(str(p.path) for p in r.pages if old is None or old.get(p.path) != p.ids)
     moved.update(str(p) for p in rendered if p.suffix == ".html"
-                 and site_cache.published_ids(p) != ids_blob(scans[p].ids))
+                 and site_cache.published_ids(str(p)) != ids_blob(scans[p].ids))
     return moved
 
 
 def _check_links(scans: dict[PurePosixPath, linkcheck.Scan], results: list[AffairResult],
-                 config: SiteConfig, munis: list[Municipality],
-                 unchanged: Mapping[PurePosixPath, SitePage], moved: set[str],
-                 blobs: EntryStore) -> list[Diagnostic]:
+                 config: SiteConfig, munis: list[Municipality], unchanged: Mapping[str, Row],
+                 moved: set[str], blobs: EntryStore, out: Path) -> list[Diagnostic]:
     """E701 for the site-wide pages' links and for the assessments' links to other files.
 
-    The site-wide pages in `unchanged` (left in output/ as published; their scans hold no
-    links, the SitePage tells what they reach) and the assessments taken from the last build
+    The site-wide pages in `unchanged` (left in `out` as published, by name, not in `scans`:
+    their SitePage rows tell what they reach) and the assessments taken from the last build
     have only their links that may reach a file of `moved` (`_moved_targets`) checked, read
     from `blobs` only if one of them may: the others were whole when published and still are
     (at 1,000 versions checking every link was 4 s of a build that changed one sentence)."""
     affair_pages = {p.path: p for r in results for p in r.pages}
-    names = {str(p): p for p in (*affair_pages, *scans)}
+    # A page taken from the last build is known by its name alone: no path is made for it.
+    names: dict[str, PurePosixPath | str] = {name: name for name in unchanged}
+    names.update((str(p), p) for p in (*affair_pages, *scans))
 
     @functools.cache
-    def ids_of(target: PurePosixPath) -> frozenset[str]:
-        return scans[target].ids if target in scans else page_ids(affair_pages[target])
+    def ids_of(target: PurePosixPath | str) -> frozenset[str]:
+        if isinstance(target, str):
+            return page_ids_of(unchanged[target][3])
+        if target in scans:
+            return scans[target].ids
+        return page_ids(affair_pages[target])
 
     base = config.base_url.rstrip("/")
     skeleton = Site(config=config, municipalities=tuple(munis))
     urls = linkcheck.urls_of(moved)
-    pages = {}
-    for p, sc in scans.items():
-        if p.suffix not in (".html", ".xml"):
+    pages = {p: sc for p, sc in scans.items() if p.suffix in (".html", ".xml")}
+    for name, row in unchanged.items():
+        if not name.endswith((".html", ".xml")) or not row_reaches(row, urls):
             continue
-        if p in unchanged:
-            page = unchanged[p]
-            if not page.reach.touches(urls):
-                continue
-            sc = linkcheck.reaching(dataclasses.replace(sc, links=blobs.unpack(page.links)),
-                                    urls, base)
-            if sc is None:
-                continue
-        pages[p] = sc
+        page, p = SitePage.of_row(row), PurePosixPath(name)
+        # The published file is read only to place a broken link: the same bytes.
+        sc = linkcheck.reaching(linkcheck.Scan(p, page_ids_of(page.ids),
+                                               blobs.unpack(page.links),  # type: ignore[arg-type]
+                                               "", out.joinpath(*p.parts)), urls, base)
+        if sc is not None:
+            pages[p] = sc
     diags, _ = linkcheck.check_scans(pages, names, ids_of, base, linkcheck.sources(skeleton))
+    folders = {linkcheck.folder(m) for m in moved}
     for r in results:
-        for o in _outbound(r, moved, blobs):
+        for o in _outbound(r, moved, folders, blobs):
             target = next((names[t] for t in o.targets if t in names), None)
             problem = linkcheck.judge(target, o.fragment, ids_of)
             if problem is not None:
@@ -633,15 +663,16 @@ def _check_links(scans: dict[PurePosixPath, linkcheck.Scan], results: list[Affai
     return diags
 
 
-def _outbound(r: AffairResult, moved: set[str], blobs: EntryStore
+def _outbound(r: AffairResult, moved: set[str], folders: set[str], blobs: EntryStore
               ) -> Iterable[linkcheck.Outbound]:
     """An assessment's links to files outside it that the link check must judge: all of them
-    if it was built now, else those that may lead to a file of `moved`."""
+    if it was built now, else those that may lead to a file of `moved` (in `folders`)."""
     if not r.outbound:
         return ()
     if not r.reused:
         return blobs.unpack(r.outbound)  # type: ignore[return-value]
-    if not moved or moved.isdisjoint(blobs.unpack(r.targets)):  # type: ignore[arg-type]
+    if (not moved or folders.isdisjoint(r.target_folders)
+            or moved.isdisjoint(blobs.unpack(r.targets))):  # type: ignore[arg-type]
         return ()
     return [o for o in blobs.unpack(r.outbound)  # type: ignore[attr-defined]
             if not moved.isdisjoint(o.targets)]

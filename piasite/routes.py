@@ -287,15 +287,23 @@ class Urls:
 
 def output_path(url: str) -> PurePosixPath:
     """The file a URL is written to: ``/a/b/`` → ``a/b/index.html``."""
+    return PurePosixPath(output_name(url))
+
+
+def output_name(url: str) -> str:
+    """`output_path` as a string, made without pathlib (asked for every page of a site)."""
+    name = url.lstrip("/")
     if url.endswith("/"):
-        return PurePosixPath(url.lstrip("/")) / "index.html"
-    return PurePosixPath(url.lstrip("/"))
+        name += "index.html"
+    if "//" in name or name.startswith("./") or "/./" in name:
+        return str(PurePosixPath(name))  # what pathlib makes of it
+    return name
 
 
-def page_url(path: PurePosixPath) -> str:
+def page_url(path: PurePosixPath | str) -> str:
     """The URL an output file is served at (`a/b/index.html` → `/a/b/`)."""
-    s = "/" + path.as_posix()
-    return s[: -len("index.html")] if path.name == "index.html" else s
+    s = "/" + str(path)
+    return s[: -len("index.html")] if s.endswith("/index.html") else s
 
 
 # --- reserved names -----------------------------------------------------------------------

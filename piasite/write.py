@@ -279,6 +279,32 @@ def files_in(folder: Path, skip: str = "") -> list[str]:
     return found
 
 
+def stamped_files(folder: Path, skip: str = "") -> dict[str, tuple[int, int]]:
+    """`files_in` with each file's (size, mtime in ns): what the build caches compare with what
+    they stored. One walk that stats as it lists (a directory entry's own stat, not a path
+    joined and looked up again): at 45,000 files, the walk alone cost as much, and the stats
+    one by one twice that again."""
+    found: dict[str, tuple[int, int]] = {}
+    todo = [("", str(folder))]
+    while todo:
+        prefix, here = todo.pop()
+        try:
+            entries = list(os.scandir(here))
+        except OSError:  # gone or unreadable: as if empty (os.walk's way)
+            continue
+        for e in entries:
+            try:
+                if e.is_dir():
+                    if not e.is_symlink() and (prefix or e.name != skip):
+                        todo.append((f"{prefix}{e.name}/", e.path))
+                    continue
+                st = e.stat()
+            except OSError:
+                continue
+            found[prefix + e.name] = (st.st_size, st.st_mtime_ns)
+    return found
+
+
 def discard(tmp: Path) -> None:
     """Drop a staged folder, unless its commit has begun (an interrupt in the middle of it):
     the next build finishes that commit from it (`recover`)."""

@@ -19,6 +19,7 @@ import pytest
 from helpers import REPO_ROOT, copy_site, soup, text
 
 from piasite import compare, pipeline, prefectures, render
+from piasite.cache import SitePage
 from piasite.compare import BLANK, LOST, STORE, UNKNOWN, EntryStore
 from piasite.link import link
 from piasite.load import load
@@ -339,10 +340,11 @@ def test_item_pages_made_by_worker_processes_are_the_same_bytes(tmp_path, monkey
     def checked(site: Path) -> dict[str, tuple]:
         """The ids and links the link check was given of each item page (the site cache
         keeps them): the workers write the files and send back only these."""
-        pages = load_pickle(site / ".piasite-cache" / "site.pickle")[2]
+        rows = load_pickle(site / ".piasite-cache" / "site.pickle")[2]
         blobs = EntryStore(site / ".piasite-cache" / STORE)
-        return {str(p): (page.ids, blobs.unpack(page.links)) for p, page in pages.items()
-                if str(p).startswith("compare/")}
+        pages = {p: SitePage.of_row(row) for p, row in rows.items()}
+        return {p: (page.ids, blobs.unpack(page.links)) for p, page in pages.items()
+                if p.startswith("compare/")}
 
     by_workers = checked(two)
     assert by_workers == checked(one)
@@ -498,6 +500,32 @@ def test_an_edit_remakes_only_its_own_prefectures_page(tmp_path, monkeypatch):
                                     RESUB + "okayama/", RESUB + "okayama.json"])
     block = _page(out, RESUB + "okayama/").find(id="a-kurashiki-kojin-juminzei")
     assert [text(p) for p in block.select("p.selected")] == ["再委託する"] * 3
+
+
+def test_an_items_files_are_taken_whole_unless_one_of_them_is_not_as_published(
+        tmp_path, monkeypatch):
+    # A rebuild does not even plan the files of an item whose entries did not change (a
+    # national site has a hundred thousand); one of them gone from output/ is made again.
+    monkeypatch.setattr(compare, "ITEM_PAGE_MAX", 3)
+    site = _split_site(tmp_path / "site")
+    out = site / "output"
+    assert pipeline.build(site, out, now="2025-11-22", jobs=1).wrote
+    planned: list[str] = []
+    real = render._item_jobs
+
+    def spy(jobs, **kw):
+        planned.append(kw["node"].id)
+        return real(jobs, **kw)
+
+    monkeypatch.setattr(render, "_item_jobs", spy)
+    assert pipeline.build(site, out, now="2025-11-22", jobs=1).unchanged
+    assert planned == []
+    part = out / "compare/zenkoumoku/II-4-itaku-re-7/okayama/index.html"
+    before = part.read_bytes()
+    part.unlink()
+    result = pipeline.build(site, out, now="2025-11-22", jobs=1)
+    assert result.wrote and result.changed == {"compare/zenkoumoku/II-4-itaku-re-7/okayama/index.html"}
+    assert planned == ["II-4-itaku-re-7"] and part.read_bytes() == before
 
 
 def test_a_prefecture_whose_forms_lack_the_item_still_names_them(tmp_path, monkeypatch):

@@ -328,6 +328,41 @@ def test_links_are_checked_again_only_when_a_page_they_reach_changed(tmp_path, m
     assert "404.html" not in checked[-1]
 
 
+def test_an_unchanged_assessment_reads_its_link_targets_only_if_a_file_moved_near_them(
+        tmp_path):
+    # An edit moves mostly the edited assessment's own pages: the others' link targets are
+    # read from the store only when a file moved in a folder they lead into.
+    import dataclasses
+
+    from piasite import linkcheck
+    from piasite.compare import STORE, EntryStore
+    from piasite.write import load_pickle
+
+    site = copy_site(tmp_path / "site", ("midori", "asahikawa"))
+    page = site / MIDORI
+    page.write_text(page.read_text(encoding="utf-8") + "\n[旭川市の概要](/asahikawa/juki/gaiyo/)\n",
+                    encoding="utf-8")
+    _build(site)
+    stored = [load_pickle(f) for f in (site / ".piasite-cache/build/midori").glob("*.pickle")]
+    result = dataclasses.replace(stored[0].result, reused=True)
+    assert "asahikawa/juki" in result.target_folders
+    blobs = EntryStore(site / ".piasite-cache" / STORE)
+
+    def outbound(moved: set[str]) -> list[str]:
+        folders = {linkcheck.folder(m) for m in moved}
+        return [o.raw for o in pipeline._outbound(result, moved, folders, blobs)]
+
+    assert outbound({"asahikawa/juki/gaiyo/index.html"}) == ["/asahikawa/juki/gaiyo/"]
+    # A file beside the target: the targets are read, and no link leads to it.
+    assert outbound({"asahikawa/juki/index.html"}) == []
+
+    def unread(digest):
+        raise AssertionError(f"read {digest}")
+
+    blobs.unpack = unread
+    assert outbound({"asahikawa/index.html", "midori/juki/index.html"}) == []
+
+
 def test_the_comparisons_entries_are_kept_once_and_a_lost_store_rebuilds(tmp_path):
     import pickle
     import sqlite3
@@ -607,24 +642,20 @@ def test_a_published_site_page_is_checked_again_from_its_stored_links(tmp_path):
     # A site-wide page taken from the last build keeps its links in the build's blob store
     # (cache.SitePage.links): when a file one of them reaches is gone, the link is read back
     # and reported at its place in the page.
-    from pathlib import PurePosixPath
 
-    from piasite import linkcheck
-    from piasite.assessment import page_ids_of
+    from piasite.cache import SitePage
     from piasite.compare import STORE, EntryStore
     from piasite.config import load_config
     from piasite.write import load_pickle
 
     site = copy_site(tmp_path / "site", ("midori", "asahikawa"))
     _build(site)
-    home = PurePosixPath("index.html")
-    page = load_pickle(site / ".piasite-cache" / "site.pickle")[2][home]
-    assert isinstance(page.links, str)  # a digest: the links themselves are in the store
+    row = load_pickle(site / ".piasite-cache" / "site.pickle")[2]["index.html"]
+    assert isinstance(SitePage.of_row(row).links, str)  # a digest: the links are in the store
     config, _ = load_config(site)
-    scan = linkcheck.Scan(home, page_ids_of(page.ids), (), "", site / "output" / "index.html")
     blobs = EntryStore(site / ".piasite-cache" / STORE)
-    found = pipeline._check_links({home: scan}, [], config, [], {home: page},
-                                  {"midori/index.html"}, blobs)
+    found = pipeline._check_links({}, [], config, [], {"index.html": row},
+                                  {"midori/index.html"}, blobs, site / "output")
     lines = [str(d) for d in found]
     assert lines and all(line.startswith("index.html:") and "error[E701]" in line
                          and "「/midori/」" in line for line in lines), lines
@@ -633,5 +664,5 @@ def test_a_published_site_page_is_checked_again_from_its_stored_links(tmp_path):
         raise AssertionError(f"read {digest}")
 
     blobs.unpack = unread
-    assert pipeline._check_links({home: scan}, [], config, [], {home: page},
-                                 {"nowhere/index.html"}, blobs) == []
+    assert pipeline._check_links({}, [], config, [], {"index.html": row},
+                                 {"nowhere/index.html"}, blobs, site / "output") == []
