@@ -28,7 +28,17 @@ from . import compare, diagram, export, feeds, prefectures, routes, views
 from .diff import Diffs
 from .filters import FILTERS
 from .link import LinkIndex
-from .model import FORM_KINDS, Affair, Family, Form, Municipality, Site, SiteConfig, System
+from .model import (
+    FORM_KINDS,
+    Affair,
+    Family,
+    Form,
+    FormNode,
+    Municipality,
+    Site,
+    SiteConfig,
+    System,
+)
 from .pickling import Packed
 from .summary import AffairSummary, SiteSummary
 from .views import Crumb
@@ -518,16 +528,15 @@ def _compare_jobs(out: Jobs, s: SiteSummary) -> None:
         for n in comp.nodes:
             ifp = _fp(ffp, n.id, comp.digests[n.id])
             out.group(_fp(gfp, ifp), functools.partial(
-                _item_jobs, comp=comp, kind=kind, node=n, ifp=ifp, pfps=pfps,
+                _item_jobs, comp=comp, kind=kind, n=n, ifp=ifp, pfps=pfps,
                 crumbs=(HOME, crumb, fcrumb)))
 
 
-def _item_jobs(out: Jobs, comp: compare.FamilyComparison, kind: str, node, ifp: str,
+def _item_jobs(out: Jobs, comp: compare.FamilyComparison, kind: str, n: FormNode, ifp: str,
                pfps: Mapping[str, str], crumbs: tuple[Crumb, ...]) -> None:
-    """An item's page and JSON, and past the split, its prefectures' (`Jobs.group`)."""
+    """Item `n`'s page and JSON, and past the split, its prefectures' (`Jobs.group`)."""
     r = out.r
     base_url = r.config.base_url
-    n = node
     views_ = ItemViews(comp, n.id, base_url)
     title = f"{n.title}｜{comp.name}の項目の比較"
     specs = [

@@ -514,7 +514,7 @@ def test_an_items_files_are_taken_whole_unless_one_of_them_is_not_as_published(
     real = render._item_jobs
 
     def spy(jobs, **kw):
-        planned.append(kw["node"].id)
+        planned.append(kw["n"].id)
         return real(jobs, **kw)
 
     monkeypatch.setattr(render, "_item_jobs", spy)
