@@ -478,11 +478,17 @@ def _json(out: Path, url: str) -> dict:
     return json.loads((out / urlsplit(url).path.lstrip("/")).read_text("utf-8"))
 
 
-def test_an_edit_remakes_only_its_own_prefectures_page(tmp_path, monkeypatch):
+def _built_split_site(tmp_path: Path, monkeypatch) -> tuple[Path, Path]:
+    """The split site (`_split_site`, items split past 3 assessments), built once."""
     monkeypatch.setattr(compare, "ITEM_PAGE_MAX", 3)
     site = _split_site(tmp_path / "site")
     out = site / "output"
     assert pipeline.build(site, out, now="2025-11-22", jobs=1).wrote
+    return site, out
+
+
+def test_an_edit_remakes_only_its_own_prefectures_page(tmp_path, monkeypatch):
+    site, out = _built_split_site(tmp_path, monkeypatch)
     made: list[str] = []
     real = render.item_file
 
@@ -506,10 +512,7 @@ def test_an_items_files_are_taken_whole_unless_one_of_them_is_not_as_published(
         tmp_path, monkeypatch):
     # A rebuild does not even plan the files of an item whose entries did not change (a
     # national site has a hundred thousand); one of them gone from output/ is made again.
-    monkeypatch.setattr(compare, "ITEM_PAGE_MAX", 3)
-    site = _split_site(tmp_path / "site")
-    out = site / "output"
-    assert pipeline.build(site, out, now="2025-11-22", jobs=1).wrote
+    site, out = _built_split_site(tmp_path, monkeypatch)
     planned: list[str] = []
     real = render._item_jobs
 
