@@ -88,3 +88,20 @@ def test_a_delta_index_moves_in_before_the_manifests_that_name_it(tmp_path):
                      "pagefind/delta/pagefind-entry.json", "pagefind/delta/piasite.json",
                      "pagefind/piasite.json"]
     assert removed == ["pagefind/delta/pagefind.zxx_0.pf_meta"]  # the base stays
+
+
+def test_the_output_walk_lists_every_file_with_its_stamp_but_the_skipped_folder(tmp_path):
+    # What a rebuild compares its caches with: one walk, each file's size and mtime. The
+    # search index's folder is left out at the top only; a linked folder is not walked into.
+    out = tmp_path / "out"
+    for rel, data in {"index.html": b"a", "pagefind/x.pf": b"bb", "a/pagefind/y.html": b"ccc",
+                      "a/b/c/index.html": b"dddd"}.items():
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / rel).write_bytes(data)
+    (out / "linked").symlink_to(out / "a", target_is_directory=True)
+    found = write.stamped_files(out, "pagefind")
+    assert found.keys() == {"index.html", "a/pagefind/y.html", "a/b/c/index.html"}
+    st = (out / "a/b/c/index.html").stat()
+    assert found["a/b/c/index.html"] == (4, st.st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+    assert sorted(found) == sorted(write.files_in(out, "pagefind"))
+    assert write.stamped_files(tmp_path / "missing") == {}
