@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import operator
 import pickle
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -20,7 +21,6 @@ T = TypeVar("T")
 def quick_pickle(cls: type[T]) -> type[T]:
     names = tuple(f.name for f in dataclasses.fields(cls))
     get = operator.attrgetter(*names)
-    put = object.__setattr__  # the classes are frozen
 
     if len(names) == 1:
         def getstate(self) -> tuple:
@@ -29,13 +29,21 @@ def quick_pickle(cls: type[T]) -> type[T]:
         def getstate(self) -> tuple:
             return get(self)
 
-    def setstate(self, state: tuple) -> None:
-        for name, value in zip(names, state, strict=True):
-            put(self, name, value)
-
     cls.__getstate__ = getstate
-    cls.__setstate__ = setstate
+    cls.__setstate__ = _setstate(names)
     return cls
+
+
+def _setstate(names: tuple[str, ...]) -> Callable[[object, tuple], None]:
+    """A `__setstate__` with one assignment per field written out, as dataclasses writes its
+    `__init__`: a loop over the names took a third longer (30,000 diagnostics with their
+    spans: 0.066 s → 0.042 s), and a rebuild unpickles every cached assessment's. A state
+    of another length (an older cache) raises ValueError, as the loop's `zip` did."""
+    lines = [f"    if len(state) != {len(names)}: raise ValueError('state of another class')"]
+    lines += [f"    put(self, {name!r}, state[{i}])" for i, name in enumerate(names)]
+    scope = {"put": object.__setattr__}  # the classes are frozen
+    exec("def setstate(self, state):\n" + "\n".join(lines), scope)
+    return scope["setstate"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True, repr=False)

@@ -3,11 +3,14 @@ finished by the next build (write.recover)."""
 
 from __future__ import annotations
 
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from piasite import write
+from piasite.pickling import quick_pickle
 
 
 def _tree(folder: Path) -> dict[str, str]:
@@ -105,3 +108,29 @@ def test_the_output_walk_lists_every_file_with_its_stamp_but_the_skipped_folder(
     assert found["a/b/c/index.html"] == (4, st.st_mtime_ns) == (st.st_size, st.st_mtime_ns)
     assert sorted(found) == sorted(write.files_in(out, "pagefind"))
     assert write.stamped_files(tmp_path / "missing") == {}
+
+
+@quick_pickle
+@dataclass(frozen=True, slots=True)
+class Kept:
+    name: str
+    line: int = 1
+
+
+def test_a_cache_entry_of_another_shape_reads_as_none(tmp_path, monkeypatch):
+    # The build caches hold quick_pickle classes: the same class reads back equal; a class
+    # that gained a field since (a new piasite) finds the old entry unreadable, and the build
+    # only makes it again.
+    path = tmp_path / "entry.pickle"
+    write.save_pickle(path, [Kept("a", 3), Kept("b")])
+    assert write.load_pickle(path) == [Kept("a", 3), Kept("b")]
+
+    @quick_pickle
+    @dataclass(frozen=True, slots=True)
+    class Grown:
+        name: str
+        line: int = 1
+        col: int = 1
+
+    monkeypatch.setattr(sys.modules[__name__], "Kept", Grown)
+    assert write.load_pickle(path) is None
