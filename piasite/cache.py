@@ -131,11 +131,10 @@ its (size, mtime in ns) (`published`)."""
 class BuildCache:
     """Results of the last build, one file per assessment."""
 
-    def __init__(self, cache: Path, out: Path, site_key: str, today: str,
-                 found: Published | None = None):
+    def __init__(self, cache: Path, out: Path, site_key: str, today: str, found: Published):
         self.folder = cache / "build"
         self.out = out
-        self.found = found if found is not None else published(out)
+        self.found = found
         """output/ as this build found it: what `lookup` compares an entry's pages with."""
         self.site_key = site_key
         """Digest of what every assessment depends on (settings, forms, registry, theme, code)."""
@@ -243,11 +242,12 @@ class SiteCache:
     left in output/, not rendered; a group of them (`render.Group`) whose fingerprint did not
     change is not even planned."""
 
-    def __init__(self, cache: Path, out: Path, key: str, found: Published | None = None):
+    def __init__(self, cache: Path, out: Path, key: str, found: Published):
         self.path = cache / "site.pickle"
         self.out = out
         self.key = key
-        self.found = found if found is not None else published(out)
+        self.found = found
+        """output/ as this build found it (`published`)."""
         self.rows: dict[str, Row] = {}
         self.groups: dict[str, tuple[str, ...]] = {}
         """A group's fingerprint -> the names of its files."""
@@ -258,8 +258,8 @@ class SiteCache:
 
     def reuse(self, name: str, fingerprint: str) -> Row | None:
         """The published page, if nothing it shows changed and output/ still holds it."""
-        row = self.rows.get(name)
-        if row is None or row[0] != fingerprint or self.found.get(name) != (row[1], row[2]):
+        row = self._published(name)
+        if row is None or row[0] != fingerprint:
             return None
         self.reused += 1
         return row
@@ -272,8 +272,8 @@ class SiteCache:
             return None
         rows = {}
         for name in names:
-            row = self.rows.get(name)
-            if row is None or self.found.get(name) != (row[1], row[2]):
+            row = self._published(name)
+            if row is None:
                 return None
             rows[name] = row
         self.reused += len(rows)
@@ -281,10 +281,15 @@ class SiteCache:
 
     def published_ids(self, name: str) -> bytes | None:
         """The ids of the page as output/ holds it, or None when unknown."""
+        row = self._published(name)
+        return None if row is None else row[3]
+
+    def _published(self, name: str) -> Row | None:
+        """The last build's row of the page, if output/ still holds the file it stamped."""
         row = self.rows.get(name)
         if row is None or self.found.get(name) != (row[1], row[2]):
             return None
-        return row[3]
+        return row
 
     def save(self, rows: dict[str, Row], groups: dict[str, tuple[str, ...]]) -> None:
         if rows != self.rows or groups != self.groups:  # 22 MB at 1,000 versions
