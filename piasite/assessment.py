@@ -292,13 +292,13 @@ def _make_items(batch: ItemBatch) -> list[ItemScan]:
 
 @contextlib.contextmanager
 def items_in_workers(settings: Settings, batches: list[ItemBatch], jobs: int
-                     ) -> Iterator[Iterator[list[ItemScan]]]:
+                     ) -> Iterator[processes.InOrder]:
     """Each batch's files, made and written into `settings.out` by `jobs` worker processes;
-    yields their ids and links, batch by batch in order. The batches are sent on entering,
-    so the caller can make other pages meanwhile."""
+    yields their ids and links (a list of `ItemScan` a batch), batch by batch in order. The
+    batches are sent on entering, so the caller can make other pages meanwhile, and take
+    what is ready between them."""
     with _pool(settings, min(jobs, len(batches))) as pool:
-        futures = [pool.submit(_make_items, b) for b in batches]
-        yield (f.result() for f in futures)
+        yield processes.InOrder(pool.submit(_make_items, b) for b in batches)
 
 
 MIN_TASKS_FOR_WORKERS = 8

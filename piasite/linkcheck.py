@@ -15,6 +15,7 @@ import re
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from html import unescape
 from pathlib import Path, PurePosixPath
@@ -253,19 +254,25 @@ def folder(name: str) -> str:
 
 
 def check_scans(scans: Mapping[PurePosixPath, Scan], names: Mapping[str, PurePosixPath | str],
-                ids_of, base: str, srcs, local: bool = False
+                ids_of, base: str, srcs, local: bool = False,
+                memo: dict[tuple[str, str], tuple | None] | None = None,
+                waiting: AbstractSet[str] = frozenset(),
+                later: list[tuple[PurePosixPath, int, str]] | None = None
                 ) -> tuple[list[Diagnostic], list[Outbound]]:
     """E701 for the broken links of `scans`.
 
     `names` are the files this check knows, `ids_of(path)` the ids of one of them. With
     `local`, a link to a file not in `names` is not judged here but returned as an Outbound,
     for the caller to check once the whole site is written (one assessment is built alone);
-    each target once, at its first place.
+    each target once, at its first place. With `later`, a link to a file not in `names`, or
+    into a page of `waiting` (known, its ids not yet), is not judged but added there as
+    (path, offset, url), for a check once they are known (the site-wide pages are checked
+    as they are made). `memo` keeps links resolved from call to call.
     """
     diags: list[Diagnostic] = []
     outbound: list[Outbound] = []
     seen: set[tuple] = set()
-    memo: dict[tuple[str, str], tuple | None] = {}
+    memo = {} if memo is None else memo
     positions = _IdPositions()
     outbound_seen: set[tuple] = set()
     for path, sc in scans.items():
@@ -282,7 +289,12 @@ def check_scans(scans: Mapping[PurePosixPath, Scan], names: Mapping[str, PurePos
             if where is None or (path, raw) in seen:
                 continue
             targets, frag = where
-            target = next((names[t] for t in targets if t in names), None)
+            name = next((t for t in targets if t in names), None)
+            target = None if name is None else names[name]
+            if later is not None and (name is None or (name in waiting
+                                                       and _needs_ids(name, frag))):
+                later.append((path, offset, raw))
+                continue
             if target is None and local:
                 seen.add((path, raw))
                 # One check of a target for the whole assessment: its pages repeat the same
@@ -428,12 +440,17 @@ def reaching(sc: Scan, urls: set[str], base: str, known: Reach | None = None) ->
     return Scan(sc.path, sc.ids, links, sc.text, sc.file) if links else None
 
 
+def _needs_ids(name: str, frag: str) -> bool:
+    """Whether a link to the file `name` with this fragment is judged by the page's ids."""
+    return bool(frag) and not frag.startswith(":~:") and name.endswith(".html") and frag != "top"
+
+
 def judge(target: PurePosixPath | str | None, frag: str, ids_of) -> str | None:
     """None when the link resolves; else what is missing, in Japanese. `target` as `names`
     of `check_scans` give it: a path, or the name of a page the build did not make anew."""
     if target is None:
         return "リンク先のページ・ファイルがありません"
-    if not frag or frag.startswith(":~:") or not str(target).endswith(".html") or frag == "top":
+    if not _needs_ids(str(target), frag):
         return None
     if frag not in ids_of(target):
         return f"「#{frag}」がリンク先のページにありません"

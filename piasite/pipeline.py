@@ -11,7 +11,7 @@ import dataclasses
 import datetime
 import functools
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -22,6 +22,7 @@ from .assessment import (
     AffairResult,
     Context,
     ItemBatch,
+    ItemScan,
     Settings,
     Task,
     build_all,
@@ -58,6 +59,7 @@ from .link import LinkIndex, link, registry
 from .load import Shared, affair_kind, load, load_shared, municipality
 from .model import Municipality, Site, SiteConfig
 from .pickling import Packed
+from .processes import InOrder
 from .render import (
     Job,
     Jobs,
@@ -342,24 +344,28 @@ def _write_with(entries: EntryStore, staged: Path, dest: Dest, root: Path, share
     site_cache = SiteCache(dest.cache, target, store.site_key, before)
     planned, hits, groups = _plan(out, site_cache)
     paths = [routes.output_path(job.url) for job in planned]
-    scans, rendered = _site_pages(planned, paths, site_cache, hits, staged, summary, entries,
-                                  settings, worker_count(jobs, len(tasks)), dest.progress)
-    for path, data in static_files(theme).items():
-        _put(staged, path, data, scans)
+    todo = _to_make(planned, paths, site_cache, hits)
+    statics = static_files(theme)
+    made = _SiteLinks(results, hits, [*(p for p, _ in todo), *statics], shared.config,
+                      [m for m, _ in munis], entries, staged)
+    rendered = _site_pages(todo, made, staged, summary, entries, settings,
+                           worker_count(jobs, len(tasks)), dest.progress)
+    for path, data in statics.items():
+        _put(staged, path, data, made)
         rendered.append(path)
     written = [p.path for r in results for p in r.pages]
-    for path, data in sitemaps(shared.config.base_url, [*written, *scans, *hits]).items():
-        _put(staged, path, data, scans, _same_as(target / path, data))
+    for path, data in sitemaps(shared.config.base_url, [*written, *made.files, *hits]).items():
+        _put(staged, path, data, made, checked=_same_as(target / path, data))
         rendered.append(path)
-    moved = _moved_targets(before.keys(), [*written, *hits], scans, rendered, tasks, results,
-                           store, site_cache)
-    dangling = _check_links(scans, results, shared.config, [m for m, _ in munis], hits, moved,
-                            entries, target)
+    made.flush()
+    moved = _moved_targets(before.keys(), [*written, *hits], made.files, rendered, tasks,
+                           results, store, site_cache)
+    dangling = _check_links(made, results, hits, moved, entries, target)
     if dangling:  # E701 stops before anything reaches output/
         discard(staged)
         result.diagnostics = diagnostics.sort(result.diagnostics + dangling)
         return result, None
-    result.files = sorted(map(str, [*written, *scans, *hits]))
+    result.files = sorted(map(str, [*written, *made.files, *hits]))
     result.diffs_computed = sum(r.diffs_computed for r in results)
     result.reused = store.reused
     # A file equal to the one already published is dropped from the staging folder, not
@@ -377,17 +383,9 @@ def _write_with(entries: EntryStore, staged: Path, dest: Dest, root: Path, share
             store.store(task, key, res.without_entries(), locate,
                         today_matters=bool(res.summary.consultations))
     store.digests.save()
-    base_url = shared.config.base_url.rstrip("/")
-
-    def site_page(p: PurePosixPath, fp: str) -> Row:
-        links = Packed.of(scans[p].links)
-        entries.put({links.digest: links.blob})
-        return SitePage(fp, stamp(locate(p)), ids_blob(scans[p].ids), links.digest,
-                        linkcheck.reach(scans[p].links, base_url)).row()
-
     rows = dict(hits)
-    rows.update((str(p), site_page(p, job.fingerprint))
-                for p, job in zip(paths, planned, strict=True) if p in scans)
+    rows.update((str(p), made.row(p, job.fingerprint, stamp(locate(p))))
+                for p, job in zip(paths, planned, strict=True) if p in made.files)
     entries.refer(row[4] for row in rows.values())
     site_cache.save(rows, groups)
     if not changed and not removed:
@@ -514,36 +512,38 @@ def _plan(out: Jobs, site_cache: SiteCache
     return planned, taken, groups
 
 
-def _site_pages(jobs: list[Job], paths: list[PurePosixPath], site_cache: SiteCache,
-                hits: dict[str, Row], staged: Path, summary: SiteSummary, entries: EntryStore,
-                settings: Settings, workers: int, progress: Progress | None
-                ) -> tuple[dict[PurePosixPath, linkcheck.Scan], list[PurePosixPath]]:
-    """Every site-wide page in the staging folder, or taken from output/ as it is when its
-    fingerprint did not change (`paths`: each job's file); returns what the link check needs
-    of each page it wrote (not its text) and those written; those taken are added to `hits`
-    (as the last build published them: read again only by the link check, if at all). The
-    comparison item pages, most of the work, are made by `workers` worker processes while
-    this one makes the others."""
-    scans: dict[PurePosixPath, linkcheck.Scan] = {}
-    rendered: list[PurePosixPath] = []
-    here: list[tuple[PurePosixPath, Job]] = []
-    items: list[tuple[PurePosixPath, Job]] = []
+def _to_make(jobs: list[Job], paths: list[PurePosixPath], site_cache: SiteCache,
+             hits: dict[str, Row]) -> list[tuple[PurePosixPath, Job]]:
+    """The site-wide files to make (`paths`: each job's file); those whose fingerprint did not
+    change are taken from output/ as they are and added to `hits` (as the last build
+    published them: read again only by the link check, if at all)."""
+    todo = []
     for job, path in zip(jobs, paths, strict=True):
         name = str(path)
         hit = site_cache.reuse(name, job.fingerprint)
         if hit is not None:
             hits[name] = hit
-        elif job.spec is not None:
-            items.append((path, job))
         else:
-            here.append((path, job))
+            todo.append((path, job))
+    return todo
+
+
+def _site_pages(todo: list[tuple[PurePosixPath, Job]], made: _SiteLinks, staged: Path,
+                summary: SiteSummary, entries: EntryStore, settings: Settings, workers: int,
+                progress: Progress | None) -> list[PurePosixPath]:
+    """Every site-wide file of `todo` in the staging folder, its links checked as it is made
+    (`made`); returns them as made. The comparison item pages, most of the work, are made by
+    `workers` worker processes while this one makes the others."""
+    rendered: list[PurePosixPath] = []
+    here = [(path, job) for path, job in todo if job.spec is None]
+    items = [(path, job) for path, job in todo if job.spec is not None]
     if workers <= 1 or len(items) < MIN_ITEM_FILES_FOR_WORKERS:
-        here, items = here + items, []
+        here, items = todo, []
     total, done = len(here) + len(items), 0
     if progress and total:
         progress("pages", 0, total)
 
-    def made(path: PurePosixPath) -> None:
+    def count(path: PurePosixPath) -> None:
         nonlocal done
         rendered.append(path)
         done += 1
@@ -552,17 +552,28 @@ def _site_pages(jobs: list[Job], paths: list[PurePosixPath], site_cache: SiteCac
 
     batches = _item_batches(items, summary, entries)
     entries.commit()  # the workers read the entries the summaries stored
-    with (items_in_workers(settings, [b for _, b in batches], workers) if batches
-          else contextlib.nullcontext(iter(()))) as written:
-        for path, job in here:
-            _put(staged, path, job.make(), scans)
-            made(path)
-        # The workers wrote these files themselves: only their ids and links come back.
-        for (paths_, _), found in zip(batches, written, strict=True):
+    sent = iter(batches)
+
+    def take(written: Iterable[list[ItemScan]]) -> None:
+        # The workers wrote these files themselves: only their ids and links come back,
+        # checked and let go at once.
+        for found in written:
+            paths_, _ = next(sent)
             for path, (ids, links) in zip(paths_, found, strict=True):
-                scans[path] = linkcheck.Scan(path, ids, links, "", staged.joinpath(*path.parts))
-                made(path)
-    return scans, rendered
+                made.add(linkcheck.Scan(path, ids, links, "", staged.joinpath(*path.parts)),
+                         keep=True)
+                count(path)
+            made.flush()
+
+    with (items_in_workers(settings, [b for _, b in batches], workers) if batches
+          else contextlib.nullcontext(InOrder(()))) as written:
+        for path, job in here:
+            _put(staged, path, job.make(), made, keep=True)
+            count(path)
+            take(written.ready())
+        take(written)
+    assert next(sent, None) is None
+    return rendered
 
 
 def _item_batches(items: list[tuple[PurePosixPath, Job]], summary: SiteSummary,
@@ -588,15 +599,15 @@ def _item_batches(items: list[tuple[PurePosixPath, Job]], summary: SiteSummary,
     return out
 
 
-def _put(staged: Path, path: PurePosixPath, data: bytes,
-         scans: dict[PurePosixPath, linkcheck.Scan], checked: bool = False) -> None:
-    """Write a site-wide file and keep what the link check needs of it (not its text);
-    `checked`: its links need no check again — a sitemap the same as the one published,
-    whose links were checked then and which lists only pages of this build (16,000 links at
-    1,000 versions split by prefecture: half of the link check of a rebuild)."""
+def _put(staged: Path, path: PurePosixPath, data: bytes, made: _SiteLinks,
+         keep: bool = False, checked: bool = False) -> None:
+    """Write a site-wide file and check its links (`made`); `keep`: a page the site cache
+    keeps. `checked`: its links need no check again — a sitemap the same as the one
+    published, whose links were checked then and which lists only pages of this build
+    (16,000 links at 1,000 versions split by prefecture: half of the link check of a
+    rebuild)."""
     put(staged, path, data)
-    sc = linkcheck.scan(path, b"" if checked else data)
-    scans[path] = linkcheck.Scan(path, sc.ids, sc.links, "", staged.joinpath(*path.parts))
+    made.add(linkcheck.scan(path, b"" if checked else data), keep)
 
 
 def _same_as(published: Path, data: bytes) -> bool:
@@ -608,51 +619,137 @@ def _same_as(published: Path, data: bytes) -> bool:
 
 
 def _moved_targets(before: AbstractSet[str], written: list[PurePosixPath | str],
-                   scans: dict[PurePosixPath, linkcheck.Scan], rendered: list[PurePosixPath],
+                   made: Mapping[PurePosixPath, _Made], rendered: list[PurePosixPath],
                    tasks: list[Task], results: list[AffairResult], store: BuildCache,
                    site_cache: SiteCache) -> set[str]:
     """The files a link could find otherwise than when they were published: added, removed,
     or a page whose ids are not those output/ holds (or whose published ids are unknown).
-    `written`: the assessments' files and the site-wide pages taken as published; `scans`:
+    `written`: the assessments' files and the site-wide pages taken as published; `made`:
     the site-wide files made now."""
-    moved = before ^ {str(p) for p in (*written, *scans)}
+    moved = before ^ {str(p) for p in (*written, *made)}
     for task, r in zip(tasks, results, strict=True):
         if r.reused:
             continue
         old = store.published_ids(task)
         moved.update(str(p.path) for p in r.pages if old is None or old.get(p.path) != p.ids)
     moved.update(str(p) for p in rendered if p.suffix == ".html"
-                 and site_cache.published_ids(str(p)) != ids_blob(scans[p].ids))
+                 and site_cache.published_ids(str(p)) != made[p].ids)
     return moved
 
 
-def _check_links(scans: dict[PurePosixPath, linkcheck.Scan], results: list[AffairResult],
-                 config: SiteConfig, munis: list[Municipality], unchanged: Mapping[str, Row],
+@dataclass(slots=True)
+class _Made:
+    """What the build keeps of a site-wide file it made, once its links are checked."""
+
+    ids: bytes
+    """`ids_blob` of its HTML ids."""
+    links: str = ""
+    """For a page the site cache keeps: the digest of its links in the store."""
+    reach: linkcheck.Reach | None = None
+    """And what they can lead to (`linkcheck.reach`)."""
+
+
+class _SiteLinks:
+    """The site-wide files of this build, their links checked as each one is made (`add`):
+    a file then keeps only its ids, and a page the site cache keeps the digest of its links
+    (put into the store) and what they reach. Held until one check at the end, the links of
+    every site-wide page grew with the site: 114 of the 406 MB the build held at 1,000
+    versions split by prefecture (each item page links to every assessment's item). A link
+    to a file not known yet (a sitemap), or into a page not made yet, waits for `later`.
+
+    `unchanged`: the site-wide pages taken as published (by name); `expected`: the files
+    still to make; the assessments' pages come with `results`."""
+
+    def __init__(self, results: list[AffairResult], unchanged: Mapping[str, Row],
+                 expected: Iterable[PurePosixPath], config: SiteConfig,
+                 munis: list[Municipality], entries: EntryStore, staged: Path) -> None:
+        self.affair_pages = {p.path: p for r in results for p in r.pages}
+        self.unchanged = unchanged
+        # A page taken from the last build is known by its name alone: no path is made for it.
+        self.names: dict[str, PurePosixPath | str] = {name: name for name in unchanged}
+        self.names.update((str(p), p) for p in self.affair_pages)
+        self.waiting: set[str] = set()
+        for p in expected:
+            self.names[str(p)] = p
+            if p.suffix == ".html":
+                self.waiting.add(str(p))
+        self.files: dict[PurePosixPath, _Made] = {}
+        self.base = config.base_url.rstrip("/")
+        self.sources = linkcheck.sources(Site(config=config, municipalities=tuple(munis)))
+        self.entries = entries
+        self.staged = staged
+        self.diagnostics: list[Diagnostic] = []
+        self.later: list[tuple[PurePosixPath, int, str]] = []
+        self.memo: dict[tuple[str, str], tuple | None] = {}
+        self.blobs: dict[str, bytes] = {}
+        # Every page a link leads into is decoded once (a version page is linked from each
+        # of its items' comparisons).
+        self.ids_of = functools.cache(self._ids)
+
+    def _ids(self, target: PurePosixPath | str) -> Sequence[str]:
+        if isinstance(target, str):
+            return page_ids_of(self.unchanged[target][3])
+        made = self.files.get(target)
+        if made is not None:
+            return page_ids_of(made.ids)
+        return page_ids(self.affair_pages[target])
+
+    def add(self, sc: linkcheck.Scan, keep: bool = False) -> None:
+        """A file just made: its links checked (but those that must wait), its ids kept;
+        `keep`: its links too, in the store (`flush`), for the site cache."""
+        name = str(sc.path)
+        self.names[name] = sc.path
+        self.waiting.discard(name)
+        made = self.files[sc.path] = _Made(ids_blob(sc.ids))
+        if keep:
+            packed = Packed.of(sc.links)
+            self.blobs[packed.digest] = packed.blob
+            made.links, made.reach = packed.digest, linkcheck.reach(sc.links, self.base)
+        if sc.links and sc.path.suffix in (".html", ".xml"):
+            found, _ = linkcheck.check_scans({sc.path: sc}, self.names, self.ids_of, self.base,
+                                             self.sources, memo=self.memo,
+                                             waiting=self.waiting, later=self.later)
+            self.diagnostics += found
+
+    def flush(self) -> None:
+        """The kept links into the store, where the workers can read on (a short write)."""
+        if self.blobs:
+            self.entries.put(self.blobs)
+            self.entries.commit()
+            self.blobs = {}
+
+    def row(self, path: PurePosixPath, fingerprint: str, stamp: tuple[int, int]) -> Row:
+        made = self.files[path]
+        assert made.reach is not None, path
+        return SitePage(fingerprint, stamp, made.ids, made.links, made.reach).row()
+
+    def check_later(self) -> list[Diagnostic]:
+        """The links that waited, now that every file and its ids are known."""
+        pages: dict[PurePosixPath, list[tuple[int, str]]] = {}
+        for path, offset, raw in self.later:
+            pages.setdefault(path, []).append((offset, raw))
+        scans = {p: linkcheck.Scan(p, frozenset(), tuple(links), "",
+                                   self.staged.joinpath(*p.parts))
+                 for p, links in pages.items()}
+        found, _ = linkcheck.check_scans(scans, self.names, self.ids_of, self.base,
+                                         self.sources, memo=self.memo)
+        return found
+
+
+def _check_links(made: _SiteLinks, results: list[AffairResult], unchanged: Mapping[str, Row],
                  moved: set[str], blobs: EntryStore, out: Path) -> list[Diagnostic]:
     """E701 for the site-wide pages' links and for the assessments' links to other files.
 
-    The site-wide pages in `unchanged` (left in `out` as published, by name, not in `scans`:
-    their SitePage rows tell what they reach) and the assessments taken from the last build
-    have only their links that may reach a file of `moved` (`_moved_targets`) checked, read
-    from `blobs` only if one of them may: the others were whole when published and still are
-    (at 1,000 versions checking every link was 4 s of a build that changed one sentence)."""
-    affair_pages = {p.path: p for r in results for p in r.pages}
-    # A page taken from the last build is known by its name alone: no path is made for it.
-    names: dict[str, PurePosixPath | str] = {name: name for name in unchanged}
-    names.update((str(p), p) for p in (*affair_pages, *scans))
-
-    @functools.cache
-    def ids_of(target: PurePosixPath | str) -> frozenset[str]:
-        if isinstance(target, str):
-            return page_ids_of(unchanged[target][3])
-        if target in scans:
-            return scans[target].ids
-        return page_ids(affair_pages[target])
-
-    base = config.base_url.rstrip("/")
-    skeleton = Site(config=config, municipalities=tuple(munis))
+    The links of the site-wide pages made now were checked as they were made (`made`), but
+    those that waited for a file. The site-wide pages in `unchanged` (left in `out` as
+    published, by name: their SitePage rows tell what they reach) and the assessments taken
+    from the last build have only their links that may reach a file of `moved`
+    (`_moved_targets`) checked, read from `blobs` only if one of them may: the others were
+    whole when published and still are (at 1,000 versions checking every link was 4 s of a
+    build that changed one sentence)."""
+    diags = made.diagnostics + made.check_later()
     urls = linkcheck.urls_of(moved)
-    pages = {p: sc for p, sc in scans.items() if p.suffix in (".html", ".xml") and sc.links}
+    pages = {}
     for name, row in unchanged.items():
         if not name.endswith((".html", ".xml")) or not row_reaches(row, urls):
             continue
@@ -660,15 +757,17 @@ def _check_links(scans: dict[PurePosixPath, linkcheck.Scan], results: list[Affai
         # The published file is read only to place a broken link: the same bytes.
         sc = linkcheck.reaching(linkcheck.Scan(p, page_ids_of(page.ids),
                                                blobs.unpack(page.links),  # type: ignore[arg-type]
-                                               "", out.joinpath(*p.parts)), urls, base)
+                                               "", out.joinpath(*p.parts)), urls, made.base)
         if sc is not None:
             pages[p] = sc
-    diags, _ = linkcheck.check_scans(pages, names, ids_of, base, linkcheck.sources(skeleton))
+    found, _ = linkcheck.check_scans(pages, made.names, made.ids_of, made.base, made.sources,
+                                     memo=made.memo)
+    diags += found
     folders = {linkcheck.folder(m) for m in moved}
     for r in results:
         for o in _outbound(r, moved, folders, blobs):
-            target = next((names[t] for t in o.targets if t in names), None)
-            problem = linkcheck.judge(target, o.fragment, ids_of)
+            target = next((made.names[t] for t in o.targets if t in made.names), None)
+            problem = linkcheck.judge(target, o.fragment, made.ids_of)
             if problem is not None:
                 diags.append(linkcheck.broken(o.here, o.raw, problem, o.span))
     return diags

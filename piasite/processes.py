@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import multiprocessing
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 
 
 def pool(workers: int, initializer: Callable[..., object] | None = None,
@@ -27,3 +28,23 @@ def map_in_order(fn: Callable, work: list, jobs: int, fewest: int = 0) -> list:
         return list(map(fn, work))
     with pool(jobs) as workers:
         return list(workers.map(fn, work, chunksize=max(1, len(work) // (jobs * 8))))
+
+
+class InOrder:
+    """The results of futures in the order they were submitted, each let go once taken: a
+    list of the futures would hold every result until the last is taken (all the comparison
+    item pages' links, at 1,000 versions split by prefecture, while the parent made the other
+    site-wide pages)."""
+
+    def __init__(self, futures: Iterable[concurrent.futures.Future]) -> None:
+        self.pending = deque(futures)
+
+    def ready(self) -> Iterator:
+        """Those done already, up to the first that is not."""
+        while self.pending and self.pending[0].done():
+            yield self.pending.popleft().result()
+
+    def __iter__(self) -> Iterator:
+        """All the others, waiting for each."""
+        while self.pending:
+            yield self.pending.popleft().result()

@@ -166,3 +166,36 @@ def test_what_a_page_links_to_is_told_once_and_answers_without_its_links() -> No
     assert reaching(sc, urls_of({"z/index.html"}), "https://site.example", known) is None
     kept = reaching(sc, urls_of({"c/index.html"}), "https://site.example", known)
     assert kept is not None and kept.links == ((2, "https://site.example/c/"),)
+
+
+def test_site_wide_pages_are_checked_as_they_are_made(site: Path, tmp_path: Path) -> None:
+    # The site-wide pages' links are checked as each page is made, so that none is held
+    # until the end: the home page, made first, links into the accessibility page, made
+    # last (its ids are known only then); that page links back into the home page.
+    home = site / "themes/default/templates/home.html"
+    added = ('<p><a href="/accessibility/#target">基準</a> <a href="/accessibility/#no-such">'
+             '無し</a> <a href="/no-such-page/">無いページ</a></p>')
+    home.write_text(home.read_text(encoding="utf-8").replace(
+        "<h2>団体ごとの評価書</h2>", f"{added}\n<h2>団体ごとの評価書</h2>"), encoding="utf-8")
+    a11y = site / "themes/default/templates/accessibility.html"
+    a11y.write_text(a11y.read_text(encoding="utf-8").replace(
+        "<h1>アクセシビリティ</h1>", '<h1>アクセシビリティ</h1>\n<p><a href="/#main">本文</a> '
+        '<a href="/#no-home">無し</a></p>'), encoding="utf-8")
+    out = tmp_path / "out"
+    proc = _build(site, out)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    broken = sorted(line for line in proc.stderr.splitlines() if "error[E701]" in line)
+    assert [re.sub(r":\d+:\d+:", ":L:C:", line) for line in broken] == [
+        "accessibility/index.html:L:C: error[E701]: ページ「/accessibility/」のリンク「/#no-home」"
+        "の「#no-home」がリンク先のページにありません",
+        "index.html:L:C: error[E701]: ページ「/」のリンク「/accessibility/#no-such」"
+        "の「#no-such」がリンク先のページにありません",
+        "index.html:L:C: error[E701]: ページ「/」のリンク「/no-such-page/」"
+        "のリンク先のページ・ファイルがありません"], proc.stderr
+    # Each at the place of its link in the page: the two on the home page on one line, as
+    # far apart as their href attributes.
+    (row1, col1), (row2, col2) = [tuple(map(int, line.split(":")[1:3])) for line in broken[1:]]
+    assert row1 == row2 and col2 - col1 == added.index('href="/no-such-page/"') - added.index(
+        'href="/accessibility/#no-such"')
+    assert not out.exists()

@@ -136,3 +136,31 @@ def test_a_build_reports_each_assessment_and_the_pages_as_it_goes(tmp_path):
     seen.clear()  # nothing changed: every assessment from the cache, nothing to index
     assert pipeline.build(site, now="2026-01-15", progress=lambda *a: seen.append(a)).unchanged
     assert not [s for s in seen if s[0] in ("assessments", "index")]
+
+
+def test_worker_results_are_taken_in_order_and_let_go_once_taken():
+    # The comparison item pages' ids and links come back from the workers while this
+    # process makes the other site-wide pages; each batch's are checked and let go as soon
+    # as they are ready, in the order the batches were sent (the output does not depend on
+    # which worker finished first).
+    import gc
+    import weakref
+    from concurrent.futures import Future
+
+    from piasite.processes import InOrder
+
+    class Found(list):
+        pass
+
+    results = InOrder([Future(), Future(), Future()])
+    first, second, third = results.pending
+    second.set_result(Found(["b"]))
+    assert list(results.ready()) == []  # the first is not ready: nothing out of order
+    first.set_result(Found(["a"]))
+    taken = weakref.ref(first.result())
+    del first, second
+    assert list(results.ready()) == [["a"], ["b"]]
+    gc.collect()
+    assert taken() is None  # nothing holds a batch once it was taken
+    third.set_result(Found(["c"]))
+    assert list(results) == [["c"]] and not results.pending
