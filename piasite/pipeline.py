@@ -41,6 +41,8 @@ from .cache import (
     SitePage,
     published,
     reuse_index,
+    row_ids,
+    row_links,
     row_reaches,
     settle,
     site_key,
@@ -386,7 +388,7 @@ def _write_with(entries: EntryStore, staged: Path, dest: Dest, root: Path, share
     rows = dict(hits)
     rows.update((str(p), made.row(p, job.fingerprint, stamp(locate(p))))
                 for p, job in zip(paths, planned, strict=True) if p in made.files)
-    entries.refer(row[4] for row in rows.values())
+    entries.refer(map(row_links, rows.values()))
     site_cache.save(rows, groups)
     if not changed and not removed:
         discard(staged)
@@ -688,7 +690,7 @@ class _SiteLinks:
 
     def _ids(self, target: PurePosixPath | str) -> Sequence[str]:
         if isinstance(target, str):
-            return page_ids_of(self.unchanged[target][3])
+            return page_ids_of(row_ids(self.unchanged[target]))
         made = self.files.get(target)
         if made is not None:
             return page_ids_of(made.ids)
