@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 STEPS = {
     "pipeline": ("_survey", "_assessments", "_site_pages", "site_jobs", "published",
                  "_moved_targets", "_check_links", "settle", "reuse_index", "index_site",
-                 "commit", "prune_entries", "recover", "sitemaps", "_plan"),
+                 "commit", "prune_entries", "recover", "sitemaps", "_plan", "_to_make"),
     "cache.BuildCache": ("key", "lookup", "store", "forget_others"),
     "cache.SiteCache": ("__init__", "reuse", "reuse_group", "save"),
     "summary.SiteSummary": ("assemble",),
