@@ -362,7 +362,7 @@ def _write_with(entries: EntryStore, staged: Path, dest: Dest, root: Path, share
     made.flush()
     moved = _moved_targets(before.keys(), [*written, *hits], made.files, rendered, tasks,
                            results, store, site_cache)
-    dangling = _check_links(made, results, hits, moved, entries, target)
+    dangling = _check_links(made, results, moved, target)
     if dangling:  # E701 stops before anything reaches output/
         discard(staged)
         result.diagnostics = diagnostics.sort(result.diagnostics + dangling)
@@ -725,34 +725,32 @@ class _SiteLinks:
         assert made.reach is not None, path
         return SitePage(fingerprint, stamp, made.ids, made.links, made.reach).row()
 
-    def check_later(self) -> list[Diagnostic]:
-        """The links that waited, now that every file and its ids are known."""
+    def waited(self) -> dict[PurePosixPath, linkcheck.Scan]:
+        """The links that waited, by page, to check now that every file and its ids are
+        known."""
         pages: dict[PurePosixPath, list[tuple[int, str]]] = {}
         for path, offset, raw in self.later:
             pages.setdefault(path, []).append((offset, raw))
-        scans = {p: linkcheck.Scan(p, frozenset(), tuple(links), "",
-                                   self.staged.joinpath(*p.parts))
-                 for p, links in pages.items()}
-        found, _ = linkcheck.check_scans(scans, self.names, self.ids_of, self.base,
-                                         self.sources, memo=self.memo)
-        return found
+        return {p: linkcheck.Scan(p, frozenset(), tuple(links), "",
+                                  self.staged.joinpath(*p.parts))
+                for p, links in pages.items()}
 
 
-def _check_links(made: _SiteLinks, results: list[AffairResult], unchanged: Mapping[str, Row],
-                 moved: set[str], blobs: EntryStore, out: Path) -> list[Diagnostic]:
+def _check_links(made: _SiteLinks, results: list[AffairResult], moved: set[str],
+                 out: Path) -> list[Diagnostic]:
     """E701 for the site-wide pages' links and for the assessments' links to other files.
 
     The links of the site-wide pages made now were checked as they were made (`made`), but
-    those that waited for a file. The site-wide pages in `unchanged` (left in `out` as
-    published, by name: their SitePage rows tell what they reach) and the assessments taken
-    from the last build have only their links that may reach a file of `moved`
-    (`_moved_targets`) checked, read from `blobs` only if one of them may: the others were
+    those that waited for a file. The site-wide pages taken as published (`made.unchanged`,
+    left in `out`, by name: their SitePage rows tell what they reach) and the assessments
+    taken from the last build have only their links that may reach a file of `moved`
+    (`_moved_targets`) checked, read from the store only if one of them may: the others were
     whole when published and still are (at 1,000 versions checking every link was 4 s of a
     build that changed one sentence)."""
-    diags = made.diagnostics + made.check_later()
+    blobs = made.entries
     urls = linkcheck.urls_of(moved)
-    pages = {}
-    for name, row in unchanged.items():
+    pages = made.waited()
+    for name, row in made.unchanged.items():
         if not name.endswith((".html", ".xml")) or not row_reaches(row, urls):
             continue
         page, p = SitePage.of_row(row), PurePosixPath(name)
@@ -764,7 +762,7 @@ def _check_links(made: _SiteLinks, results: list[AffairResult], unchanged: Mappi
             pages[p] = sc
     found, _ = linkcheck.check_scans(pages, made.names, made.ids_of, made.base, made.sources,
                                      memo=made.memo)
-    diags += found
+    diags = made.diagnostics + found
     folders = {linkcheck.folder(m) for m in moved}
     for r in results:
         for o in _outbound(r, moved, folders, blobs):

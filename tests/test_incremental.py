@@ -660,7 +660,7 @@ def test_a_published_site_page_is_checked_again_from_its_stored_links(tmp_path):
 
     def check(moved: set[str]) -> list:
         made = pipeline._SiteLinks([], unchanged, [], config, [], blobs, site / "output")
-        return pipeline._check_links(made, [], unchanged, moved, blobs, site / "output")
+        return pipeline._check_links(made, [], moved, site / "output")
 
     found = check({"midori/index.html"})
     lines = [str(d) for d in found]
