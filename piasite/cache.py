@@ -128,6 +128,11 @@ Published = Mapping[str, tuple[int, int]]
 its (size, mtime in ns) (`published`)."""
 
 
+def entry_file(cache: Path, task: Task) -> Path:
+    """Where the build cache in `cache` keeps an assessment's result."""
+    return cache / "build" / task.muni.slug / f"{task.folder.name}.pickle"
+
+
 class BuildCache:
     """Results of the last build, one file per assessment."""
 
@@ -150,7 +155,7 @@ class BuildCache:
         return h.hexdigest()
 
     def _file(self, task: Task) -> Path:
-        return self.folder / task.muni.slug / f"{task.folder.name}.pickle"
+        return entry_file(self.folder.parent, task)
 
     def lookup(self, task: Task, key: str) -> Entry | None:
         """The stored result, if its key matches and every page it wrote is still in output/."""

@@ -1,23 +1,68 @@
 """Worker processes: the pools the build's stages start (the assessments and comparison
 item pages in assessment.py, the pages' search records in index.py, the files the privacy
-scan reads in privacy.py)."""
+scan reads in privacy.py), and the process of its own a large build writes its pages in
+(`apart`, pipeline.py)."""
 
 from __future__ import annotations
 
 import concurrent.futures
 import multiprocessing
+import queue
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def pool(workers: int, initializer: Callable[..., object] | None = None,
          initargs: tuple = ()) -> concurrent.futures.ProcessPoolExecutor:
     # forkserver: each worker starts from a clean process, copying no thread or state of the
     # caller (an embedding program, the preview's server threads).
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     return concurrent.futures.ProcessPoolExecutor(
-        workers, mp_context=multiprocessing.get_context(method), initializer=initializer,
-        initargs=initargs)
+        workers, mp_context=_context(), initializer=initializer, initargs=initargs)
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    return multiprocessing.get_context(method)
+
+
+def apart(fn: Callable[..., T], *args: object,
+          told: Callable[..., object] | None = None) -> T:
+    """`fn(*args)` in a process of its own, its result sent back; what it passes to `tell`
+    there is passed to `told` here as it goes (how far it is: what is still on its way when
+    `fn` returns is dropped). What that process allocated goes back to the system when it
+    ends, however its heap was left: a long-lived Python process keeps the memory it freed
+    (the allocator returns an arena only once every object in it is gone, and a few
+    survivors pin many)."""
+    context = _context()
+    events = context.Queue()
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context, initializer=_hear,
+                                                initargs=(events,)) as one:
+        future = one.submit(fn, *args)
+        while not future.done():
+            try:
+                event = events.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if told is not None:
+                told(*event)
+        return future.result()
+
+
+_events = None
+
+
+def _hear(events) -> None:
+    global _events
+    _events = events
+
+
+def tell(*event: object) -> None:
+    """To the caller of `apart`, which passes it on to its `told`."""
+    if _events is not None:
+        _events.put(event)
 
 
 def map_in_order(fn: Callable, work: list, jobs: int, fewest: int = 0) -> list:

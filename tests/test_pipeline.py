@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import inspect
 from pathlib import Path
 
@@ -28,7 +29,7 @@ def test_stage_order_is_load_check_link_diff_render_write():
     staged = _order(pipeline._write_with, "_assessments(", "site_jobs(", "put(staged",
                     "_check_links(")
     assert staged == sorted(staged)
-    build = _order(pipeline._build_into, "_write(", "index_site(staged", "commit(staged")
+    build = _order(pipeline._build_into, "write(staged", "index_site(staged", "commit(staged")
     assert build == sorted(build)
     stages = _order(pipeline.render_site, "diff_site(site", "render(site")
     assert stages == sorted(stages)
@@ -164,3 +165,85 @@ def test_worker_results_are_taken_in_order_and_let_go_once_taken():
     assert taken() is None  # nothing holds a batch once it was taken
     third.set_result(Found(["c"]))
     assert list(results) == [["c"]] and not results.pending
+
+
+ORDER_DEPENDENT = ("pagefind/filter/", "pagefind/pagefind.", "pagefind/pagefind-entry.json")
+"""Pagefind's files written in hash-map order (test_determinism.py)."""
+
+
+def _files(out: Path) -> dict[str, bytes]:
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*"))
+            if p.is_file() and not p.relative_to(out).as_posix().startswith(ORDER_DEPENDENT)}
+
+
+def _not_here(*args, **kwargs):
+    raise AssertionError("the pages were written in the build's own process")
+
+
+def test_a_large_new_build_writes_its_pages_in_a_process_of_its_own(tmp_path, monkeypatch):
+    # A build that makes most of a large site anew writes its pages in a process of its own,
+    # whose memory goes back to the system before the search index: the same files, the
+    # same report, and the progress still reaches the caller as it goes.
+    from helpers import copy_site
+
+    munis = ("midori", "asahikawa")
+    here: list[tuple[str, int, int]] = []
+    alone = pipeline.build(copy_site(tmp_path / "one", munis), now="2026-01-15", jobs=2,
+                           progress=lambda *a: here.append(a))
+    assert alone.wrote
+    site = copy_site(tmp_path / "site", munis)
+    monkeypatch.setattr(pipeline, "APART_MIN_NEW", 2)  # two assessments, both new
+    monkeypatch.setattr(pipeline, "_write", _not_here)  # only the other process may
+    seen: list[tuple[str, int, int]] = []
+    apart = pipeline.build(site, now="2026-01-15", jobs=2, progress=lambda *a: seen.append(a))
+    assert apart.wrote
+    assert [str(d) for d in apart.diagnostics] == [str(d) for d in alone.diagnostics]
+    assert apart.files == alone.files
+    assert _files(site / "output") == _files(tmp_path / "one/output")
+    assert [s for s in seen if s[0] == "assessments"] == [("assessments", 1, 2),
+                                                         ("assessments", 2, 2)]
+    first_pages = next(s for s in seen if s[0] == "pages")
+    assert first_pages == next(s for s in here if s[0] == "pages")
+    assert seen[-1] == ("index", 0, 1)
+    # What that process stored serves the next build: nothing changed, nothing written.
+    monkeypatch.undo()
+    assert pipeline.build(site, now="2026-01-15", jobs=2).unchanged
+
+
+def test_a_build_written_apart_reports_its_errors_and_publishes_nothing(tmp_path, monkeypatch):
+    from helpers import copy_site
+
+    site = copy_site(tmp_path / "site", ("midori", "asahikawa"))
+    home = site / "themes/default/templates/home.html"
+    home.write_text(home.read_text(encoding="utf-8").replace(
+        "<h2>団体ごとの評価書</h2>", '<p><a href="/no-such-page/">無いページ</a></p>\n'
+        "<h2>団体ごとの評価書</h2>"), encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("前回の出力", encoding="utf-8")
+    monkeypatch.setattr(pipeline, "APART_MIN_NEW", 2)
+    monkeypatch.setattr(pipeline, "_write", _not_here)
+    result = pipeline.build(site, out, now="2026-01-15", jobs=2)
+    assert not result.wrote
+    broken = [str(d) for d in result.diagnostics if d.code == "E701"]
+    assert len(broken) == 1 and broken[0].startswith("index.html:"), broken
+    assert "「/no-such-page/」のリンク先のページ・ファイルがありません" in broken[0]
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staging
+
+
+def test_which_builds_write_their_pages_apart(tmp_path, monkeypatch):
+    from helpers import copy_site
+
+    site = copy_site(tmp_path / "site", ("midori", "asahikawa"))
+    munis = pipeline._survey(site)[2]
+    dest = pipeline.Dest(site / "output", site / ".piasite-cache")
+    monkeypatch.setattr(pipeline, "APART_MIN_NEW", 2)
+    assert pipeline._apart(dest, munis, 2)
+    assert not pipeline._apart(dest, munis, 1)  # -j 1: one process, as asked
+    assert not pipeline._apart(dataclasses.replace(dest, preview=True), munis, 2)
+    monkeypatch.setattr(pipeline, "APART_MIN_NEW", 3)
+    assert not pipeline._apart(dest, munis, 2)  # a small site: not worth a process
+    monkeypatch.setattr(pipeline, "APART_MIN_NEW", 2)
+    assert pipeline.build(site, now="2026-01-15", jobs=1).wrote
+    assert not pipeline._apart(dest, munis, 2)  # the last build's results are stored
