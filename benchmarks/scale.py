@@ -16,7 +16,9 @@ Each run's wall time, peak memory and output are recorded: peak RSS of the whole
 process counts; a child not yet exec'd, which shares its parent's memory, counted once) and
 the largest single process (from the same samples: wait4's `ru_maxrss` would be this
 runner's own peak whenever it exceeds the measured process's, as Linux carries a process's
-high-water RSS across exec — 2.4 GB after generating the 3,000-version corpus in process). The
+high-water RSS across exec — 2.4 GB after generating the 3,000-version corpus in process), and
+the peak PSS of the tree (the pages several processes share, such as the Sudachi dictionary
+each worker maps, divided among them: what the tree takes from the machine). The
 report gives medians, the piasite-cold ÷ Hugo+Pagefind ratio of each round, pages per second,
 output size, files an incremental build rewrote, cost per version and its slope from the
 smallest to the largest size. Writes JSON (every run) and Markdown.
@@ -64,15 +66,22 @@ of each run), which no installed piasite does. `main` byte-compiles piasite firs
 
 # --------------------------------------------------------------------------- measuring
 
-def _sample(proc: psutil.Process, unwaited: dict[int, float]) -> tuple[int, int]:
-    """The RSS of the process tree and of its largest process; notes in `unwaited` the CPU
-    seconds so far of each descendant the measured process does not wait for (not its own
-    child: the workers of a multiprocessing forkserver), which wait4's rusage leaves out."""
-    total = largest = 0
+def _sample(proc: psutil.Process, unwaited: dict[int, float]) -> tuple[int, int, int]:
+    """The RSS of the process tree and of its largest process, and the tree's PSS; notes in
+    `unwaited` the CPU seconds so far of each descendant the measured process does not wait
+    for (not its own child: the workers of a multiprocessing forkserver), which wait4's
+    rusage leaves out.
+
+    The sum of RSS counts a page shared by several processes once in each: piasite's two
+    workers each map the 200 MB Sudachi dictionary, and 160 MB of each worker's RSS were
+    those shared pages. PSS (proportional set size: a shared page divided among those that
+    map it) sums to what the tree takes from the machine; where the system does not give it
+    (not Linux), the RSS stands in."""
+    total = largest = shared = 0
     try:
         procs = [proc, *proc.children(recursive=True)]
     except psutil.Error:
-        return 0, 0
+        return 0, 0, 0
     seen: dict[int, tuple[int, list[str]]] = {}
     for p in procs:
         with contextlib.suppress(psutil.Error):  # a process may end between the two calls
@@ -85,10 +94,11 @@ def _sample(proc: psutil.Process, unwaited: dict[int, float]) -> tuple[int, int]
                 continue
             total += rss
             largest = max(largest, rss)
+            shared += getattr(p.memory_full_info(), "pss", rss)
             if p.pid != proc.pid and ppid != proc.pid:
                 t = p.cpu_times()
                 unwaited[p.pid] = t.user + t.system
-    return total, largest
+    return total, largest, shared
 
 
 def measure(cmd: list[str], cwd: Path | None = None, timeout: float | None = None) -> dict:
@@ -102,7 +112,7 @@ def measure(cmd: list[str], cwd: Path | None = None, timeout: float | None = Non
     reader = threading.Thread(target=lambda: chunks.append(proc.stdout.read()), daemon=True)
     reader.start()
     ps = psutil.Process(proc.pid)
-    peak = largest = 0
+    peak = largest = peak_pss = 0
     unwaited: dict[int, float] = {}
     status = rusage = None
     while True:
@@ -110,8 +120,8 @@ def measure(cmd: list[str], cwd: Path | None = None, timeout: float | None = Non
         pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             break
-        tree, one = _sample(ps, unwaited)
-        peak, largest = max(peak, tree), max(largest, one)
+        tree, one, pss = _sample(ps, unwaited)
+        peak, largest, peak_pss = max(peak, tree), max(largest, one), max(peak_pss, pss)
         if timeout and time.perf_counter() - start > timeout:
             proc.kill()
         time.sleep(SAMPLE_SECONDS)
@@ -124,7 +134,7 @@ def measure(cmd: list[str], cwd: Path | None = None, timeout: float | None = Non
     reader.join(10)
     out = b"".join(chunks).decode("utf-8", "replace")
     return {"cmd": cmd, "seconds": round(wall, 3), "cpu_seconds": round(cpu, 3),
-            "peak_tree_rss": peak,
+            "peak_tree_rss": peak, "peak_tree_pss": peak_pss,
             "max_process_rss": largest, "exit": proc.returncode,
             "load": round(load, 2), "tail": out[-2000:] if proc.returncode else out[-300:]}
 
@@ -235,6 +245,7 @@ def hugo_runs(hugo_site: Path, hugo: str, timeout: float | None) -> dict:
             "seconds": round(h["seconds"] + pf["seconds"], 3),
             "cpu_seconds": round(h["cpu_seconds"] + pf["cpu_seconds"], 3),
             "peak_tree_rss": max(h["peak_tree_rss"], pf["peak_tree_rss"]),
+            "peak_tree_pss": max(h["peak_tree_pss"], pf["peak_tree_pss"]),
             "max_process_rss": max(h["max_process_rss"], pf["max_process_rss"])}
 
 
@@ -294,6 +305,10 @@ def summarize(result: dict) -> dict:
             "piasite_max_process_rss": _med([r["piasite"]["cold"]["max_process_rss"]
                                              for r in rounds if "piasite" in r]),
             "hugo_peak_tree_rss": _med([r["hugo"]["peak_tree_rss"] for r in rounds if "hugo" in r]),
+            "piasite_peak_tree_pss": _med([r["piasite"]["cold"].get("peak_tree_pss", math.nan)
+                                           for r in rounds if "piasite" in r]),
+            "hugo_peak_tree_pss": _med([r["hugo"].get("peak_tree_pss", math.nan)
+                                        for r in rounds if "hugo" in r]),
             "load": _med([r[k]["cold" if k == "piasite" else "hugo"]["load"]
                           for r in rounds for k in ("piasite", "hugo") if k in r]),
         }
@@ -385,7 +400,8 @@ def markdown(result: dict) -> str:
             f"of {v.get('piasite_output', {}).get('files', '–')} output files, an unchanged "
             f"rebuild {_files(v.get('unchanged_files'))}, one edit {_files(v.get('edit_files'))}; "
             "largest single process "
-            f"{_mib(v['piasite_max_process_rss'])}.")
+            f"{_mib(v['piasite_max_process_rss'])}; peak PSS of the tree piasite "
+            f"{_mib(v['piasite_peak_tree_pss'])}, Hugo+Pagefind {_mib(v['hugo_peak_tree_pss'])}.")
     if "cpu_slope" in s:
         c = s["cpu_slope"]
         lines += ["", f"CPU per added version: piasite cold "
