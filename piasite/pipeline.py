@@ -273,8 +273,8 @@ pages in a process of its own (`_write_apart`)."""
 
 
 def _apart(dest: Dest, munis: Munis, jobs: int | None) -> bool:
-    """Whether to write the pages in a process of its own: a build that makes most of a large
-    site anew, with worker processes; not the preview, which keeps what it built."""
+    """Whether to write the pages in a process of its own: a build that makes many
+    assessments anew, with worker processes; not the preview, which keeps what it built."""
     tasks = [Task(m, af) for m, mf in munis for af in mf.affairs]
     if dest.preview or worker_count(jobs, len(tasks)) <= 1:
         return False
@@ -286,7 +286,8 @@ def _write_apart(staged: Path, dest: Dest, *args) -> tuple[BuildResult, _Staged 
     process that writes a large site keeps the memory it freed on the way (fragmented: the
     assessments' results, the site summary, the site-wide jobs): at 3,000 versions 465 MB,
     of which 43 MB was live, beside which the search index's processes then ran. Here only
-    what `_write` returns comes back."""
+    what `_write` returns comes back. The price: this process waits beside it, holding the
+    survey (by PSS +61 MiB at 3,000 versions in the site-wide stage; docs/benchmarks.md)."""
     there = dataclasses.replace(dest, progress=processes.tell if dest.progress else None)
     return processes.apart(_write_once, staged, there, *args, told=dest.progress)
 
