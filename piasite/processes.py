@@ -36,10 +36,8 @@ def apart(fn: Callable[..., T], *args: object,
     ends, however its heap was left: a long-lived Python process keeps the memory it freed
     (the allocator returns an arena only once every object in it is gone, and a few
     survivors pin many)."""
-    context = _context()
-    events = context.Queue()
-    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context, initializer=_hear,
-                                                initargs=(events,)) as one:
+    events = _context().Queue()  # the pool's context: get_context gives the same one
+    with pool(1, _hear, (events,)) as one:
         future = one.submit(fn, *args)
         while not future.done():
             try:
