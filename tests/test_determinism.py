@@ -15,7 +15,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import re
 import shutil
 import struct
 import subprocess
@@ -23,10 +22,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import REPO_ROOT
+from helpers import REPO_ROOT, stable_files
 
 NOW = "2026-01-15"
-ORDER_DEPENDENT = re.compile(r"^pagefind/(filter/[^/]+\.pf_filter|pagefind\.[^/]+\.pf_meta|pagefind-entry\.json)$")
 
 
 def _build(site: Path, out: Path, seed: str, jobs: str) -> None:
@@ -55,15 +53,8 @@ def two_builds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return a, b
 
 
-def _files(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes()
-            for p in sorted(root.rglob("*")) if p.is_file()}
-
-
 def test_every_file_is_byte_identical_except_pagefind_filters(two_builds) -> None:
-    a, b = (_files(x) for x in two_builds)
-    stable_a = {k: v for k, v in a.items() if not ORDER_DEPENDENT.match(k)}
-    stable_b = {k: v for k, v in b.items() if not ORDER_DEPENDENT.match(k)}
+    stable_a, stable_b = (stable_files(x) for x in two_builds)
     assert sorted(stable_a) == sorted(stable_b)
     differ = [k for k in stable_a if stable_a[k] != stable_b[k]]
     assert differ == [], f"files that differ between two builds: {differ}"

@@ -167,15 +167,6 @@ def test_worker_results_are_taken_in_order_and_let_go_once_taken():
     assert list(results) == [["c"]] and not results.pending
 
 
-ORDER_DEPENDENT = ("pagefind/filter/", "pagefind/pagefind.", "pagefind/pagefind-entry.json")
-"""Pagefind's files written in hash-map order (test_determinism.py)."""
-
-
-def _files(out: Path) -> dict[str, bytes]:
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*"))
-            if p.is_file() and not p.relative_to(out).as_posix().startswith(ORDER_DEPENDENT)}
-
-
 def _not_here(*args, **kwargs):
     raise AssertionError("the pages were written in the build's own process")
 
@@ -184,7 +175,7 @@ def test_a_large_new_build_writes_its_pages_in_a_process_of_its_own(tmp_path, mo
     # A build that makes most of a large site anew writes its pages in a process of its own,
     # whose memory goes back to the system before the search index: the same files, the
     # same report, and the progress still reaches the caller as it goes.
-    from helpers import copy_site
+    from helpers import copy_site, stable_files
 
     munis = ("midori", "asahikawa")
     here: list[tuple[str, int, int]] = []
@@ -199,7 +190,7 @@ def test_a_large_new_build_writes_its_pages_in_a_process_of_its_own(tmp_path, mo
     assert apart.wrote
     assert [str(d) for d in apart.diagnostics] == [str(d) for d in alone.diagnostics]
     assert apart.files == alone.files
-    assert _files(site / "output") == _files(tmp_path / "one/output")
+    assert stable_files(site / "output") == stable_files(tmp_path / "one/output")
     assert [s for s in seen if s[0] == "assessments"] == [("assessments", 1, 2),
                                                          ("assessments", 2, 2)]
     first_pages = next(s for s in seen if s[0] == "pages")
