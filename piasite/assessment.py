@@ -51,7 +51,7 @@ from .discover import AffairFiles
 from .link import LinkIndex, registry, resolve, with_uses
 from .load import Shared, load_affair, load_shared
 from .model import Municipality, Site
-from .pickling import Packed, quick_pickle
+from .pickling import Packed, members_interned, quick_pickle
 from .render import (
     ItemSpec,
     Jobs,
@@ -88,7 +88,7 @@ class Page:
     """zlib of the page's HTML ids, one per line (for links into it from site-wide pages)."""
 
 
-@quick_pickle
+@quick_pickle(restore={"target_folders": members_interned})
 @dataclass(frozen=True, slots=True)
 class AffairResult:
     task: Task
@@ -287,6 +287,7 @@ def _make_items(batch: ItemBatch) -> list[ItemScan]:
         write.put(_WORKER.settings.out, path, data)
         sc = linkcheck.scan(path, data)
         found.append((sc.ids, sc.links))
+        del data, sc  # not held while the next file is made
     return found
 
 

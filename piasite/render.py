@@ -8,7 +8,7 @@ import datetime
 import functools
 import hashlib
 import importlib.resources
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
@@ -598,23 +598,24 @@ def item_file(r: Renderer, spec: ItemSpec, view: dict) -> bytes:
 
 
 def make_items(r: Renderer, comp: compare.FamilyComparison, specs: list[ItemSpec],
-               rows: Mapping[str, tuple[tuple[int, str], ...]], store: Path) -> list[bytes]:
+               rows: Mapping[str, tuple[tuple[int, str], ...]], store: Path
+               ) -> Iterator[bytes]:
     """The files of `specs` (items of `comp`'s family), as `_compare_jobs` makes them, in a
-    worker process: each item's entries (`rows`: item -> the parent's EntryStore.rows) are
-    read from the store at `store` (the parent's, committed)."""
+    worker process, one at a time: each item's entries (`rows`: item -> the parent's
+    EntryStore.rows) are read from the store at `store` (the parent's, committed). An item's
+    page at 1,000 versions is up to 8 MB: a batch's files held together were most of what a
+    worker took."""
     entries = compare.EntryStore(store)
     try:
         for item, found in rows.items():
             entries.index[(comp.family.id, item)] = list(found)
         comp = dataclasses.replace(comp, store=entries)
         views_: dict[str, ItemViews] = {}
-        out = []
         for spec in specs:
             if spec.item not in views_:
                 views_.clear()  # a batch holds an item's files together: one item's at a time
                 views_[spec.item] = ItemViews(comp, spec.item, r.config.base_url)
-            out.append(item_file(r, spec, views_[spec.item](spec.part)))
-        return out
+            yield item_file(r, spec, views_[spec.item](spec.part))
     finally:
         entries.close()
 

@@ -3,6 +3,7 @@ finished by the next build (write.recover)."""
 
 from __future__ import annotations
 
+import pickle
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,3 +135,21 @@ def test_a_cache_entry_of_another_shape_reads_as_none(tmp_path, monkeypatch):
 
     monkeypatch.setattr(sys.modules[__name__], "Kept", Grown)
     assert write.load_pickle(path) is None
+
+
+def test_a_diagnostic_restored_shares_its_message_with_the_others():
+    # Each assessment's result comes back from its worker as a pickle of its own; the same
+    # message restored from two of them is one string, not two (a large site's diagnostics
+    # repeat a few hundred texts tens of thousands of times).
+    from pathlib import PurePosixPath
+
+    from piasite.diagnostics import Span, warning
+
+    def restored(i: int):
+        d = warning("W404", "変更箇所 3 行目の変更前が一致しません", Span(PurePosixPath(f"{i}.toml")))
+        return pickle.loads(pickle.dumps(d))
+
+    a, b = restored(1), restored(2)
+    assert a.message == "変更箇所 3 行目の変更前が一致しません"
+    assert a.message is b.message
+    assert a.span.path != b.span.path
