@@ -32,6 +32,7 @@ import io
 import pickle
 import sqlite3
 import uuid
+from array import array
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -259,15 +260,18 @@ class EntryStore:
             assert path is not None
             path.unlink(missing_ok=True)
             self.db, self.token = _open_store(path)
-        self.index: dict[tuple[str, str], list[tuple[int, str]]] = {}
-        """(family, item) -> (seq, digest) of each record that has the item."""
+        self.index: dict[tuple[str, str], tuple[array[int], list[str]]] = {}
+        """(family, item) -> the seq and the digest of each record that has the item, in two
+        lists (a tuple per record: 120,000 of them, 7.5 MiB at 1,000 versions)."""
         self.others: set[str] = set()
         """The digests of the other blobs the build refers to (`refer`)."""
 
     def add(self, family: str, seq: int, rec: Record) -> None:
         self.put({rec.digests[item]: blob for item, blob in rec.entries.items()})
         for item, digest in rec.digests.items():
-            self.index.setdefault((family, item), []).append((seq, digest))
+            seqs, digests = self.index.setdefault((family, item), (array("q"), []))
+            seqs.append(seq)
+            digests.append(digest)
 
     def put(self, blobs: Mapping[str, bytes]) -> None:
         """Blobs by digest (a record's entries, a page's links, the mentions of a summary no
@@ -300,7 +304,13 @@ class EntryStore:
 
     def rows(self, family: str, item: str) -> tuple[tuple[int, str], ...]:
         """(seq, digest) of each record that has the item, in order (what `entries` reads)."""
-        return tuple(sorted(self.index.get((family, item), ())))
+        seqs, digests = self.index.get((family, item), ((), ()))
+        return tuple(sorted(zip(seqs, digests, strict=True)))
+
+    def set_rows(self, family: str, item: str, rows: Iterable[tuple[int, str]]) -> None:
+        """The item's `rows` as another EntryStore on the same database gave them."""
+        rows = list(rows)
+        self.index[(family, item)] = (array("q", [s for s, _ in rows]), [d for _, d in rows])
 
     def commit(self) -> None:
         """Make the entries added so far readable to other processes (`render.make_items`)."""
@@ -308,7 +318,7 @@ class EntryStore:
 
     def referred(self) -> set[str]:
         """The digests of the blobs the records and summaries added since opening refer to."""
-        return {d for rows in self.index.values() for _, d in rows} | self.others
+        return {d for _, digests in self.index.values() for d in digests} | self.others
 
     def close(self) -> None:
         self.db.commit()

@@ -608,7 +608,7 @@ def make_items(r: Renderer, comp: compare.FamilyComparison, specs: list[ItemSpec
     entries = compare.EntryStore(store)
     try:
         for item, found in rows.items():
-            entries.index[(comp.family.id, item)] = list(found)
+            entries.set_rows(comp.family.id, item, found)
         comp = dataclasses.replace(comp, store=entries)
         views_: dict[str, ItemViews] = {}
         for spec in specs:

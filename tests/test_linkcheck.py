@@ -158,7 +158,7 @@ def test_what_a_page_links_to_is_told_once_and_answers_without_its_links() -> No
 
     links = ((0, "/a/b/#x"), (1, "#top"), (2, "https://site.example/c/"), (3, "mailto:x@example.jp"))
     known = reach(links, "https://site.example")
-    assert known.paths.split("\n") == ["/a/b/", "/c/"] and not known.odd
+    assert known.urls() == ["/a/b/", "/c/"] and not known.odd
     assert known.touches({"/c/"}) and not known.touches({"/a/"})
     assert not reach(((0, "#top"),), "").touches({"/", ""})  # no link out: never touches
     assert reach(((0, "../d/"),), "").odd and reach(((0, "/a/%62/"),), "").odd
