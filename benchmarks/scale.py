@@ -85,7 +85,8 @@ def _sample(proc: psutil.Process, unwaited: dict[int, float]) -> tuple[int, int,
     seen: dict[int, tuple[int, list[str]]] = {}
     for p in procs:
         with contextlib.suppress(psutil.Error):  # a process may end between the two calls
-            rss, ppid, cmdline = p.memory_info().rss, p.ppid(), p.cmdline()
+            mem = p.memory_full_info()  # RSS and PSS in one read (smaps_rollup on Linux)
+            rss, ppid, cmdline = mem.rss, p.ppid(), p.cmdline()
             seen[p.pid] = (rss, cmdline)
             if p.pid != proc.pid and seen.get(ppid) == (rss, cmdline):
                 # A child started but not yet exec'd (vfork, posix_spawn) is its parent's
@@ -94,7 +95,7 @@ def _sample(proc: psutil.Process, unwaited: dict[int, float]) -> tuple[int, int,
                 continue
             total += rss
             largest = max(largest, rss)
-            shared += getattr(p.memory_full_info(), "pss", rss)
+            shared += getattr(mem, "pss", rss)
             if p.pid != proc.pid and ppid != proc.pid:
                 t = p.cpu_times()
                 unwaited[p.pid] = t.user + t.system
