@@ -403,13 +403,13 @@ class Reach:
     """What a page's links can lead to, told once (kept with a published page)."""
 
     paths: bytes
-    """The URLs (no fragment) of its plain root-relative links, sorted, one per line,
-    compressed: one string rather than a set of them. The site cache keeps one per site-wide
-    page and every rebuild reads and writes them (as sets, 9 of its 10 MB at 1,000 versions:
-    0.15 s of an edit), while a rebuild asks only when a page's ids moved; and a cold build
-    holds them all until it stores them (8.4 MiB as text at 1,000 versions: a comparison item
-    page leads to every version it compares). (A URL with a newline in it is no file's URL:
-    split in two, it can only make a page checked again.)"""
+    """The URLs (no fragment) of its plain root-relative links, sorted, one per line and
+    compressed (`urls` gives them back): one blob rather than a set of them. The site cache
+    keeps one per site-wide page and every rebuild reads and writes them (as sets, 9 of its
+    10 MB at 1,000 versions: 0.15 s of an edit), while a rebuild asks only when a page's ids
+    moved; and a cold build holds them all until it stores them (8.4 MiB as text at 1,000
+    versions: a comparison item page leads to every version it compares). (A URL with a
+    newline in it is no file's URL: split in two, it can only make a page checked again.)"""
     odd: bool
     """Some link can be told only by resolving it (relative, escaped, a query)."""
 
@@ -418,6 +418,7 @@ class Reach:
         return self.odd or (bool(self.paths) and not urls.isdisjoint(self.urls()))
 
     def urls(self) -> list[str]:
+        """The URLs of `paths`, sorted."""
         return zlib.decompress(self.paths).decode().split("\n") if self.paths else []
 
 
