@@ -785,7 +785,6 @@ def _index(source: Source, bundle: Path, all_filters: list[str], prefix: str = "
         running = [runner.submit(run, k, group) for k, group in enumerate(groups)]
         made = []
         scans = []
-        words: dict[str, str] = {}
         try:
             for k, future in enumerate(running):
                 part = future.result()
@@ -793,7 +792,7 @@ def _index(source: Source, bundle: Path, all_filters: list[str], prefix: str = "
                     return part
                 made.append(part)
                 # Read while Pagefind indexes the next parts (this thread mostly waits).
-                scans.append(reader.submit(index_parts.scan, Path(tmp) / str(k), words))
+                scans.append(reader.submit(index_parts.scan, Path(tmp) / str(k)))
         finally:  # after a failed part, the parts not yet started are not run
             for future in running:
                 future.cancel()
