@@ -119,7 +119,7 @@ def check(root: Path, jobs: int | None = None) -> BuildResult:
     with nothing rendered and no assessment kept in memory after its turn."""
     shared, _, munis, diags = _survey(root, jobs=jobs)
     settings = Settings(root, today_for(shared.config, None), None)
-    tasks = [Task(m, af) for m, mf in munis for af in mf.affairs]
+    tasks = _tasks(munis)
     for r in build_all(settings, tasks, jobs):
         diags += r.diagnostics
     return BuildResult(diagnostics.sort(diags))
@@ -135,6 +135,11 @@ def load_checked(root: Path) -> BuildResult:
 
 
 Munis = list[tuple[Municipality, MunicipalityFiles]]
+
+
+def _tasks(munis: Munis) -> list[Task]:
+    """Every assessment of the survey, in the site's order: what check and build work through."""
+    return [Task(m, af) for m, mf in munis for af in mf.affairs]
 
 
 def _survey(root: Path, memo: FileMemo | None = None, jobs: int | None = None
@@ -275,7 +280,7 @@ pages in a process of its own (`_write_apart`)."""
 def _apart(dest: Dest, munis: Munis, jobs: int | None) -> bool:
     """Whether to write the pages in a process of its own: a build that makes many
     assessments anew, with worker processes; not the preview, which keeps what it built."""
-    tasks = [Task(m, af) for m, mf in munis for af in mf.affairs]
+    tasks = _tasks(munis)
     if dest.preview or worker_count(jobs, len(tasks)) <= 1:
         return False
     return sum(not entry_file(dest.cache, t).exists() for t in tasks) >= APART_MIN_NEW
@@ -335,7 +340,7 @@ def _write_with(entries: EntryStore, staged: Path, dest: Dest, root: Path, share
                 strict: bool, jobs: int | None, memo: FileMemo
                 ) -> tuple[BuildResult, _Staged | None]:
     render = not diagnostics.has_errors(diags)
-    tasks = [Task(m, af) for m, mf in munis for af in mf.affairs]
+    tasks = _tasks(munis)
     # Which form kinds are compared decides the links on every version page of them: known
     # before any assessment is built, from the kinds their _affair.toml declare.
     compared = compared_kinds(
