@@ -12,14 +12,14 @@ searching, and finds a word only from its start, so words inside longer words an
 two cut differently were missed (shared/research/pagefind-japanese.md). Here each record's text
 is normalised (`normalise`: NFKC, lower case, letters and digits only, a katakana word's final
 ー dropped) and indexed as overlapping character bigrams, one per character position, written
-as ASCII codes under a language Pagefind does not segment (`zxx`). The search page searches a
-query's bigrams as a quoted phrase: consecutive positions, that is an exact substring match.
-Pagefind keeps no readable text this way, so the records' own text is written beside the index
-(`text/<page>.json`) for the excerpts, with a manifest (`piasite.json`) from Pagefind's page ids
-to each result's address, kind and title; Pagefind's own fragments (codes only) are removed.
+as ASCII codes (`tokens`) under a language Pagefind does not segment (`zxx`). The search page
+searches a query's bigrams as a quoted phrase: consecutive positions, that is an exact
+substring match. The index holds no readable text this way, so the records' own text is
+written beside it (`text/<page>.json`) for the excerpts, with a manifest (`piasite.json`) from
+the index's page ids to each result's address, kind and title.
 
-Pagefind runs as its command-line program over one synthetic page per record: its Python
-service reads one answer per 0.1 s, which a message per record would make slow at scale.
+piasite writes the index's files itself, in Pagefind 1.5.2's format (index_parts); Pagefind
+makes the library the search page runs, from one run of its command over a page of one word.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import functools
 import gzip
 import hashlib
 import html
+import itertools
 import json
 import os
 import re
@@ -68,13 +69,14 @@ SIGNATURE = b"pagefind_dcd"
 EXPORTS_AT_END = re.compile(r"export\s*\{[^{}]*\}\s*;?\s*$")
 TIMEOUT_SECONDS = 600
 PART_CHARS = 500_000
-"""The most normalised characters one Pagefind run indexes; a larger site is indexed in
-parts merged into one bundle (index_parts). Pagefind needs about 170 to 300 bytes per
-character: about 150 MB for a part (255 MB at 1 million, 650 MB at 3 million; 5.7 GB for
-the 34 million characters of 1,000 versions in one run)."""
+"""The most normalised characters of one part of the index (index_parts.write_part), which
+holds about 100 bytes per character while it groups them; the parts are merged into one
+bundle."""
 MAX_INDEX_RUNS = 4
-"""The most Pagefind runs at once (one per worker, `-j`): a run uses one core, and each
-holds its part (about 150 MB), so a machine with many cores does not hold many parts."""
+"""The most parts written at once (one per worker, `-j`), so a machine with many cores does
+not hold many parts."""
+ID_DIGITS = 10
+"""Hexadecimal digits of a record's digest (`record_keys`) in its page id."""
 _SPAN = Span(PurePosixPath(BUNDLE))
 
 
@@ -161,37 +163,16 @@ _CODES = _Codes()
 
 
 def tokens(normalised: str) -> list[str]:
-    """One word per character: the code of it and the next one (the last character alone).
+    """The words a text is indexed as: one per character, the code of it and the next one
+    (the last character alone).
 
-    ASCII letters and digits pass Pagefind and the browser's word segmenter unchanged, and
-    a fixed code per character makes the words prefix-free: a one-character query is the
-    prefix of exactly the bigrams that start with it.
+    ASCII letters and digits pass Pagefind's search and the browser's word segmenter
+    unchanged, and a fixed code per character makes the words prefix-free: a one-character
+    query is the prefix of exactly the bigrams that start with it. index_parts.write_part
+    makes the same words from the code points.
     """
-    return words(normalised).split(" ") if normalised else []
-
-
-class _Pairs(dict):
-    """Code point -> its code, a space, its code again."""
-
-    def __missing__(self, cp: int) -> str:
-        code = _CODES[cp]
-        self[cp] = value = f"{code} {code}"
-        return value
-
-
-_PAIRS = _Pairs()
-
-
-def words(normalised: str) -> str:
-    """`tokens` joined by spaces, as the synthetic page holds them.
-
-    Each character translated to "code space code" reads c0 c0c1 c1c2 … cn: past the first
-    code, the words. One `str.translate` instead of a string per word (half the time of
-    joining `tokens`, which cuts 34 million characters at 1,000 versions).
-    """
-    if not normalised:
-        return ""
-    return normalised.translate(_PAIRS)[len(_CODES[ord(normalised[0])]) + 1:]
+    codes = [_CODES[ord(c)] for c in normalised]
+    return [a + b for a, b in itertools.pairwise(codes)] + codes[-1:]
 
 
 # --------------------------------------------------------------------------- records
@@ -632,7 +613,7 @@ class Collected:
             skip = group.start - first
             return records[skip:skip + len(group)], texts[skip:skip + len(group)]
 
-        return Source([f.length for f in found], part)
+        return Source([f.length for f in found], part, [f.key for f in found])
 
     def texts(self, records: list[Record]) -> list[str]:
         """The normalised text of each of `records` (as returned by `records`)."""
@@ -694,14 +675,13 @@ def _filters(r: Record) -> tuple[tuple[str, tuple[str, ...]], ...]:
 # --------------------------------------------------------------------------- the bundle
 
 
-def _synthetic_page(record: Record, words: str, all_filters: list[str]) -> str:
+def _page_filters(record: Record, all_filters: list[str]) -> list[tuple[str, str]]:
+    """A record's filter values as the index holds them: its kind, its own filters, and `na`
+    naming each of the site's filters it lacks (docs/search.md)."""
     filters = [(KIND_FILTER, record.kind)]
     filters += [(name, v) for name in sorted(record.filters) for v in record.filters[name]]
     filters += [(NOT_APPLICABLE, name) for name in all_filters if name not in record.filters]
-    tags = "".join(f'<i data-pagefind-filter="{html.escape(k)}:{html.escape(v)}"></i>'
-                   for k, v in filters)
-    return (f'<!doctype html><html lang="{LANGUAGE}"><head><meta charset="utf-8"></head>'
-            f"<body>{tags}<p>{words}</p></body></html>")
+    return filters
 
 
 def _made_from(bundle: Path) -> str:
@@ -714,18 +694,21 @@ def _made_from(bundle: Path) -> str:
 
 
 class Source(NamedTuple):
-    """The records an index is made of: each one's normalised length, and a consecutive
-    group of them with their texts (`part`), read when Pagefind is about to index them."""
+    """The records an index is made of: each one's normalised length and digest
+    (`record_keys`), and a consecutive group of them with their texts (`part`), read when
+    their part of the index is written."""
 
     lengths: list[int]
     part: Callable[[range], tuple[list[Record], list[str]]]
+    keys: list[bytes]
 
     @classmethod
     def of(cls, records: list[Record], texts: list[str] | None = None) -> Source:
         if texts is None:
             texts = [normalise(r.text) for r in records]
         return cls([len(t) for t in texts],
-                   lambda g: (records[g.start:g.stop], texts[g.start:g.stop]))
+                   lambda g: (records[g.start:g.stop], texts[g.start:g.stop]),
+                   record_keys(records))
 
 
 def write_bundle(records: list[Record], bundle: Path, digest: str = "", runs: int = 1) -> str:
@@ -756,121 +739,121 @@ def _write_whole(source: Source, kinds: list[tuple[str, tuple]], bundle: Path,
 
 def _index(source: Source, bundle: Path, all_filters: list[str], prefix: str = "r",
            runs: int = 1) -> tuple[dict[str, list], list[str | None]] | str:
-    """Run Pagefind over the records of `source` into `bundle` and write their texts beside
-    it: in one run, or, past PART_CHARS characters, in parts merged into one bundle
-    (index_parts), each part's records read only when it is indexed. Up to `runs` parts
-    are indexed at once (Pagefind uses one core); the merge takes them in order, so the
-    bundle is the same whatever `runs` is.
+    """Index the records of `source` into `bundle` and write their texts beside it.
 
-    Returns what `_index_one` returns.
+    Pagefind makes the library (`_library`); piasite writes the index in parts of at most
+    PART_CHARS characters, each part's records read only when it is written, merged into one
+    bundle (index_parts). Up to `runs` parts are written at once; the merge takes them in
+    order, so the bundle is the same whatever `runs` is. `prefix` starts every page id: a
+    delta's ("d") never shares a base's ("r"). `all_filters` are the site's filter names (a
+    record lacking one is marked `na`).
+
+    Returns the manifest's pages (page id -> url, kind, title, date, length, facts) and each
+    record's id (None for a record with no searchable text), or what went wrong.
     """
-    problem = _binary_problem()  # once per index, not per part: it starts a process
-    if problem:
-        return problem
-    groups = index_parts.split(source.lengths, PART_CHARS)
-    if len(groups) == 1:
-        return _index_one(*source.part(groups[0]), bundle, all_filters, prefix)
-    pages: dict[str, list] = {}
-    ids: list[str | None] = [None] * len(source.lengths)
-    # Beside the bundle: the parts' texts move into it by rename.
-    with (tempfile.TemporaryDirectory(prefix=".index-parts-", dir=bundle.parent) as tmp,
-          ThreadPoolExecutor(1) as reader,
-          ThreadPoolExecutor(max(1, min(runs, MAX_INDEX_RUNS))) as runner):
+    ids = _page_ids(source, prefix)
+    # Beside the bundle: nothing of it is left in a temporary folder elsewhere.
+    with tempfile.TemporaryDirectory(prefix=".index-parts-", dir=bundle.parent) as tmp:
+        lib = _library(Path(tmp) / "library")
+        if isinstance(lib, str):
+            return lib
+        if not any(ids):  # nothing to search: Pagefind's index of its page of one word
+            shutil.copytree(lib.folder, bundle, dirs_exist_ok=True)
+            return {}, ids
+        groups = index_parts.split(source.lengths, PART_CHARS)
+        pages: dict[str, list] = {}
+        # Moved into the bundle once it is whole: a failed index leaves no bundle.
+        (Path(tmp) / TEXTS).mkdir()
 
-        def run(k: int, group: range) -> tuple[dict[str, list], list[str | None]] | str:
-            # A part's records are read when its run starts: only the parts in flight are held.
-            return _index_one(*source.part(group), Path(tmp) / str(k), all_filters,
-                              f"{prefix}{k}-", whole=False)
+        def run(k: int, group: range) -> index_parts.Part:
+            records, texts = source.part(group)
+            kept = [(ids[i], r, t) for i, r, t in zip(group, records, texts, strict=True) if t]
+            for page_id, record, text in kept:
+                pages[page_id] = [record.url, record.kind, record.title, record.date, len(text),
+                                  record.facts]
+                # orjson: json.dumps's compact bytes, in a fraction of the time (138 MB at
+                # 1,000 versions).
+                (Path(tmp) / TEXTS / f"{page_id}.json").write_bytes(
+                    orjson.dumps({"a": record.anchors, "s": record.segments}))
+            return index_parts.write_part(
+                Path(tmp) / str(k), [i for i, _, _ in kept], [t for _, _, t in kept],
+                [_page_filters(r, all_filters) for _, r, _ in kept], _CODES.__getitem__)
 
-        running = [runner.submit(run, k, group) for k, group in enumerate(groups)]
-        made = []
-        scans = []
+        with ThreadPoolExecutor(max(1, min(runs, MAX_INDEX_RUNS))) as runner:
+            running = [runner.submit(run, k, group) for k, group in enumerate(groups)]
+            try:
+                parts = [future.result() for future in running]
+            except OSError as exc:
+                return f"索引を書けませんでした（{exc}）"
+            finally:  # after a failed part, the parts not yet started are not written
+                for future in running:
+                    future.cancel()
         try:
-            for k, future in enumerate(running):
-                part = future.result()
-                if isinstance(part, str):
-                    return part
-                made.append(part)
-                # Read while Pagefind indexes the next parts (this thread mostly waits).
-                scans.append(reader.submit(index_parts.scan, Path(tmp) / str(k)))
-        finally:  # after a failed part, the parts not yet started are not run
-            for future in running:
-                future.cancel()
-        try:
-            renames = index_parts.merge([s.result() for s in scans], bundle, CHUNK_SIZE)
-        except (index_parts.Unmergeable, OSError, EOFError, zlib.error, ValueError, KeyError,
-                IndexError, TypeError) as exc:
+            index_parts.merge(parts, lib, bundle, CHUNK_SIZE)
+            os.replace(Path(tmp) / TEXTS, bundle / TEXTS)
+        except OSError as exc:
+            shutil.rmtree(bundle, ignore_errors=True)
             return f"索引の部分をまとめられませんでした（{exc}）"
-        (bundle / TEXTS).mkdir()
-        for k, (group, (part_pages, part_ids), renamed) in enumerate(
-                zip(groups, made, renames, strict=True)):
-            for page_id, row in part_pages.items():
-                new = renamed.get(page_id, page_id)
-                pages[new] = row
-                os.replace(Path(tmp) / str(k) / TEXTS / f"{page_id}.json",
-                           bundle / TEXTS / f"{new}.json")
-            for i, page_id in zip(group, part_ids, strict=True):
-                ids[i] = renamed.get(page_id, page_id) if page_id else None
     problem = bundle_problem(bundle, chunks=False)
     return problem or (dict(sorted(pages.items())), ids)
 
 
-def _index_one(records: list[Record], texts: list[str], bundle: Path, all_filters: list[str],
-               prefix: str, whole: bool = True) -> tuple[dict[str, list], list[str | None]] | str:
-    """Run Pagefind once over `records` into `bundle` and write their texts beside it.
+def _page_ids(source: Source, prefix: str) -> list[str | None]:
+    """Each record's page id: `prefix` and the start of its digest, the same for the same
+    record in every build (a number added to a second record of the same digest); None for a
+    record with no text."""
+    ids: list[str | None] = []
+    taken: set[str] = set()
+    for key, length in zip(source.keys, source.lengths, strict=True):
+        if not length:
+            ids.append(None)
+            continue
+        page_id = base = prefix + key.hex()[:ID_DIGITS]
+        n = 1
+        while page_id in taken:
+            page_id = f"{base}-{n}"
+            n += 1
+        taken.add(page_id)
+        ids.append(page_id)
+    return ids
 
-    Returns the manifest's pages (Pagefind id -> url, kind, title, date, length, facts) and each
-    record's id (None for a record with no searchable text), or what went wrong. `prefix` names
-    the synthetic pages: Pagefind's id hashes the page, so a delta's pages never share a base's
-    ids. `all_filters` are the site's filter names (a record lacking one is marked `na`).
-    `whole=False`: a part of a bundle, whose word chunks the merge reads (and checks) anyway.
-    """
-    kept = [(i, r, t) for i, (r, t) in enumerate(zip(records, texts, strict=True)) if t]
-    with tempfile.TemporaryDirectory(prefix="piasite-index-") as tmp:
-        source = Path(tmp) / "site"
-        source.mkdir()
-        for n, (_, record, text) in enumerate(kept):
-            page = _synthetic_page(record, words(text), all_filters)
-            (source / f"{prefix}{n:06d}.html").write_text(page, encoding="utf-8")
-        if not kept:  # Pagefind builds nothing from nothing: a word no text can give
-            (source / "empty.html").write_text(f"<html lang={LANGUAGE}><p>{_NO_TEXT}</p></html>",
-                                               encoding="utf-8")
-        # Only what piasite decides: no configuration file or PAGEFIND_* setting from outside.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PAGEFIND_")}
-        env["PAGEFIND_UNSTABLE_INDEX_CHUNK_SIZE"] = str(CHUNK_SIZE)
-        try:
-            proc = subprocess.run(
-                [str(executable()), "--site", str(source), "--output-path", str(bundle),
-                 "--force-language", LANGUAGE, "--quiet"],
-                cwd=tmp, env=env, capture_output=True, timeout=TIMEOUT_SECONDS)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            return f"{type(exc).__name__}: {exc}"
-        if proc.returncode != 0:
-            tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
-            return f"終了コード {proc.returncode}: {tail[0]}"
-    problem = bundle_problem(bundle, chunks=whole)
+
+def _library(folder: Path) -> index_parts.Library | str:
+    """Pagefind's run over a site of one page holding one word (`_NO_TEXT`, no character's
+    code): the library the search page runs and the entry file (and, for a site with nothing
+    to search, its whole index), without what the search page does not load; or what went
+    wrong."""
+    exe = executable()
+    if exe is None:
+        return "Pagefind の実行ファイルが見つかりません"
+    site = folder.parent / "library-site"
+    site.mkdir()
+    (site / "empty.html").write_text(f"<html lang={LANGUAGE}><p>{_NO_TEXT}</p></html>",
+                                     encoding="utf-8")
+    # Only what piasite decides: no configuration file or PAGEFIND_* setting from outside.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAGEFIND_")}
+    try:
+        proc = subprocess.run(
+            [str(exe), "--site", str(site), "--output-path", str(folder),
+             "--force-language", LANGUAGE, "--quiet"],
+            cwd=folder.parent, env=env, capture_output=True, timeout=TIMEOUT_SECONDS)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    if proc.returncode != 0:
+        tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
+        return f"終了コード {proc.returncode}: {tail[0]}"
+    problem = bundle_problem(folder)
     if problem:
         return problem
-    found = _fragment_ids(bundle)
-    pages = {}
-    ids: list[str | None] = [None] * len(records)
-    (bundle / TEXTS).mkdir()
-    for n, (i, record, text) in enumerate(kept):
-        page_id = found.get(f"/{prefix}{n:06d}.html")
-        if page_id is None:
-            return f"{prefix}{n:06d}.html（{record.url}）が索引にありません"
-        ids[i] = page_id
-        pages[page_id] = [record.url, record.kind, record.title, record.date, len(text),
-                          record.facts]
-        # orjson: json.dumps's compact bytes, in a fraction of the time (138 MB at 1,000
-        # versions, written while Pagefind indexes the next parts).
-        (bundle / TEXTS / f"{page_id}.json").write_bytes(
-            orjson.dumps({"a": record.anchors, "s": record.segments}))
     for name in UNUSED:
-        (bundle / name).unlink(missing_ok=True)
-    # Pagefind's fragments hold only the bigram codes: the search page never loads them.
-    shutil.rmtree(bundle / "fragment")
-    return dict(sorted(pages.items())), ids
+        (folder / name).unlink(missing_ok=True)
+    # Pagefind's fragments hold only the codes: the search page never loads them.
+    shutil.rmtree(folder / "fragment", ignore_errors=True)
+    try:
+        return index_parts.library(folder)
+    except (index_parts.Unmergeable, OSError, EOFError, zlib.error, ValueError, KeyError,
+            TypeError) as exc:
+        return f"Pagefind の出力を読めませんでした（{exc}）"
 
 
 def _write_manifest(bundle: Path, manifest: dict) -> None:
@@ -938,24 +921,6 @@ def _cbor(b: bytes, i: int):
     return _cbor(b, i)  # a tag: its value
 
 
-_URL = re.compile(rb'^\{"url":"((?:[^"\\]|\\.)*)"')
-
-
-def _fragment_ids(bundle: Path) -> dict[str, str]:
-    """The synthetic page's URL -> Pagefind's id for it (the fragment's name).
-
-    Only the start of each fragment is decompressed: its JSON begins with the URL.
-    """
-    out = {}
-    for path in (bundle / "fragment").glob("*.pf_fragment"):
-        with gzip.open(path) as f:
-            head = f.read(256)[len(SIGNATURE):]
-        m = _URL.match(head)
-        if m:
-            out[json.loads(b'"' + m.group(1) + b'"')] = path.stem
-    return out
-
-
 def entry_ok(bundle: Path) -> bool:
     """True when the bundle's entry file is non-empty valid JSON naming at least one language."""
     try:
@@ -969,8 +934,8 @@ def bundle_problem(bundle: Path, chunks: bool = True) -> str:
     """Why the bundle is incomplete, or "" when every file the search page loads is whole.
 
     Pagefind's fragments are not looked at (piasite removes them). `chunks=False` leaves the
-    word chunks unread: a part's are read whole by `index_parts.scan`, and a merged bundle's
-    were just written from bytes piasite compressed itself (a failed write raises)."""
+    word chunks unread: a merged bundle's were just written from bytes piasite compressed
+    itself (a failed write raises)."""
     if not entry_ok(bundle):
         return f"{ENTRY} が空か、JSON として読めません"
     for name in ("pagefind.js", "wasm.unknown.pagefind"):
@@ -1009,30 +974,18 @@ def executable() -> Path | None:
     return get_executable()
 
 
-def _binary_problem() -> str:
-    """Why the Pagefind binary cannot run, or "" when it answers `--version`."""
-    exe = executable()
-    if exe is None:
-        return "Pagefind の実行ファイルが見つかりません"
-    try:
-        proc = subprocess.run([str(exe), "--version"], capture_output=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"{exe}: {type(exc).__name__}"
-    if proc.returncode != 0 or b"pagefind" not in proc.stdout.lower():
-        return f"{exe} --version が失敗しました（終了コード {proc.returncode}）"
-    return ""
-
-
 @functools.cache
 def _maker_digest() -> str:
-    """This module (normalisation, bigrams, chunk size) and the Pagefind that builds the bundle."""
+    """This module (normalisation, bigrams, chunk size), the one that writes the index's files
+    and the Pagefind whose library and format they are."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
         pagefind = version("pagefind")
     except PackageNotFoundError:
         pagefind = ""
-    return hashlib.sha256(Path(__file__).read_bytes() + pagefind.encode()).hexdigest()
+    return hashlib.sha256(Path(__file__).read_bytes() + Path(index_parts.__file__).read_bytes()
+                          + pagefind.encode()).hexdigest()
 
 
 def record_keys(records: list[Record]) -> list[bytes]:

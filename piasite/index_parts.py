@@ -1,13 +1,16 @@
-"""The search index made in parts and merged into one bundle, so that Pagefind's memory does
-not grow with the site.
+"""The search index's files, written by piasite in Pagefind 1.5.2's format: the records'
+words grouped part by part (numpy), each part's words on disk, and the parts merged into one
+bundle.
 
-Pagefind holds a whole index in memory while it builds it: about 170 bytes per character of
-normalised text, 5.7 GB for a site of 1,000 versions (docs/benchmarks.md). `index.py` runs it
-over consecutive parts of at most `index.PART_CHARS` characters, one after another, and `merge`
-joins the parts' files into the bundle one run over every record would have written: one meta
-file, one set of word chunks cut by Pagefind's rule, one file per filter. A reader still loads
-one index; loading the parts side by side instead (Pagefind's `mergeIndex`) multiplied a
-search's requests and bytes by the number of parts (docs/search.md, 索引を分けたとき).
+Pagefind itself indexed the records until 2026-12-06: one run of its command over a synthetic
+page per record, in parts of `index.PART_CHARS` characters because it holds a whole index in
+memory (about 170 bytes per character). At 1,000 versions that was 40 CPU seconds of 265, and
+reading its files back for the merge 6 more, for words piasite had already cut itself (one
+bigram per character, `index.py`): Pagefind only had to group them. `write_part` does that with
+numpy (a stable sort of the part's bigrams, then every CBOR head written at once), 0.1 s for a
+part of 500,000 characters. Pagefind still makes what the search page runs — `pagefind.js`, its
+WebAssembly and the entry file — from one run over a one-word page (`library`), so the reader's
+side stays Pagefind's own.
 
 The files are Pagefind 1.5.2's (the version pyproject.toml pins), as it writes them:
 
@@ -16,16 +19,18 @@ The files are Pagefind 1.5.2's (the version pyproject.toml pins), as it writes t
   chunk `[first word, last word, file]` (the bounds cut to the shortest prefixes that still
   part two neighbouring chunks, unless that would put a chunk's end before its start), a
   filter `[name, file]`;
-- a word chunk: `[[[word, [[page, locations, []], …], []], …]]`, its pages in ascending order
-  and each page number but a word's first written as the difference to the one before (the
-  locations are a page's own, left as they are);
-- a filter: `[name, [[value, [page, …]], …]]`, page numbers as they are.
+- a word chunk: `[[[word, [[page, locations, []], …], []], …]]`, the words in order, a word's
+  pages in ascending order, each page number but a word's first written as the difference to
+  the one before; a page's locations are the weight marker -25 (Pagefind's default weight 24,
+  written as -(weight + 1)) and the word's positions, each but the first written as the
+  difference to the one before; a chunk ends where its locations plus pages reach the chunk
+  size;
+- a filter: `[name, [[value, [page, …]], …]]`, values in order, page numbers as they are.
 
-Each part is read once (`scan`, the only step that decodes every location, in C), while
-Pagefind indexes the next part; `merge` then copies each word's bytes from the parts, writing
-anew only each part's first page number of the word, and compresses the chunks on every core.
-A part holding anything else (a sort, a word's extra variants) is not merged: `scan` says so,
-and the build reports it as E901 rather than publish an index that finds less.
+A chunk's words and page numbers are what one Pagefind run over every record gives, but for
+the parts Pagefind added to a page's last word (its digits and letters apart: "01e" also as
+"01"), words no query of the search page can ask for (tests/test_index_parts.py compares the
+two).
 """
 
 from __future__ import annotations
@@ -33,14 +38,13 @@ from __future__ import annotations
 import gzip
 import hashlib
 import heapq
-import io
 import itertools
 import json
 import os
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
 
@@ -49,14 +53,19 @@ import cbor2
 SIGNATURE = b"pagefind_dcd"
 ENTRY = "pagefind-entry.json"
 SHARED = ("pagefind.js", "wasm.unknown.pagefind")
-"""The library and the WebAssembly every part has alike: the merged bundle takes part 0's."""
+"""The library and its WebAssembly, from Pagefind's run (`library`)."""
 BATCH = 256
 """Word chunks hashed, compressed and written together (on every core: zlib and hashlib
 release the GIL); only a batch of them is in memory at once."""
+WEIGHT = 24
+"""Pagefind's weight of a word in a page's text (1.0 × 24): what every word of ours has."""
+_KEY_BITS = 22
+"""A bigram's sort key: its first character's code point above these bits, the next one's
+code point + 1 in them (0: the text's last character, alone). Code points are below 2²¹."""
 
 
 class Unmergeable(Exception):
-    """A part's files are not what `merge` knows how to join."""
+    """Pagefind's files are not what this module knows how to write beside."""
 
 
 def split(lengths: list[int], limit: int) -> list[range]:
@@ -75,19 +84,11 @@ def split(lengths: list[int], limit: int) -> list[range]:
     return groups
 
 
-def _unpack(data: bytes, name: str) -> bytes:
-    if not data.startswith(SIGNATURE):
-        raise Unmergeable(f"{name} は Pagefind の形式ではありません")
-    return data[len(SIGNATURE):]
-
-
-def _raw(path: Path) -> bytes:
-    """A Pagefind file's CBOR bytes."""
-    return _unpack(gzip.decompress(path.read_bytes()), path.name)
-
-
 def _read(path: Path):
-    return cbor2.loads(_raw(path))
+    data = gzip.decompress(path.read_bytes())
+    if not data.startswith(SIGNATURE):
+        raise Unmergeable(f"{path.name} は Pagefind の形式ではありません")
+    return cbor2.loads(data[len(SIGNATURE):])
 
 
 def _head(major: int, n: int) -> bytes:
@@ -100,114 +101,160 @@ def _head(major: int, n: int) -> bytes:
     raise ValueError(n)
 
 
-def _read_head(raw: bytes, pos: int, major: int) -> tuple[int, int]:
-    """The count in the head of the item of type `major` at `pos`, and where its content
-    starts."""
-    first = raw[pos]
-    if first >> 5 != major:
-        raise Unmergeable("索引の塊の形が Pagefind 1.5.2 のものと違います")
-    info = first & 31
-    if info < 24:
-        return info, pos + 1
-    size = 1 << (info - 24)
-    return int.from_bytes(raw[pos + 1:pos + 1 + size], "big"), pos + 1 + size
+_INFO_OF_SIZE = (0, 0, 24, 25, 0, 26, 0, 0, 0, 27)
+"""A head's additional information by its size in bytes."""
 
 
-def _text(word: str) -> bytes:
-    data = word.encode()
-    return _head(3, len(data)) + data
+def _heads(major, count):
+    """CBOR heads (major type, count), each as short as its count allows, written one after
+    another: their bytes, and where each starts (numpy arrays in, bytes and an array out)."""
+    import numpy as np
+
+    count = count.astype(np.int64)
+    size = (1 + (count >= 24) + (count >= 256) + 2 * (count >= 1 << 16)
+            + 4 * (count >= 1 << 32)).astype(np.int64)
+    starts = np.cumsum(size) - size
+    out = np.zeros(int(size.sum()), np.uint8)
+    info = np.where(count < 24, count, np.array(_INFO_OF_SIZE, np.int64)[size])
+    out[starts] = (major.astype(np.int64) << 5 | info).astype(np.uint8)
+    for n in (2, 3, 5, 9):  # the count's bytes after the first, big-endian
+        at = np.flatnonzero(size == n)
+        value = count[at]
+        for b in range(n - 1):
+            out[starts[at] + 1 + b] = (value >> (8 * (n - 2 - b))) & 255
+    return out.tobytes(), starts
 
 
-_NUMBER, _LOCATIONS, _EXTRA = itemgetter(0), itemgetter(1), itemgetter(2)
-
-WORDS, NUMBERS = "words.txt", "words.bin"
-"""Beside a part's files: its words, one per line, and for each its `_FIELDS` numbers."""
-_FIELDS = 7
-"""Of each word: its chunk (position in meta[2]); where its CBOR item [word, pages, []] is in
-the chunk's bytes after the signature, start and end; how many pages; its first and its last page's
+WORDS, NUMBERS, ITEMS = "words.txt", "words.bin", "items.bin"
+"""A part's files: its words, one per line; for each word its `_FIELDS` numbers; the words'
+CBOR items [word, pages, []] one after another."""
+_FIELDS = 5
+"""Of each word: its item's length in bytes; how many pages; its first and its last page's
 number (in the part); its locations + 1 per page (what Pagefind adds up to cut chunks)."""
 _BLOCK = 4096
 """Words read back at a time."""
 
 
 @dataclass
-class Scan:
-    """What the merge needs of one part: its files' names, and, written beside them (`WORDS`,
-    `NUMBERS`), each word in order with where its bytes are and what its pages add up to. Held
-    here, the words and numbers of every part waited for the merge in the build's process
-    while Pagefind indexed the next parts: at 1,000 versions 73 parts, 657,587 words, 24.5 MiB,
-    and as much more for every 1,000 versions. On disk the merge reads a block of each part at
-    a time."""
+class Part:
+    """What the merge needs of one part: its pages ([id, word count]), each filter's values
+    and their pages, and, in `folder` (`WORDS`, `NUMBERS`, `ITEMS`), its words in order with
+    their items: the merge reads a block of each part at a time."""
 
     folder: Path
-    entry: dict
-    language: str
-    meta: list
+    pages: list[list] = field(default_factory=list)
+    filters: dict[str, dict[str, list[int]]] = field(default_factory=dict)
     words: int = 0
     """How many."""
 
-    def chunk_bytes(self, c: int) -> bytes:
-        return _raw(self.folder / "index" / f"{self.meta[2][c][2]}.pf_index")
 
+def write_part(folder: Path, ids: list[str], texts: list[str],
+               filters: list[list[tuple[str, str]]], code: Callable[[int], str]) -> Part:
+    """Index one part's pages into `folder`: page `i` has the id `ids[i]`, the normalised text
+    `texts[i]` (not empty), whose words are each character with the next one (the last
+    alone) written with `code` (a code point's prefix-free code, in code point order), and the
+    filter values `filters[i]` ((name, value) pairs).
 
-def scan(folder: Path) -> Scan:
-    """Read a part Pagefind wrote into `folder`."""
-    entry = json.loads((folder / ENTRY).read_text(encoding="utf-8"))
-    ((language, info),) = entry["languages"].items()
-    meta = _read(folder / f"pagefind.{info['hash']}.pf_meta")
-    if len(meta) != 6 or any(meta[4:]):
-        raise Unmergeable(f"索引の部分 {folder.name} のメタ情報に未知の項目があります")
-    part = Scan(folder, entry, language, meta)
-    numbers = array("i")
-    with (open(folder / WORDS, "w", encoding="utf-8", newline="\n") as words,
-          open(folder / NUMBERS, "wb") as table):
-        for c in range(len(meta[2])):
-            raw = part.chunk_bytes(c)
-            one, pos = _read_head(raw, 0, 4)
-            count, pos = _read_head(raw, pos, 4)
-            if one != 1:
-                raise Unmergeable("索引の塊の形が Pagefind 1.5.2 のものと違います")
-            stream = io.BytesIO(raw)
-            stream.seek(pos)
-            decoder = cbor2.CBORDecoder(stream)
-            for _ in range(count):
-                start = stream.tell()
-                item = decoder.decode()
-                end = stream.tell()
-                if (len(item) != 3 or item[2] or not item[1] or any(map(_EXTRA, item[1]))
-                        or raw[end - 1] != 0x80 or "\n" in item[0]):
-                    raise Unmergeable(f"語 {item[0]!r} に未知のデータがあります")
-                word, pages = item[0], item[1]
-                words.write(word + "\n")
-                numbers.extend((c, start, end, len(pages), pages[0][0], sum(map(_NUMBER, pages)),
-                                sum(map(len, map(_LOCATIONS, pages))) + len(pages)))
-                part.words += 1
-            numbers.tofile(table)
-            del numbers[:]
+    The words are ordered by their characters' code points (with a text's last character
+    first, alone), which is the order of their codes; a word's pages and positions come out
+    of a stable sort in ascending order."""
+    # Here only: numpy's 20 MB stay out of the processes that never write an index.
+    import numpy as np
+
+    folder.mkdir(parents=True)
+    part = Part(folder, [[page_id, len(text)] for page_id, text in zip(ids, texts, strict=True)])
+    for page, pairs in enumerate(filters):
+        for name, value in pairs:
+            numbers = part.filters.setdefault(name, {}).setdefault(value, [])
+            if not numbers or numbers[-1] != page:
+                numbers.append(page)
+    lengths = np.fromiter(map(len, texts), np.int64, len(texts))
+    n = int(lengths.sum())
+    ends = np.cumsum(lengths)
+    key = np.frombuffer("".join(texts).encode("utf-32-le"), "<u4").astype(np.int64)
+    key <<= _KEY_BITS
+    key[:-1] |= (key[1:] >> _KEY_BITS) + 1
+    key[ends - 1] &= ~((1 << _KEY_BITS) - 1)  # a text's last character has no next one
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    page = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)[order]
+    position = (np.arange(n, dtype=np.int64) - np.repeat(ends - lengths, lengths))[order]
+    del order
+    new_word = np.ones(n, bool)
+    new_word[1:] = key[1:] != key[:-1]
+    new_pair = new_word.copy()  # a word's positions in one page
+    new_pair[1:] |= page[1:] != page[:-1]
+    pair_at = np.flatnonzero(new_pair)
+    pairs = len(pair_at)
+    pair_len = np.diff(np.append(pair_at, n))
+    pair_page = page[pair_at]
+    first_pair = new_word[pair_at]  # of its word
+    step = pair_page.copy()
+    step[1:] -= np.where(first_pair[1:], 0, pair_page[:-1])
+    position[1:] -= np.where(new_pair[1:], 0, position[:-1])
+    # Each pair is [step, [-25, position, …], []]: five heads besides its positions.
+    slot = pair_at + 5 * np.arange(pairs)
+    heads = n + 5 * pairs
+    major = np.zeros(heads, np.uint8)
+    count = np.zeros(heads, np.int64)
+    major[slot] = 4
+    count[slot] = 3
+    count[slot + 1] = step
+    major[slot + 2] = 4
+    count[slot + 2] = pair_len + 1
+    major[slot + 3] = 1
+    count[slot + 3] = WEIGHT
+    at = np.arange(n) + 5 * (np.cumsum(new_pair) - 1) + 4
+    count[at] = position
+    major[slot + 4 + pair_len] = 4  # [] after the positions
+    del at, position, page
+    raw, starts = _heads(major, count)
+    del major, count
+    word_pair = np.flatnonzero(first_pair)
+    word_end = np.append(word_pair[1:], pairs)
+    byte_at = np.append(starts[slot], len(raw))
+    sizes = np.concatenate([[0], np.cumsum(pair_len + 2)])
+    words = key[pair_at[word_pair]]
+    low = (1 << _KEY_BITS) - 1
+    items = []
+    names = []
+    for k, a, b, pages in zip(words.tolist(), byte_at[word_pair].tolist(),
+                              byte_at[word_end].tolist(), (word_end - word_pair).tolist(),
+                              strict=True):
+        after = k & low
+        word = code(k >> _KEY_BITS) + (code(after - 1) if after else "")
+        encoded = word.encode()
+        items.append(b"".join((b"\x83", _head(3, len(encoded)), encoded, _head(4, pages),
+                               raw[a:b], b"\x80")))
+        names.append(word)
+    numbers = np.stack([np.fromiter(map(len, items), np.int64, len(items)),
+                        word_end - word_pair, pair_page[word_pair], pair_page[word_end - 1],
+                        sizes[word_end] - sizes[word_pair]], axis=1).astype(np.int64)
+    (folder / ITEMS).write_bytes(b"".join(items))
+    (folder / WORDS).write_text("".join(w + "\n" for w in names), encoding="utf-8",
+                                newline="\n")
+    numbers.tofile(folder / NUMBERS)
+    part.words = len(items)
     return part
 
 
 Word = tuple[str, int, int, bytes, tuple[int, ...]]
 """A word of one part, as the merge takes it: the word, the part's number, its index in the
-part, its item's bytes, and its numbers (`_FIELDS` but the first three)."""
+part, its item's bytes, and its numbers (`_FIELDS` but the first)."""
 
 
-def _stream(part: Scan, k: int) -> Iterator[Word]:
-    """The part's words in order, one chunk's bytes and a block of the numbers in memory at
-    a time."""
-    c, raw = -1, b""
+def _stream(part: Part, k: int) -> Iterator[Word]:
+    """The part's words in order, a block of their numbers in memory at a time."""
     i = 0
     with (open(part.folder / WORDS, encoding="utf-8", newline="\n") as words,
-          open(part.folder / NUMBERS, "rb") as table):
+          open(part.folder / NUMBERS, "rb") as table,
+          open(part.folder / ITEMS, "rb") as items):
         while i < part.words:
-            block = array("i")
+            block = array("q")  # not a list of lists: 73 parts' blocks at 1,000 versions
             block.fromfile(table, min(_BLOCK, part.words - i) * _FIELDS)
             for j in range(0, len(block), _FIELDS):
-                chunk, start, end, *rest = block[j:j + _FIELDS]
-                if chunk != c:
-                    c = chunk
-                    raw = part.chunk_bytes(c)
-                yield next(words)[:-1], k, i, raw[start:end], tuple(rest)
+                size, *rest = block[j:j + _FIELDS]
+                yield next(words)[:-1], k, i, items.read(size), tuple(rest)
                 i += 1
 
 
@@ -219,15 +266,13 @@ def _merged_word(word: str, group: list[Word], offsets: list[int]) -> tuple[byte
     _, k, _, raw, (_, _, _, size) = group[0]
     if len(group) == 1 and offsets[k] == 0:
         return raw, size
-    text = _text(word)
+    text = _head(3, len(word.encode())) + word.encode()
     out = [b"\x83", text, _head(4, sum(numbers[0] for *_, numbers in group))]
     size = 0
     last = None
     for _, k, _, raw, (pages, first, last_page, locations) in group:
         base = offsets[k]
         at = 1 + len(text) + len(_head(4, pages))
-        if raw[1:1 + len(text)] != text or raw[at] != 0x83:
-            raise Unmergeable(f"語 {word!r} の形が Pagefind 1.5.2 のものと違います")
         number = base + first
         out.append(b"\x83" + _head(0, number if last is None else number - last))
         out.append(raw[at + 1 + len(_head(0, first)):-1])
@@ -273,38 +318,41 @@ def _prefixes(a: str, b: str) -> tuple[str, str]:
     return a[:n + 1], b[:n + 1]
 
 
-def merge(parts: list[Scan], bundle: Path, chunk_size: int) -> list[dict[str, str]]:
-    """Join the Pagefind bundles `parts` (scanned, in the records' order) into `bundle`.
+@dataclass
+class Library:
+    """What Pagefind wrote for a site of one page: the search page's library (`SHARED`), the
+    entry file, the index's language and Pagefind's version."""
 
-    Returns, for each part, its page ids that had to be renamed because an earlier part
-    already used them (old -> new); every other id stays as Pagefind made it. `chunk_size` is
-    the locations per word chunk Pagefind was told (`PAGEFIND_UNSTABLE_INDEX_CHUNK_SIZE`).
-    Raises Unmergeable when the parts do not fit together.
-    """
-    first = parts[0]
-    if any(p.language != first.language or p.meta[0] != first.meta[0] for p in parts):
-        raise Unmergeable("索引の部分の言語か版が違います")
+    folder: Path
+    entry: dict
+    language: str
+    version: str
+
+
+def library(folder: Path) -> Library:
+    """Read what Pagefind wrote into `folder` (`Library`)."""
+    entry = json.loads((folder / ENTRY).read_text(encoding="utf-8"))
+    ((language, info),) = entry["languages"].items()
+    meta = _read(folder / f"pagefind.{info['hash']}.pf_meta")
+    if len(meta) != 6 or any(meta[4:]) or not isinstance(meta[0], str):
+        raise Unmergeable("Pagefind のメタ情報の形が 1.5.2 のものと違います")
+    return Library(folder, entry, language, meta[0])
+
+
+def merge(parts: list[Part], lib: Library, bundle: Path, chunk_size: int) -> None:
+    """Join `parts` (in the records' order) into `bundle`, with the library and entry
+    of `lib`. `chunk_size`: the locations per word chunk (Pagefind's
+    `PAGEFIND_UNSTABLE_INDEX_CHUNK_SIZE`)."""
     bundle.mkdir(parents=True, exist_ok=True)
     (bundle / "index").mkdir()
     (bundle / "filter").mkdir()
-    files = _Files(first.language)
+    files = _Files(lib.language)
 
     offsets: list[int] = []
     pages: list[list] = []
-    renames: list[dict[str, str]] = []
-    seen: set[str] = set()
-    for k, part in enumerate(parts):
+    for part in parts:
         offsets.append(len(pages))
-        renamed = {}
-        for page_id, words in part.meta[1]:
-            new = page_id
-            while new in seen:  # Pagefind's short ids are unique within one run only
-                new = f"{new}-{k}"
-            if new != page_id:
-                renamed[page_id] = new
-            seen.add(new)
-            pages.append([new, words])
-        renames.append(renamed)
+        pages += part.pages
 
     chunks: list[list[str]] = []
     with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
@@ -348,24 +396,20 @@ def merge(parts: list[Scan], bundle: Path, chunk_size: int) -> list[dict[str, st
 
     values: dict[str, dict[str, list[int]]] = {}
     for part, base in zip(parts, offsets, strict=True):
-        for name, file in part.meta[3]:
-            filter_name, rows = _read(part.folder / "filter" / f"{file}.pf_filter")
-            if filter_name != name:
-                raise Unmergeable(f"絞り込み {name} のファイルが名前と合いません")
+        for name, rows in part.filters.items():
             row = values.setdefault(name, {})
-            for value, numbers in rows:
+            for value, numbers in rows.items():
                 row.setdefault(value, []).extend(base + n for n in numbers)
     filters = [[name, files.write(lambda n: bundle / "filter" / f"{n}.pf_filter",
                                   [name, [[v, row[v]] for v in sorted(row)]])]
                for name, row in sorted(values.items())]
 
-    meta = [first.meta[0], pages, chunks, filters, [], []]
+    meta = [lib.version, pages, chunks, filters, [], []]
     meta_name = files.write(lambda n: bundle / f"pagefind.{n}.pf_meta", meta, digits=11)
-    entry = dict(first.entry)
-    entry["languages"] = {first.language: {**first.entry["languages"][first.language],
-                                           "hash": meta_name, "page_count": len(pages)}}
+    entry = dict(lib.entry)
+    entry["languages"] = {lib.language: {**lib.entry["languages"][lib.language],
+                                         "hash": meta_name, "page_count": len(pages)}}
     for name in SHARED:
-        os.replace(first.folder / name, bundle / name)
+        os.replace(lib.folder / name, bundle / name)
     (bundle / ENTRY).write_text(json.dumps(entry, ensure_ascii=False, separators=(",", ":")),
                                 encoding="utf-8")
-    return renames

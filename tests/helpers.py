@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
 
@@ -23,15 +22,11 @@ def copy_site(dest: Path, munis: tuple[str, ...] = ("midori",)) -> Path:
     return dest
 
 
-ORDER_DEPENDENT = re.compile(r"^pagefind/(filter/[^/]+\.pf_filter|pagefind\.[^/]+\.pf_meta|pagefind-entry\.json)$")
-"""Pagefind's files written in hash-map order, which changes from run to run (test_determinism)."""
-
-
 def stable_files(root: Path) -> dict[str, bytes]:
-    """Every file under `root` ('/'-separated path -> bytes) but Pagefind's `ORDER_DEPENDENT`
-    ones: what two builds of the same site must write byte for byte."""
-    return {rel: p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and not ORDER_DEPENDENT.match(rel := p.relative_to(root).as_posix())}
+    """Every file under `root` ('/'-separated path -> bytes): what two builds of the same site
+    must write byte for byte."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file()}
 
 
 def soup(path: Path) -> BeautifulSoup:

@@ -9,7 +9,6 @@ match. The other tests check the index the build writes and how a page's text is
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 import unicodedata
@@ -20,8 +19,6 @@ from urllib.parse import quote, urlencode
 
 import pytest
 from helpers import copy_site, soup
-from hypothesis import given
-from hypothesis import strategies as st
 from support.browser import (
     axe_violations,
     format_violations,
@@ -180,15 +177,6 @@ def test_index_words_are_one_per_character_and_prefix_free() -> None:
     one = index.tokens("職")[0]
     assert words[0].startswith(one) and not words[1].startswith(one)
     assert all(w.isascii() and w.isalnum() for w in words)
-
-
-@given(st.text(st.characters(categories=("L", "N")), max_size=40))
-def test_index_words_pair_each_character_with_the_next(text: str) -> None:
-    # The synthetic page's words (one str.translate) against the bigrams spelled out.
-    codes = [index._code(ord(c)) for c in text]
-    expected = [a + b for a, b in itertools.pairwise(codes)] + codes[-1:]
-    assert index.tokens(text) == expected
-    assert index.words(text) == " ".join(expected)
 
 
 def test_failed_index_leaves_output_untouched(tmp_path: Path, monkeypatch) -> None:
