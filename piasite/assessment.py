@@ -40,6 +40,7 @@ from . import (
     processes,
     routes,
     source,
+    views,
     write,
 )
 from .check import ASSESSMENT_RULES
@@ -189,6 +190,7 @@ def _forget() -> None:
     load.forget()
     link.forget()
     diff.forget()
+    views.forget()
 
 
 def _build_one(ctx: Context, task: Task) -> AffairResult:

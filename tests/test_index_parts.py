@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import gzip
+import html
 import itertools
 import json
 import os
@@ -81,8 +82,8 @@ def _pagefind_index(records: list[index.Record], out: Path) -> dict[str, Any]:
     names = index._filter_names(index._filters(r) for r in records)
     kept = [(r, t) for r in records if (t := index.normalise(r.text))]
     for n, (record, text) in enumerate(kept):
-        tags = "".join(f'<i data-pagefind-filter="{index.html.escape(k)}:{index.html.escape(v)}">'
-                       "</i>" for k, v in index._page_filters(record, names))
+        tags = "".join(f'<i data-pagefind-filter="{html.escape(k)}:{html.escape(v)}"></i>'
+                       for k, v in index._page_filters(record, names))
         (site / f"r{n:06d}.html").write_text(
             f'<!doctype html><html lang="zxx"><head><meta charset="utf-8"></head>'
             f'<body>{tags}<p>{" ".join(index.tokens(text))}</p></body></html>', encoding="utf-8")

@@ -71,6 +71,25 @@ def test_prose_links_first_mention_longest_first_and_never_inside_words(links):
     assert "機構改革" in out and "/systems/j" not in out
 
 
+def test_a_field_text_links_the_mentions_of_the_registry_it_is_shown_with(links):
+    # The linked text is kept for the assessment's other pages (views.Context.text); another
+    # registry (the preview after an edit to content/systems/) links anew.
+    import dataclasses
+
+    from piasite import views
+
+    text = "中間サーバー・プラットフォームへ送る。"
+    first = views.Context(links=links).text(text)
+    assert 'href="/systems/chukan-server-platform/"' in first
+    assert views.Context(links=links).text(text) is first
+    renamed = dataclasses.replace(links, systems={
+        **links.systems, "chukan-server-platform": dataclasses.replace(
+            links.systems["chukan-server-platform"], slug="renamed")})
+    again = views.Context(links=renamed).text(text)
+    assert 'href="/systems/renamed/"' in again and "chukan-server-platform" not in again
+    views.forget()
+
+
 def _diag(site, code):
     return [d for d in pipeline.check(site).diagnostics if d.code == code]
 
