@@ -70,7 +70,7 @@ EXPORTS_AT_END = re.compile(r"export\s*\{[^{}]*\}\s*;?\s*$")
 TIMEOUT_SECONDS = 600
 PART_CHARS = 500_000
 """The most normalised characters of one part of the index (index_parts.write_part), which
-holds about 100 bytes per character while it groups them; the parts are merged into one
+holds about 60 bytes per character while it groups them; the parts are merged into one
 bundle."""
 MAX_INDEX_RUNS = 4
 """The most parts written at once (one per worker, `-j`), so a machine with many cores does

@@ -110,18 +110,22 @@ def _heads(major, count):
     another: their bytes, and where each starts (numpy arrays in, bytes and an array out)."""
     import numpy as np
 
-    count = count.astype(np.int64)
-    size = (1 + (count >= 24) + (count >= 256) + 2 * (count >= 1 << 16)
-            + 4 * (count >= 1 << 32)).astype(np.int64)
-    starts = np.cumsum(size) - size
-    out = np.zeros(int(size.sum()), np.uint8)
-    info = np.where(count < 24, count, np.array(_INFO_OF_SIZE, np.int64)[size])
-    out[starts] = (major.astype(np.int64) << 5 | info).astype(np.uint8)
+    size = (1 + (count >= 24) + (count >= 256) + 2 * (count >= 1 << 16)).astype(np.uint8)
+    if count.dtype == np.int64:
+        size += 4 * (count >= 1 << 32).astype(np.uint8)
+    starts = np.cumsum(size, dtype=np.int64)
+    out = np.zeros(int(starts[-1]) if len(starts) else 0, np.uint8)
+    starts -= size
+    first = np.where(count < 24, count, np.array(_INFO_OF_SIZE, count.dtype)[size])
+    first |= major.astype(count.dtype) << 5
+    out[starts] = first
+    del first
     for n in (2, 3, 5, 9):  # the count's bytes after the first, big-endian
         at = np.flatnonzero(size == n)
         value = count[at]
+        at = starts[at]
         for b in range(n - 1):
-            out[starts[at] + 1 + b] = (value >> (8 * (n - 2 - b))) & 255
+            out[at + 1 + b] = (value >> (8 * (n - 2 - b))) & 255
     return out.tobytes(), starts
 
 
@@ -177,8 +181,10 @@ def write_part(folder: Path, ids: list[str], texts: list[str],
     key[ends - 1] &= ~((1 << _KEY_BITS) - 1)  # a text's last character has no next one
     order = np.argsort(key, kind="stable")
     key = key[order]
-    page = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)[order]
-    position = (np.arange(n, dtype=np.int64) - np.repeat(ends - lengths, lengths))[order]
+    # 32 bits where they suffice: a part holds 500,000 characters (about 50 bytes each here).
+    page = np.repeat(np.arange(len(texts), dtype=np.int32), lengths)[order]
+    position = (np.arange(n, dtype=np.int32)
+                - np.repeat((ends - lengths).astype(np.int32), lengths))[order]
     del order
     new_word = np.ones(n, bool)
     new_word[1:] = key[1:] != key[:-1]
@@ -186,9 +192,11 @@ def write_part(folder: Path, ids: list[str], texts: list[str],
     new_pair[1:] |= page[1:] != page[:-1]
     pair_at = np.flatnonzero(new_pair)
     pairs = len(pair_at)
-    pair_len = np.diff(np.append(pair_at, n))
+    pair_len = np.diff(np.append(pair_at, n)).astype(np.int32)
     pair_page = page[pair_at]
+    del page
     first_pair = new_word[pair_at]  # of its word
+    del new_word
     step = pair_page.copy()
     step[1:] -= np.where(first_pair[1:], 0, pair_page[:-1])
     position[1:] -= np.where(new_pair[1:], 0, position[:-1])
@@ -196,18 +204,22 @@ def write_part(folder: Path, ids: list[str], texts: list[str],
     slot = pair_at + 5 * np.arange(pairs)
     heads = n + 5 * pairs
     major = np.zeros(heads, np.uint8)
-    count = np.zeros(heads, np.int64)
+    count = np.zeros(heads, np.int32)
     major[slot] = 4
     count[slot] = 3
     count[slot + 1] = step
+    del step
     major[slot + 2] = 4
     count[slot + 2] = pair_len + 1
     major[slot + 3] = 1
     count[slot + 3] = WEIGHT
-    at = np.arange(n) + 5 * (np.cumsum(new_pair) - 1) + 4
+    at = np.cumsum(new_pair, dtype=np.int64)
+    del new_pair
+    at *= 5
+    at += np.arange(n) - 1
     count[at] = position
+    del at, position
     major[slot + 4 + pair_len] = 4  # [] after the positions
-    del at, position, page
     raw, starts = _heads(major, count)
     del major, count
     word_pair = np.flatnonzero(first_pair)

@@ -120,6 +120,23 @@ def _part_words(part: index_parts.Part) -> dict[str, list]:
     return out
 
 
+def test_heads_are_written_as_short_as_cbor_writes_them() -> None:
+    import numpy as np
+
+    values = [0, 23, 24, 255, 256, 65_535, 65_536, 2**31 - 1]
+    for dtype, more in ((np.int32, []), (np.int64, [2**32 - 1, 2**32, 2**40])):
+        counts = np.array(values + more, dtype)
+        for major, encode in ((0, lambda v: v), (1, lambda v: -1 - v), (4, lambda v: [0] * v)):
+            if major == 4:
+                counts = counts[counts < 300]  # an array head: its items are not written here
+            raw, starts = index_parts._heads(np.full(len(counts), major, np.uint8), counts)
+            expected = [cbor2.dumps(encode(int(v))) for v in counts]
+            if major == 4:
+                expected = [e[:len(e) - int(v)] for e, v in zip(expected, counts, strict=True)]
+            assert raw == b"".join(expected)
+            assert starts.tolist() == list(itertools.accumulate([0] + [len(e) for e in expected]))[:-1]
+
+
 _TEXT = st.text(st.characters(categories=("L", "N")), min_size=1, max_size=30)
 
 
