@@ -41,6 +41,7 @@ import heapq
 import itertools
 import json
 import os
+import shutil
 from array import array
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -181,7 +182,7 @@ def write_part(folder: Path, ids: list[str], texts: list[str],
     key[ends - 1] &= ~((1 << _KEY_BITS) - 1)  # a text's last character has no next one
     order = np.argsort(key, kind="stable")
     key = key[order]
-    # 32 bits where they suffice: a part holds 500,000 characters (about 50 bytes each here).
+    # 32 bits where they suffice: a part holds 500,000 characters (about 60 bytes each here).
     page = np.repeat(np.arange(len(texts), dtype=np.int32), lengths)[order]
     position = (np.arange(n, dtype=np.int32)
                 - np.repeat((ends - lengths).astype(np.int32), lengths))[order]
@@ -351,20 +352,74 @@ def library(folder: Path) -> Library:
     return Library(folder, entry, language, meta[0])
 
 
+MAX_OPEN_PARTS = 256
+"""Parts merged at once, each with three files open: a national site has thousands of parts
+(about 6,800 at 100,000 versions), past the usual limit of 1,024 open files. More are first
+joined, this many at a time, into larger parts (`_join`): the same bundle, byte for byte."""
+
+
+def _offsets(parts: list[Part]) -> list[int]:
+    """Each part's first page number in the parts put together."""
+    return list(itertools.accumulate((len(p.pages) for p in parts[:-1]), initial=0))
+
+
+def _words(parts: list[Part]) -> Iterator[tuple[str, bytes, tuple[int, int, int, int]]]:
+    """Every word of `parts` (in the records' order) in order, with its item over all of
+    them and its numbers there (`_FIELDS` but the first)."""
+    offsets = _offsets(parts)
+    streams = [_stream(p, k) for k, p in enumerate(parts)]
+    for word, group in itertools.groupby(heapq.merge(*streams), key=itemgetter(0)):
+        group = list(group)
+        raw, size = _merged_word(word, group, offsets)
+        (_, k0, _, _, (_, first, _, _)), (_, k1, _, _, (_, _, last, _)) = group[0], group[-1]
+        yield word, raw, (sum(g[4][0] for g in group), offsets[k0] + first, offsets[k1] + last,
+                          size)
+
+
+def _filters(parts: list[Part]) -> dict[str, dict[str, list[int]]]:
+    """Each filter's values and their pages over `parts` put together."""
+    values: dict[str, dict[str, list[int]]] = {}
+    for part, base in zip(parts, _offsets(parts), strict=True):
+        for name, rows in part.filters.items():
+            row = values.setdefault(name, {})
+            for value, numbers in rows.items():
+                row.setdefault(value, []).extend(base + n for n in numbers)
+    return values
+
+
+def _join(parts: list[Part], folder: Path) -> Part:
+    """`parts` (consecutive, in order) as one part in `folder`; their own folders removed."""
+    folder.mkdir()
+    joined = Part(folder, [page for p in parts for page in p.pages], _filters(parts))
+    numbers = array("q")
+    with (open(folder / WORDS, "w", encoding="utf-8", newline="\n") as words,
+          open(folder / NUMBERS, "wb") as table, open(folder / ITEMS, "wb") as items):
+        for word, raw, rest in _words(parts):
+            words.write(word + "\n")
+            items.write(raw)
+            numbers.extend((len(raw), *rest))
+            joined.words += 1
+            if len(numbers) >= _BLOCK * _FIELDS:
+                numbers.tofile(table)
+                del numbers[:]
+        numbers.tofile(table)
+    for part in parts:
+        shutil.rmtree(part.folder)
+    return joined
+
+
 def merge(parts: list[Part], lib: Library, bundle: Path, chunk_size: int) -> None:
     """Join `parts` (in the records' order) into `bundle`, with the library and entry
     of `lib`. `chunk_size`: the locations per word chunk (Pagefind's
     `PAGEFIND_UNSTABLE_INDEX_CHUNK_SIZE`)."""
+    while len(parts) > MAX_OPEN_PARTS:
+        parts = [_join(group, group[0].folder.with_name(f"{group[0].folder.name}-{len(group)}"))
+                 for group in (parts[i:i + MAX_OPEN_PARTS]
+                               for i in range(0, len(parts), MAX_OPEN_PARTS))]
     bundle.mkdir(parents=True, exist_ok=True)
     (bundle / "index").mkdir()
     (bundle / "filter").mkdir()
     files = _Files(lib.language)
-
-    offsets: list[int] = []
-    pages: list[list] = []
-    for part in parts:
-        offsets.append(len(pages))
-        pages += part.pages
 
     chunks: list[list[str]] = []
     with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
@@ -387,9 +442,7 @@ def merge(parts: list[Part], lib: Library, bundle: Path, chunk_size: int) -> Non
             batch.append((bounds[0], bounds[-1], b"".join(
                 [SIGNATURE, _head(4, 1), _head(4, len(chunk)), *chunk])))
 
-        streams = [_stream(p, k) for k, p in enumerate(parts)]
-        for word, group in itertools.groupby(heapq.merge(*streams), key=itemgetter(0)):
-            raw, n = _merged_word(word, list(group), offsets)
+        for word, raw, (_, _, _, n) in _words(parts):
             chunk.append(raw)
             bounds.append(word)
             size += n
@@ -406,21 +459,16 @@ def merge(parts: list[Part], lib: Library, bundle: Path, chunk_size: int) -> Non
         if last >= a[0]:  # as Pagefind: a bound cut below its own chunk's start stays whole
             a[1] = last
 
-    values: dict[str, dict[str, list[int]]] = {}
-    for part, base in zip(parts, offsets, strict=True):
-        for name, rows in part.filters.items():
-            row = values.setdefault(name, {})
-            for value, numbers in rows.items():
-                row.setdefault(value, []).extend(base + n for n in numbers)
+    values = _filters(parts)
     filters = [[name, files.write(lambda n: bundle / "filter" / f"{n}.pf_filter",
                                   [name, [[v, row[v]] for v in sorted(row)]])]
                for name, row in sorted(values.items())]
 
-    meta = [lib.version, pages, chunks, filters, [], []]
+    meta = [lib.version, [page for p in parts for page in p.pages], chunks, filters, [], []]
     meta_name = files.write(lambda n: bundle / f"pagefind.{n}.pf_meta", meta, digits=11)
     entry = dict(lib.entry)
     entry["languages"] = {lib.language: {**lib.entry["languages"][lib.language],
-                                         "hash": meta_name, "page_count": len(pages)}}
+                                         "hash": meta_name, "page_count": len(meta[1])}}
     for name in SHARED:
         os.replace(lib.folder / name, bundle / name)
     (bundle / ENTRY).write_text(json.dumps(entry, ensure_ascii=False, separators=(",", ":")),

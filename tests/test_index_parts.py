@@ -219,6 +219,31 @@ def test_an_index_made_in_parts_is_the_index_made_at_once(built_site: Path, tmp_
                 tmp_path / "parts")).read_bytes(), path
 
 
+def test_parts_joined_in_rounds_merge_into_the_same_bytes(built_site: Path, tmp_path: Path,
+                                                          monkeypatch) -> None:
+    """A national site has more parts than files a process may hold open: they are joined a
+    few at a time first (index_parts.MAX_OPEN_PARTS), into the same bundle byte for byte."""
+    records = index.collect(built_site)
+    monkeypatch.setattr(index, "PART_CHARS", sum(len(index.normalise(r.text))
+                                                  for r in records) // 7)
+    assert index.write_bundle(records, tmp_path / "flat", "d") == ""
+    joined = []
+    real = index_parts._join
+    monkeypatch.setattr(index_parts, "_join", lambda parts, folder: joined.append(
+        len(parts)) or real(parts, folder))
+    monkeypatch.setattr(index_parts, "MAX_OPEN_PARTS", 2)
+    assert index.write_bundle(records, tmp_path / "rounds", "d") == ""
+    assert len(joined) >= 4 and max(joined) == 2  # 7 or 8 parts: two rounds of joins
+    flat = sorted(p.relative_to(tmp_path / "flat") for p in (tmp_path / "flat").rglob("*"))
+    assert flat == sorted(p.relative_to(tmp_path / "rounds")
+                          for p in (tmp_path / "rounds").rglob("*"))
+    for rel in flat:
+        if (tmp_path / "flat" / rel).is_file():
+            assert (tmp_path / "flat" / rel).read_bytes() == (
+                tmp_path / "rounds" / rel).read_bytes(), rel
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["flat", "rounds"]
+
+
 def test_parts_written_at_once_merge_into_the_same_bytes(built_site: Path, tmp_path: Path,
                                                          monkeypatch) -> None:
     """Several parts written at once (a build's `-j`) finish in any order; the bundle must be
