@@ -289,6 +289,14 @@ _BLANK = re.compile(r"(?:[ \t\r\n]|#[^\n]*)*")
 _SCALAR = re.compile(r"[^ \t\r\n,\]}#]*")
 _BASIC = re.compile(r'"(?:[^"\\\n\r]|\\[\s\S])*"')
 """A one-line basic string: no newline but an escaped one (tomli refuses that anyway)."""
+_SIMPLE_LINE = re.compile(
+    r"([A-Za-z0-9_-]+)[ \t]*=[ \t]*"
+    r"""(?:"(?:[^"\\\n\r]|\\[\s\S])*"|'[^'\n\r]*'|[^ \t\r\n,\]}#"'\[{]+)"""
+    r"[ \t]*(?:#[^\n]*)?(?=\n|\r\n|$)")
+"""A whole `key = value` line of the commonest kind: a bare key, then a one-line string or a
+plain scalar (a number, a date without a time), maybe a comment. Anything else — dotted keys,
+arrays, tables, multi-line strings, a date with its time — fails the match and is scanned
+step by step."""
 _ML_BASIC_END = re.compile(r'(?:[^"\\]|\\[\s\S]|"(?!""))*"""')
 """The rest of a multi-line basic string, up to its closing quotes."""
 _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -409,13 +417,19 @@ class _Scanner:
 
     def run(self) -> None:
         table: tuple = ()
+        s = self.s
         while True:
             self.skip_blank()
             if self.i >= self.n:
                 return
-            if self.peek() == "[":
+            if s[self.i] == "[":
                 table = self.header()
             else:
+                line = _SIMPLE_LINE.match(s, self.i)
+                if line is not None:  # most lines: one regex instead of a dozen steps
+                    self.explicit.setdefault((*table, line.group(1)), self.i)
+                    self.i = line.end()
+                    continue
                 self.keyval(table)
             self.skip_ws()
             self.skip_comment()
