@@ -100,6 +100,15 @@ def _pagefind_index(records: list[index.Record], out: Path) -> dict[str, Any]:
     return _contents(out / "bundle", url)
 
 
+def _assert_same_files(a: Path, b: Path) -> None:
+    """The two folders hold the same files, byte for byte."""
+    names = sorted(p.relative_to(a) for p in a.rglob("*"))
+    assert names == sorted(p.relative_to(b) for p in b.rglob("*"))
+    for rel in names:
+        if (a / rel).is_file():
+            assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
+
+
 def test_split_keeps_order_and_never_makes_a_part_without_text() -> None:
     assert index_parts.split([5, 5, 5], 10) == [range(0, 2), range(2, 3)]
     assert index_parts.split([20, 0, 0, 3], 10) == [range(0, 3), range(3, 4)]
@@ -213,10 +222,7 @@ def test_an_index_made_in_parts_is_the_index_made_at_once(built_site: Path, tmp_
                 if f.startswith("fragment/") or f in index.UNUSED]
     # The merged files are the same bytes whenever they are made from the same records.
     assert index.write_bundle(records, tmp_path / "again", "d") == ""
-    for path in sorted((tmp_path / "parts").rglob("*")):
-        if path.is_file():
-            assert path.read_bytes() == (tmp_path / "again" / path.relative_to(
-                tmp_path / "parts")).read_bytes(), path
+    _assert_same_files(tmp_path / "parts", tmp_path / "again")
 
 
 def test_parts_joined_in_rounds_merge_into_the_same_bytes(built_site: Path, tmp_path: Path,
@@ -234,13 +240,7 @@ def test_parts_joined_in_rounds_merge_into_the_same_bytes(built_site: Path, tmp_
     monkeypatch.setattr(index_parts, "MAX_OPEN_PARTS", 2)
     assert index.write_bundle(records, tmp_path / "rounds", "d") == ""
     assert len(joined) >= 4 and max(joined) == 2  # 7 or 8 parts: two rounds of joins
-    flat = sorted(p.relative_to(tmp_path / "flat") for p in (tmp_path / "flat").rglob("*"))
-    assert flat == sorted(p.relative_to(tmp_path / "rounds")
-                          for p in (tmp_path / "rounds").rglob("*"))
-    for rel in flat:
-        if (tmp_path / "flat" / rel).is_file():
-            assert (tmp_path / "flat" / rel).read_bytes() == (
-                tmp_path / "rounds" / rel).read_bytes(), rel
+    _assert_same_files(tmp_path / "flat", tmp_path / "rounds")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["flat", "rounds"]
 
 
@@ -269,13 +269,7 @@ def test_parts_written_at_once_merge_into_the_same_bytes(built_site: Path, tmp_p
     monkeypatch.setattr(index_parts, "write_part", counted)
     assert index.write_bundle(records, tmp_path / "three", "d", runs=3) == ""
     assert busy[1] >= 2
-    one = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*"))
-    assert one == sorted(p.relative_to(tmp_path / "three")
-                         for p in (tmp_path / "three").rglob("*"))
-    for rel in one:
-        if (tmp_path / "one" / rel).is_file():
-            assert (tmp_path / "one" / rel).read_bytes() == (
-                tmp_path / "three" / rel).read_bytes(), rel
+    _assert_same_files(tmp_path / "one", tmp_path / "three")
 
 
 def test_a_part_that_cannot_be_written_is_reported_not_published(built_site: Path,
