@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import difflib
 import enum
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from .pickling import interned, quick_pickle
+from .pickling import quick_pickle
 
 
 class Severity(enum.Enum):
@@ -39,8 +40,8 @@ class Span:
 
 # A message repeats across assessments (the corpus of 1,000 versions: 29,563 diagnostics,
 # a few hundred texts), but each assessment's result is a pickle of its own: restored
-# without `interned`, the messages were half of the 17 MiB the diagnostics held.
-@quick_pickle(restore={"message": interned})
+# without `sys.intern`, the messages were half of the 17 MiB the diagnostics held.
+@quick_pickle(restore={"message": sys.intern})
 @dataclass(frozen=True, slots=True)
 class Diagnostic:
     severity: Severity

@@ -23,8 +23,10 @@ V = TypeVar("V")
 
 def quick_pickle(cls: type[T] | None = None, *,
                  restore: Mapping[str, Callable[[Any], Any]] | None = None):
-    """`restore`: field -> a function its restored value is passed through (`interned`,
-    `keys_interned`, `members_interned`), for text that objects from many pickles repeat."""
+    """`restore`: field -> a function its restored value is passed through (`sys.intern`,
+    `keys_interned`, `members_interned`), for text that objects from many pickles repeat: a
+    message every assessment's result repeats, each restored from a pickle of its own, is
+    then held once."""
     def wrap(cls: type[T]) -> type[T]:
         names = tuple(f.name for f in dataclasses.fields(cls))
         get = operator.attrgetter(*names)
@@ -43,19 +45,13 @@ def quick_pickle(cls: type[T] | None = None, *,
     return wrap if cls is None else wrap(cls)
 
 
-def interned(text: str) -> str:
-    """The one copy of a text: a message that every assessment's result repeats, each
-    restored from a pickle of its own, is then held once."""
-    return sys.intern(text)
-
-
 def keys_interned(mapping: Mapping[str, V]) -> Mapping[str, V]:
-    """The mapping with its keys `interned` (an item id every assessment's record repeats)."""
+    """The mapping with its keys interned (an item id every assessment's record repeats)."""
     return MappingProxyType({sys.intern(k): v for k, v in mapping.items()})
 
 
 def members_interned(members: frozenset[str]) -> frozenset[str]:
-    """The set with its members `interned` (the folders every assessment links into)."""
+    """The set with its members interned (the folders every assessment links into)."""
     return frozenset(map(sys.intern, members))
 
 
