@@ -12,7 +12,7 @@ searching, and finds a word only from its start, so words inside longer words an
 two cut differently were missed (shared/research/pagefind-japanese.md). Here each record's text
 is normalised (`normalise`: NFKC, lower case, letters and digits only, a katakana word's final
 ー dropped) and indexed as overlapping character bigrams, one per character position, written
-as ASCII codes (`tokens`) under a language Pagefind does not segment (`zxx`). The search page
+as ASCII codes (`_code`) under a language Pagefind does not segment (`zxx`). The search page
 searches a query's bigrams as a quoted phrase: consecutive positions, that is an exact
 substring match. The index holds no readable text this way, so the records' own text is
 written beside it (`text/<page>.json`) for the excerpts, with a manifest (`piasite.json`) from
@@ -28,7 +28,6 @@ import functools
 import gzip
 import hashlib
 import html
-import itertools
 import json
 import os
 import re
@@ -147,7 +146,12 @@ _NO_TEXT = "zzzzz"
 
 
 def _code(cp: int) -> str:
-    """Three base-36 digits below 35 × 36², else z and four digits: a prefix-free code."""
+    """Three base-36 digits below 35 × 36², else z and four digits: a prefix-free code.
+
+    A text is indexed as one word per character, the code of it and the next one (the last
+    character alone; index_parts.write_part). ASCII letters and digits pass Pagefind's search
+    and the browser's word segmenter unchanged, and a code that never starts another makes a
+    one-character query the prefix of exactly the bigrams that start with it."""
     if cp < 35 * 36 * 36:
         return _DIGITS[cp // 1296] + _DIGITS[cp // 36 % 36] + _DIGITS[cp % 36]
     return "z" + "".join(_DIGITS[cp // 36 ** k % 36] for k in (3, 2, 1, 0))
@@ -160,19 +164,6 @@ class _Codes(dict):
 
 
 _CODES = _Codes()
-
-
-def tokens(normalised: str) -> list[str]:
-    """The words a text is indexed as: one per character, the code of it and the next one
-    (the last character alone).
-
-    ASCII letters and digits pass Pagefind's search and the browser's word segmenter
-    unchanged, and a fixed code per character makes the words prefix-free: a one-character
-    query is the prefix of exactly the bigrams that start with it. index_parts.write_part
-    makes the same words from the code points.
-    """
-    codes = [_CODES[ord(c)] for c in normalised]
-    return [a + b for a, b in itertools.pairwise(codes)] + codes[-1:]
 
 
 # --------------------------------------------------------------------------- records

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from pathlib import Path
 
@@ -20,6 +21,16 @@ def copy_site(dest: Path, munis: tuple[str, ...] = ("midori",)) -> Path:
     if "systems" not in munis and (REPO_ROOT / "content" / "systems").is_dir():
         shutil.copytree(REPO_ROOT / "content" / "systems", dest / "content" / "systems")
     return dest
+
+
+def bigram_words(normalised: str) -> list[str]:
+    """The words the search index holds for a normalised text (docs/search.md), spelled out
+    apart from piasite's own numpy grouping: one per character, the code of it and the next
+    one, the last character alone."""
+    from piasite import index
+
+    codes = [index._code(ord(c)) for c in normalised]
+    return [a + b for a, b in itertools.pairwise(codes)] + codes[-1:]
 
 
 def stable_files(root: Path) -> dict[str, bytes]:

@@ -19,7 +19,7 @@ from typing import Any
 
 import cbor2
 import pytest
-from helpers import copy_site
+from helpers import bigram_words, copy_site
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_search import _search
@@ -86,7 +86,7 @@ def _pagefind_index(records: list[index.Record], out: Path) -> dict[str, Any]:
                        for k, v in index._page_filters(record, names))
         (site / f"r{n:06d}.html").write_text(
             f'<!doctype html><html lang="zxx"><head><meta charset="utf-8"></head>'
-            f'<body>{tags}<p>{" ".join(index.tokens(text))}</p></body></html>', encoding="utf-8")
+            f'<body>{tags}<p>{" ".join(bigram_words(text))}</p></body></html>', encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAGEFIND_")}
     env["PAGEFIND_UNSTABLE_INDEX_CHUNK_SIZE"] = str(index.CHUNK_SIZE)
     subprocess.run([str(index.executable()), "--site", str(site), "--output-path",
@@ -152,7 +152,7 @@ _TEXT = st.text(st.characters(categories=("L", "N")), min_size=1, max_size=30)
 @settings(max_examples=60, deadline=None)
 @given(st.lists(_TEXT, min_size=1, max_size=6))
 def test_a_part_holds_each_bigram_at_its_positions(tmp_path_factory, texts: list[str]) -> None:
-    """Every word (index.tokens) of every page at the positions it has there, the words in
+    """Every word (helpers.bigram_words) of every page at the positions it has there, the words in
     order, a word's pages ascending and each page number and position but the first written
     as the difference to the one before, after Pagefind's weight marker."""
     folder = tmp_path_factory.mktemp("part") / "p"
@@ -160,7 +160,7 @@ def test_a_part_holds_each_bigram_at_its_positions(tmp_path_factory, texts: list
                                   [[("種類", "評価書")]] * len(texts), index._CODES.__getitem__)
     expected: dict[str, dict[int, list[int]]] = {}
     for page, text in enumerate(texts):
-        for position, word in enumerate(index.tokens(text)):
+        for position, word in enumerate(bigram_words(text)):
             expected.setdefault(word, {}).setdefault(page, []).append(position)
     got = _part_words(part)
     assert list(got) == sorted(expected)
@@ -186,7 +186,7 @@ def test_the_index_is_the_one_pagefind_makes_of_the_same_records(built_site: Pat
     assert index.write_bundle(records, tmp_path / "ours", "d") == ""
     ours = _decoded(tmp_path / "ours")
     theirs = _pagefind_index(records, tmp_path / "pagefind")
-    tokens = {w for r in records for w in index.tokens(index.normalise(r.text))}
+    tokens = {w for r in records for w in bigram_words(index.normalise(r.text))}
     extra = set(theirs["words"]) - tokens
     assert extra and all(len(w) < 5 for w in extra)  # pieces of a 3- or 5-character code
     assert ours["words"] == {w: pages for w, pages in theirs["words"].items() if w in tokens}
