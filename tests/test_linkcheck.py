@@ -58,6 +58,26 @@ def test_every_way_to_write_an_id_or_a_link_is_read() -> None:
     ])
 
 
+def test_a_tag_that_recurs_is_placed_where_each_page_has_it(monkeypatch) -> None:
+    """Tags are read once and remembered (most recur from page to page): the same broken
+    link at another place of another page is told at that place, and what was remembered
+    is forgotten when the memory is full without changing what is found."""
+    from piasite import linkcheck
+
+    files = {PAGE("index.html"): _html('<p id="x">x</p><a href="#gone">g</a>'),
+             PAGE("a/index.html"): _html('\n<p>more text first</p>\n  <a href="#gone">g</a>'
+                                         '<p id="x">x</p>')}
+    # 1:56 is where the first page's href starts, 3:6 where the second's does.
+    assert files[PAGE("index.html")].decode().index('href="#gone"') == 55
+    want = ["a/index.html:3:6: error[E701]: ページ「/a/」のリンク「#gone」の「#gone」がリンク先のページにありません",
+            "index.html:1:56: error[E701]: ページ「/」のリンク「#gone」の「#gone」がリンク先のページにありません"]
+    assert sorted(str(d) for d in check_links(files)) == want
+    monkeypatch.setattr(linkcheck, "TAG_MEMO_SIZE", 1)
+    monkeypatch.setattr(linkcheck, "_TAG_MEMO", {})
+    assert sorted(str(d) for d in check_links(files)) == want
+    assert len(linkcheck._TAG_MEMO) <= 1
+
+
 def test_missing_page_and_missing_anchor_are_errors_with_position() -> None:
     files = {
         PAGE("index.html"): _html('<a href="/a/">a</a>\n<a href="/a/#nope">n</a>\n<a href="/gone/">g</a>'),
