@@ -149,3 +149,27 @@ def test_the_bundled_site_uses_the_default_theme_once() -> None:
     assert theme.overrides == ()
     proc = _piasite("check", "--site", str(REPO_ROOT))
     assert proc.returncode == 0 and "テーマ:" not in proc.stderr
+
+
+def test_a_templates_dot_reads_a_dict_as_jinja_does() -> None:
+    """piasite's environment reads `x.name` of a dict as its key without Jinja's failed
+    attribute lookup first; what a template gets is Jinja's answer in every case: the key,
+    the dict's own method for a method's name, an undefined value (an error) for a missing
+    key, and an object's attribute before its item."""
+    import jinja2
+
+    from piasite.render import _Environment
+
+    class Both(dict):
+        title = "attribute"
+
+    source = ("{{ d.title }}|{{ d.items is callable }}|{{ d['items'] }}|{{ d.n + 1 }}|"
+              "{{ b.title }}|{{ b.other }}|{{ o.real }}")
+    values = dict(d={"title": "件名", "items": "key", "n": 1},
+                  b=Both(title="item", other="only an item"), o=3)
+    got = [env(undefined=jinja2.StrictUndefined).from_string(source).render(**values)
+           for env in (jinja2.Environment, _Environment)]
+    assert got[0] == got[1] == "件名|True|key|2|attribute|only an item|3"
+    for env in (jinja2.Environment, _Environment):
+        with pytest.raises(jinja2.UndefinedError, match="no attribute 'missing'"):
+            env(undefined=jinja2.StrictUndefined).from_string("{{ d.missing }}").render(d={})
