@@ -20,9 +20,15 @@ from jinja2 import (
     FileSystemLoader,
     PrefixLoader,
     StrictUndefined,
+    Template,
     select_autoescape,
 )
-from markupsafe import Markup
+from markupsafe import Markup, escape
+
+try:  # MarkupSafe 3: the C function its escape() wraps in a Markup
+    from markupsafe import _escape_inner
+except ImportError:  # pragma: no cover - another MarkupSafe: its own escape(), slower
+    _escape_inner = None
 
 from . import compare, diagram, export, feeds, prefectures, routes, views
 from .diff import Diffs
@@ -157,6 +163,30 @@ class _Environment(Environment):
             return self.undefined(obj=obj, name=attribute)
 
 
+def _escaped(value) -> str:
+    """markupsafe.escape for what a template writes out (`{{ x }}`): the same text, but a
+    plain str. Jinja joins what it writes into the page at once; escape() made a Markup of
+    each piece first, in Python (Markup.__new__ and escape were 4.6 % of a cold build, a
+    string 0.42 -> 0.07 us)."""
+    if type(value) is str:
+        return _escape_inner(value)
+    if type(value) is Markup:
+        return value
+    return escape(value)
+
+
+class _Template(Template):
+    """A template whose `{{ x }}` goes through `_escaped`: Jinja's compiled code calls the
+    `escape` of the template's own module, and only for what it writes out."""
+
+    @classmethod
+    def from_code(cls, environment, code, globals, uptodate=None):
+        made = super().from_code(environment, code, globals, uptodate)
+        if _escape_inner is not None:
+            made.root_render_func.__globals__["escape"] = _escaped
+        return made
+
+
 @functools.lru_cache(maxsize=4)
 def environment(theme: Theme) -> Environment:
     """One Jinja environment per theme state: the preview reuses its compiled templates."""
@@ -171,6 +201,7 @@ def environment(theme: Theme) -> Environment:
     env = _Environment(loader=loader, autoescape=select_autoescape(["html", "xml"]),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                       keep_trailing_newline=True, bytecode_cache=compiled)
+    env.template_class = _Template
     env.filters.update(FILTERS)
     env.globals["urls"] = routes.Urls  # templates ask the route table: {{ urls.search() }}
     return env

@@ -173,3 +173,34 @@ def test_a_templates_dot_reads_a_dict_as_jinja_does() -> None:
     for env in (jinja2.Environment, _Environment):
         with pytest.raises(jinja2.UndefinedError, match="no attribute 'missing'"):
             env(undefined=jinja2.StrictUndefined).from_string("{{ d.missing }}").render(d={})
+
+
+def test_what_a_template_writes_is_escaped_as_jinja_escapes_it() -> None:
+    """piasite's templates escape `{{ x }}` without making a Markup of each piece: the page
+    is the same text for text, markup, numbers, None and an object with __html__, in a page,
+    a macro, a block set and an include."""
+    import jinja2
+    from markupsafe import Markup
+
+    from piasite import render
+
+    class Html:
+        def __html__(self) -> str:
+            return "<b>safe</b>"
+
+    values = dict(t='<a href="x">&\'"', m=Markup("<i>ok</i>"), n=3, z=None, h=Html(),
+                  j="住民基本台帳ファイル")
+    page = ("{{ t }}{{ m }}{{ n }}{{ z }}{{ h }}{{ j }}{{ t ~ m }}"
+            "{% macro f(x) %}<p>{{ x }}</p>{% endmacro %}{{ f(t) }}"
+            "{% set b %}{{ t }}{{ m }}{% endset %}{{ b }}{% include 'part' %}")
+    loader = jinja2.DictLoader({"page": page, "part": "[{{ t }}]"})
+    plain = jinja2.Environment(loader=loader, autoescape=True).get_template("page")
+    ours = jinja2.Environment(loader=loader, autoescape=True)
+    ours.template_class = render._Template
+    template = ours.get_template("page")
+    assert template.root_render_func.__globals__["escape"] is render._escaped
+    assert template.render(**values) == plain.render(**values)
+    assert "&lt;a href=&#34;x&#34;&gt;&amp;&#39;&#34;" in template.render(**values)
+    built = render.environment(find_theme(REPO_ROOT, "default"))
+    assert built.get_template("base.html").root_render_func.__globals__["escape"] is \
+        render._escaped
