@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 import zlib
 from array import array
-from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
@@ -67,7 +66,8 @@ class _Page:
                 self.ids.update(ids)
             if links:
                 start = tag.start()
-                self.links.extend((start + at, url) for at, url in links)
+                for at, url in links:
+                    self.links.append((start + at, url))
 
 
 def _read_tag(raw: str) -> tuple[tuple[str, ...], tuple[tuple[int, str], ...]]:
@@ -134,33 +134,27 @@ def sources(site: Site | None) -> tuple[Sources, dict[str, Span]]:
 _ID = re.compile(r"""\sid=["']([^"']+)["']""")
 
 
-class _IdPositions:
-    """Where each id attribute of a page starts, found once per page (a page has hundreds of
-    links to place)."""
-
-    def __init__(self) -> None:
-        self.pages: dict[PurePosixPath, tuple[list[int], list[str]]] = {}
-
-    def before(self, path: PurePosixPath, text: str, offset: int) -> Iterator[str]:
-        """The ids of the elements that start before `offset`, nearest first."""
-        if path not in self.pages:
-            found = [(m.start(), m.group(1)) for m in _ID.finditer(text)]
-            self.pages[path] = ([p for p, _ in found], [i for _, i in found])
-        starts, ids = self.pages[path]
-        for k in range(bisect_left(starts, offset) - 1, -1, -1):
-            yield ids[k]
+def _ids_before(text: str, offset: int) -> Iterator[str]:
+    """The ids of the elements that start before `offset`, nearest first. Read backwards from
+    there: the id that places a link is most often the next one up, and finding every id of
+    a version page first, for the few links it has to place, was 0.7 % of a build."""
+    end = offset + 3
+    while (at := text.rfind("id=", 0, end)) > 0:
+        m = _ID.match(text, at - 1)
+        if m is not None:
+            yield m.group(1)
+        end = at + 2
 
 
 def _span_for(url: str, path: PurePosixPath, text: str, offset: int,
-              sources: tuple[Sources, dict[str, Span]], positions: _IdPositions | None = None
-              ) -> Span:
+              sources: tuple[Sources, dict[str, Span]]) -> Span:
     """The source of the page, narrowed to the item or row the link sits in when known."""
     exact, prefix = sources
     if url in exact:
         span, ids = exact[url]
         if ids:
             # the nearest enclosing-or-preceding element whose id names an item or a row
-            for found in (positions or _IdPositions()).before(path, text, offset):
+            for found in _ids_before(text, offset):
                 if found in ids:
                     return ids[found]
         return span
@@ -296,7 +290,6 @@ def check_scans(scans: Mapping[PurePosixPath, Scan], names: Mapping[str, PurePos
     outbound: list[Outbound] = []
     seen: set[tuple] = set()
     memo = {} if memo is None else memo
-    positions = _IdPositions()
     outbound_seen: set[tuple] = set()
     for path, sc in scans.items():
         here = page_url(path)
@@ -312,7 +305,11 @@ def check_scans(scans: Mapping[PurePosixPath, Scan], names: Mapping[str, PurePos
             if where is None or (path, raw) in seen:
                 continue
             targets, frag = where
-            name = next((t for t in targets if t in names), None)
+            for name in targets:  # a loop, not next(genexpr): a link is checked in 0.2 us
+                if name in names:
+                    break
+            else:
+                name = None
             target = None if name is None else names[name]
             if later is not None and (name is None or (name in waiting
                                                        and _needs_ids(name, frag))):
@@ -326,15 +323,15 @@ def check_scans(scans: Mapping[PurePosixPath, Scan], names: Mapping[str, PurePos
                     continue
                 outbound_seen.add((targets, frag))
                 outbound.append(Outbound(raw, targets, frag,
-                                         _span_for(here, path, sc.full_text(), offset, srcs,
-                                                   positions), here))
+                                         _span_for(here, path, sc.full_text(), offset, srcs),
+                                         here))
                 continue
             problem = judge(target, frag, ids_of)
             if problem is None:
                 continue
             seen.add((path, raw))
             diags.append(broken(here, raw, problem,
-                                _span_for(here, path, sc.full_text(), offset, srcs, positions)))
+                                _span_for(here, path, sc.full_text(), offset, srcs)))
     return diags, outbound
 
 
