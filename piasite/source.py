@@ -297,6 +297,13 @@ _SIMPLE_LINE = re.compile(
 plain scalar (a number, a date without a time), maybe a comment. Anything else — dotted keys,
 arrays, tables, multi-line strings, a date with its time — fails the match and is scanned
 step by step."""
+_ELEMENT = re.compile(
+    r"""(?:"(?:[^"\\\n\r]|\\[\s\S])*"(?!")|'[^'\n\r]*'(?!')|[^ \t\r\n,\]}#"'\[{]+)"""
+    r"(?:[ \t\r\n]|#[^\n]*)*(?:(,)(?:[ \t\r\n]|#[^\n]*)*|\])")
+"""An array element of the commonest kind (a one-line string or a plain scalar: a table's
+cell, a list's entry) with what follows it: its `,` and the blank up to the next element
+(group 1), or the array's `]`. Anything else (an inline table, an array, a multi-line
+string, a date with its time) fails and is scanned step by step."""
 _ML_BASIC_END = re.compile(r'(?:[^"\\]|\\[\s\S]|"(?!""))*"""')
 """The rest of a multi-line basic string, up to its closing quotes."""
 _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -514,19 +521,27 @@ class _Scanner:
 
     def array(self, path: tuple) -> None:
         self.expect("[")
+        s = self.s
         index = 0
+        self.skip_blank()
         while True:
-            self.skip_blank()
-            if self.peek() == "]":
+            if s.startswith("]", self.i):
                 self.i += 1
                 return
             element = (*path, index)
             self.explicit.setdefault(element, self.i)
-            self.value(element)
             index += 1
+            simple = _ELEMENT.match(s, self.i)
+            if simple is not None:  # most elements: one regex (tables' rows are arrays)
+                self.i = simple.end()
+                if simple.group(1) is None:  # the array's "]"
+                    return
+                continue
+            self.value(element)
             self.skip_blank()
             if self.peek() == ",":
                 self.i += 1
+                self.skip_blank()
             elif self.peek() != "]":
                 raise _ScanError(f"expected ',' or ']' at {self.i}")
 

@@ -199,6 +199,11 @@ date = 2
 [[changes]]
 [[changes]]
 date = 4
+[cells]
+rows = [["a", 'b', ""], [ "c" , 1 ], [],
+  [\"\"\"multi
+line\"\"\", 1979-05-27 07:32:00, "x" ,],   # コメント
+]
 """
 
 
@@ -241,6 +246,20 @@ date = 4
         (("changes", 2), (34, 1)),
         (("changes", 3), (35, 1)),
         (("changes", 3, "date"), (36, 1)),
+        # An array's elements: a table's cells, one after another, and what is not one string
+        # or one scalar (a multi-line string, a date with its time, an empty array).
+        (("cells", "rows", 0), (38, 9)),
+        (("cells", "rows", 0, 0), (38, 10)),
+        (("cells", "rows", 0, 1), (38, 15)),
+        (("cells", "rows", 0, 2), (38, 20)),
+        (("cells", "rows", 1), (38, 25)),
+        (("cells", "rows", 1, 0), (38, 27)),
+        (("cells", "rows", 1, 1), (38, 33)),
+        (("cells", "rows", 2), (38, 38)),
+        (("cells", "rows", 3), (39, 3)),
+        (("cells", "rows", 3, 0), (39, 4)),
+        (("cells", "rows", 3, 1), (40, 10)),
+        (("cells", "rows", 3, 2), (40, 31)),
     ],
 )
 def test_tricky_positions(path: tuple, expected: tuple[int, int]) -> None:
