@@ -44,6 +44,9 @@ _RUN = re.compile(r"\d{12,}")
 # followed by a digit or a hyphen (`_bounded`: checked after the match, for the same reason).
 _DASHES = "-‐－"
 _GROUPED = re.compile(rf"(\d{{4}})([ \u3000{re.escape(_DASHES)}])(\d{{4}})\2(\d{{4}})")
+_CANDIDATE = re.compile(rf"\d{{4}}(?:\d{{8}}|[ \u3000{re.escape(_DASHES)}]\d{{4}})")
+"""What both shapes begin with. Most files have neither (894 of 972 files of the corpus) and
+are then read once, not twice: the scan was 1.6 % of a cold 1,000-version build."""
 _MAX_BYTES = 5_000_000
 
 
@@ -92,6 +95,8 @@ def find_numbers(text: str, path: PurePosixPath) -> list[Finding]:
 @functools.lru_cache(maxsize=1024)
 def _positions(text: str) -> tuple[tuple[int, int, str], ...]:
     # Cached by content: the preview server scans every file on each save.
+    if _CANDIDATE.search(text) is None:
+        return ()
     hits: dict[int, str] = {}
     for m in _RUN.finditer(text):
         if is_individual_number(m.group(0)):  # exactly 12 digits
