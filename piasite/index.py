@@ -323,68 +323,97 @@ def records_of(page: str, url: str) -> list[Record]:
     return out
 
 
+_START_TAGS: dict[str, tuple[str, int, bool, dict[str, str]]] = {}
+"""A start tag's text -> its name, its `_TAGS` bits, whether it is void or self-closed, and
+its attributes when the walk reads them (`_NO_ATTRS` else). Most tags recur (a td, a p with
+a class, an item's section in every version): read once, not each time."""
+START_TAGS_SIZE = 20_000
+
+
+def _start_tag(m: re.Match) -> tuple[str, int, bool, dict[str, str]]:
+    tag, raw = m.group(3, 4)
+    tag = tag.lower()
+    info = _TAGS.get(tag, 0)
+    attrs = _attrs(raw) if ("id=" in raw or "data-search" in raw or "hidden" in raw) \
+        else _NO_ATTRS
+    known = (tag, info, bool(info & _VOID) or raw.endswith("/"), attrs)
+    if len(_START_TAGS) >= START_TAGS_SIZE:
+        _START_TAGS.clear()
+    _START_TAGS[m.group()] = known
+    return known
+
+
 def _read_region(page: str, start: int, url: str) -> tuple[Record | None, int]:
     """The record of the `data-search` element at `start`, and where the element ends."""
     region: _Region | None = None
-    # Open elements: (tag, anchor to restore on close, flags).
-    stack: list[tuple[str, int, int]] = []
+    # Open elements: (tag, anchor to restore on close, flags, whether it is a block).
+    stack: list[tuple[str, int, int, int]] = []
     skip = 0
     for m in _TOKEN.finditer(page, start):
         kind = m.lastindex
         if kind == 5:  # text
             if not skip and region is not None:
-                region.text(m.group(5))
+                data = m.group(5)
+                if data.isspace():  # between tags, most often: as _Region.text has it
+                    region.space = True
+                else:
+                    region.text(data)
             continue
         if kind == 4:  # a start tag
-            tag, raw = m.group(3, 4)
-            tag = tag.lower()
-            info = _TAGS.get(tag, 0)
-            if info & _VOID or raw.endswith("/"):
+            tag, info, void, attrs = _START_TAGS.get(m.group()) or _start_tag(m)
+            if void:
                 if info & _BLOCK and region is not None:
                     region.space = True
                 continue
             if skip:
-                stack.append((tag, 0, _F_SKIP))
+                stack.append((tag, 0, _F_SKIP, 0))
                 skip += 1
                 continue
-            attrs = _attrs(raw) if ("id=" in raw or "data-search" in raw or "hidden" in raw) \
-                else _NO_ATTRS
             if region is None:  # the region's own element
                 region = _Region(_record(attrs["data-search"], url))
-                stack.append((tag, -1, _F_REGION))
+                stack.append((tag, -1, _F_REGION, info & _BLOCK))
                 if attrs.get("id") and not info & _NOT_A_PLACE:
                     region.open_place(attrs["id"], attrs.get("data-search-label", ""))
                 continue
             saved = region.anchor
             flags = 0
-            if info & _SKIP or "data-search-ignore" in attrs or "hidden" in attrs:
-                flags = _F_SKIP
-                skip += 1
-            elif attrs.get("id") and not info & _NOT_A_PLACE:
-                region.open_place(attrs["id"], attrs.get("data-search-label", ""))
-                if info & _HEADING:
-                    flags = _F_HEADING
-            if info & _LABEL and not flags & _F_SKIP and region.capture is None:
-                target = region.anchor
-                if target >= 0 and region.labels[target] is not None and (
-                        flags & _F_HEADING or tag == "dt"):
-                    region.labels[target] = []
-                    region.capture = target
-                    flags |= _F_LABEL
+            if attrs is not _NO_ATTRS or info & (_SKIP | _LABEL):
+                if info & _SKIP or "data-search-ignore" in attrs or "hidden" in attrs:
+                    flags = _F_SKIP
+                    skip += 1
+                elif attrs.get("id") and not info & _NOT_A_PLACE:
+                    region.open_place(attrs["id"], attrs.get("data-search-label", ""))
+                    if info & _HEADING:
+                        flags = _F_HEADING
+                if info & _LABEL and not flags & _F_SKIP and region.capture is None:
+                    target = region.anchor
+                    if target >= 0 and region.labels[target] is not None and (
+                            flags & _F_HEADING or tag == "dt"):
+                        region.labels[target] = []
+                        region.capture = target
+                        flags |= _F_LABEL
             if info & _BLOCK:
                 region.space = True
-            stack.append((tag, saved, flags))
+            stack.append((tag, saved, flags, info & _BLOCK))
             continue
         if kind != 2:  # a comment, script or style, or a lone "<"
             if m.group() == "<" and not skip and region is not None:
                 region.text("<")
             continue
         tag = m.group(2).lower()
-        if region is None or not stack or (
-                stack[-1][0] != tag and not any(t == tag for t, _, _ in stack)):
+        if region is None or not stack:
+            continue
+        top = stack[-1]
+        if top[0] == tag and not top[2]:  # most end tags: the element last opened, plain
+            stack.pop()
+            region.anchor = top[1]
+            if top[3]:
+                region.space = True
+            continue
+        if top[0] != tag and not any(t[0] == tag for t in stack):
             continue  # a stray end tag
         while stack:
-            t, saved, flags = stack.pop()
+            t, saved, flags, block = stack.pop()
             if flags:
                 if flags & _F_SKIP:
                     skip -= 1
@@ -400,7 +429,7 @@ def _read_region(page: str, start: int, url: str) -> tuple[Record | None, int]:
                     return (region.record if region.record.segments else None), m.end()
             if not flags & _F_HEADING:  # a heading's place covers what follows it
                 region.anchor = saved
-            if _TAGS.get(t, 0) & _BLOCK:
+            if block:
                 region.space = True
             if t == tag:
                 break
