@@ -17,7 +17,6 @@ from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from types import MappingProxyType
 
 import tomli
 
@@ -259,7 +258,7 @@ def _parse_toml(text: str, *, line_offset: int = 0) -> tuple[TomlDoc | None, Tom
         # or recursion on absurdly deep nesting.
         msg = "入れ子が深すぎます" if isinstance(e, RecursionError) else str(e) or type(e).__name__
         return None, TomlError(msg, 1 + line_offset, 1)
-    return TomlDoc(data, MappingProxyType(_positions(text, line_offset))), None
+    return TomlDoc(data, _positions(text, line_offset)), None
 
 
 def _toml_error(e: tomli.TOMLDecodeError, line_offset: int) -> TomlError:
@@ -267,14 +266,90 @@ def _toml_error(e: tomli.TOMLDecodeError, line_offset: int) -> TomlError:
     return TomlError(e.msg, e.lineno + line_offset, e.colno)
 
 
-def _positions(text: str, line_offset: int) -> dict[tuple, tuple[int, int]]:
+def _positions(text: str, line_offset: int) -> Positions:
     scanner = _Scanner(text)
     # Positions are best effort: tomli already accepted the text and produced the
     # data, and TomlDoc.pos falls back to ancestors. A scanner gap must not turn valid
     # content into a crash.
     with contextlib.suppress(Exception):
         scanner.run()
-    return scanner.positions(line_offset)
+    return Positions(text, line_offset, {**scanner.implicit, **scanner.explicit},
+                     scanner.arrays)
+
+
+class Positions(Mapping):
+    """Key path -> (line, col) of one document, worked out when asked.
+
+    A document has thousands of keys and array elements (a 変更箇所 file's source_lines, a
+    table's cells) and a build asks for the positions of few of them: turning every index
+    into a line and a column was a fifth of the scanner's time, and an array of strings or
+    scalars is only read again, element by element, when one of its elements is asked for.
+    """
+
+    __slots__ = ("_arrays", "_at", "_elements", "_lines", "_offset", "_text")
+
+    def __init__(self, text: str, line_offset: int, at: dict[tuple, int],
+                 arrays: dict[tuple, int]) -> None:
+        self._text = text
+        self._offset = line_offset
+        self._at = at
+        """Key path -> index in the text (explicit definitions over implicit ones)."""
+        self._arrays = arrays
+        """Path of an array of one-line strings and plain scalars -> index of its "["."""
+        self._elements: dict[tuple, list[int]] = {}
+        self._lines: list[int] | None = None
+
+    def _index(self, key: tuple) -> int | None:
+        at = self._at.get(key)
+        if at is None and key and type(key[-1]) is int and key[:-1] in self._arrays:
+            starts = self._element_starts(key[:-1])
+            if 0 <= key[-1] < len(starts):
+                return starts[key[-1]]
+        return at
+
+    def _element_starts(self, path: tuple) -> list[int]:
+        starts = self._elements.get(path)
+        if starts is None:
+            s = self._text
+            i = _BLANK.match(s, self._arrays[path] + 1).end()  # type: ignore[union-attr]
+            starts = []
+            while not s.startswith("]", i):
+                starts.append(i)
+                m = _ELEMENT.match(s, i)
+                if m is None or m.group(1) is None:  # the array's "]"
+                    break
+                i = m.end()
+            self._elements[path] = starts
+        return starts
+
+    def get(self, key: tuple, default=None):  # without a KeyError for each ancestor tried
+        if key == ():
+            return 1 + self._offset, 1
+        at = self._index(key)
+        if at is None:
+            return default
+        if self._lines is None:
+            self._lines = [0] + [m.end() for m in re.finditer("\n", self._text)]
+        line = bisect_right(self._lines, at)
+        return line + self._offset, at - self._lines[line - 1] + 1
+
+    def __getitem__(self, key: tuple) -> tuple[int, int]:
+        found = self.get(key)
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def __contains__(self, key: object) -> bool:
+        return key == () or (isinstance(key, tuple) and self._index(key) is not None)
+
+    def __iter__(self):
+        yield ()
+        yield from (k for k in self._at if k != ())
+        for path in self._arrays:
+            yield from ((*path, k) for k in range(len(self._element_starts(path))))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 class _ScanError(Exception):
@@ -297,13 +372,16 @@ _SIMPLE_LINE = re.compile(
 plain scalar (a number, a date without a time), maybe a comment. Anything else — dotted keys,
 arrays, tables, multi-line strings, a date with its time — fails the match and is scanned
 step by step."""
-_ELEMENT = re.compile(
-    r"""(?:"(?:[^"\\\n\r]|\\[\s\S])*"(?!")|'[^'\n\r]*'(?!')|[^ \t\r\n,\]}#"'\[{]+)"""
-    r"(?:[ \t\r\n]|#[^\n]*)*(?:(,)(?:[ \t\r\n]|#[^\n]*)*|\])")
+_ONE_VALUE = r"""(?:"(?:[^"\\\n\r]|\\[\s\S])*"(?!")|'[^'\n\r]*'(?!')|[^ \t\r\n,\]}#"'\[{]+)"""
+_BLANKS = r"(?:[ \t\r\n]++|#[^\n]*+)*+"
+_ELEMENT = re.compile(rf"{_ONE_VALUE}{_BLANKS}(?:(,){_BLANKS}|\])")
 """An array element of the commonest kind (a one-line string or a plain scalar: a table's
 cell, a list's entry) with what follows it: its `,` and the blank up to the next element
 (group 1), or the array's `]`. Anything else (an inline table, an array, a multi-line
 string, a date with its time) fails and is scanned step by step."""
+_SIMPLE_ARRAY = re.compile(rf"\[{_BLANKS}(?:{_ONE_VALUE}{_BLANKS},{_BLANKS})*+"
+                           rf"(?:{_ONE_VALUE}{_BLANKS})?\]")
+"""A whole array of such elements (or an empty one)."""
 _ML_BASIC_END = re.compile(r'(?:[^"\\]|\\[\s\S]|"(?!""))*"""')
 """The rest of a multi-line basic string, up to its closing quotes."""
 _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -316,25 +394,14 @@ class _Scanner:
         self.s = text
         self.n = len(text)
         self.i = 0
-        self.line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
         # Explicit definitions (key = value, headers, array elements) win over
         # tables that were only created implicitly by a dotted key or header.
         self.explicit: dict[tuple, int] = {}
         self.implicit: dict[tuple, int] = {}
         self.aot_count: dict[tuple, int] = {}
-
-    # -- results
-
-    def positions(self, line_offset: int) -> dict[tuple, tuple[int, int]]:
-        out = {(): (1 + line_offset, 1)}
-        for table in (self.implicit, self.explicit):
-            for path, idx in table.items():
-                out[path] = self._linecol(idx, line_offset)
-        return out
-
-    def _linecol(self, idx: int, line_offset: int) -> tuple[int, int]:
-        line = bisect_right(self.line_starts, idx)
-        return line + line_offset, idx - self.line_starts[line - 1] + 1
+        self.arrays: dict[tuple, int] = {}
+        """Arrays of one-line strings and plain scalars: their elements' positions are
+        found only when asked for (`Positions`)."""
 
     # -- low level
 
@@ -520,6 +587,11 @@ class _Scanner:
                 raise _ScanError(f"expected ',' or '}}' at {self.i}")
 
     def array(self, path: tuple) -> None:
+        whole = _SIMPLE_ARRAY.match(self.s, self.i)
+        if whole is not None:  # most arrays (source_lines, a table's rows): passed over
+            self.arrays[path] = self.i
+            self.i = whole.end()
+            return
         self.expect("[")
         s = self.s
         index = 0

@@ -356,6 +356,22 @@ def test_line_offset_applies_to_positions() -> None:
     assert doc.pos(("zzz",)) == (5, 1)
 
 
+def test_an_arrays_elements_are_placed_when_asked_for() -> None:
+    """An array of strings and scalars is passed over whole and read again only when one of
+    its elements is asked for: the same positions, the same keys, no element beyond it."""
+    doc, _ = parse_toml('a = [1, # コメント\n  "x",\n  \'y\' ,\n]\nb = []\nc = [[1, 2], "z"]\n',
+                        line_offset=2)
+    assert doc is not None
+    assert [doc.pos(("a", i)) for i in range(3)] == [(3, 6), (4, 3), (5, 3)]
+    assert ("a", 2) in doc.positions and ("a", 3) not in doc.positions
+    assert ("a", -1) not in doc.positions and ("b", 0) not in doc.positions
+    assert doc.pos(("a", 3)) == (3, 1)  # not an element: its array's position
+    assert doc.positions.get(("c", 0, 1)) == (8, 10) and doc.positions[("c", 1)] == (8, 14)
+    assert set(doc.positions) == {(), ("a",), ("a", 0), ("a", 1), ("a", 2), ("b",), ("c",),
+                                  ("c", 0), ("c", 0, 0), ("c", 0, 1), ("c", 1)}
+    assert len(doc.positions) == 11
+
+
 # ---------------------------------------------------------------------------
 # TOML errors
 
