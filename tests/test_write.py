@@ -118,6 +118,28 @@ class Kept:
     line: int = 1
 
 
+@quick_pickle
+@dataclass(slots=True)
+class Open:
+    name: str
+    line: int = 1
+
+
+def test_a_quick_pickle_class_reads_back_frozen_or_not(tmp_path):
+    """A frozen class is restored through object.__setattr__ and stays frozen; another (a
+    FieldView) by plain assignment; both read back equal."""
+    import dataclasses
+
+    path = tmp_path / "entry.pickle"
+    write.save_pickle(path, (Kept("a", 3), Open("b", 4)))
+    kept, open_ = write.load_pickle(path)
+    assert (kept, open_) == (Kept("a", 3), Open("b", 4))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        kept.line = 5  # type: ignore[misc]
+    open_.line = 5
+    assert open_ == Open("b", 5)
+
+
 def test_a_cache_entry_of_another_shape_reads_as_none(tmp_path, monkeypatch):
     # The build caches hold quick_pickle classes: the same class reads back equal; a class
     # that gained a field since (a new piasite) finds the old entry unreadable, and the build
