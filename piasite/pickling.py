@@ -63,7 +63,7 @@ def _setstate(names: tuple[str, ...], restore: Mapping[str, Callable[[Any], Any]
     spans: 0.066 s → 0.042 s), and a rebuild unpickles every cached assessment's. A state
     of another length (an older cache) raises ValueError, as the loop's `zip` did. A frozen
     class's fields are set through object.__setattr__, another's by plain assignment (a
-    comparison entry's 27-field FieldView: 3.4 → 0.9 us)."""
+    comparison entry's 27-field FieldView unpickled in 2.6 us instead of 4.9)."""
     lines = [f"    if len(state) != {len(names)}: raise ValueError('state of another class')"]
     for i, name in enumerate(names):
         value = f"{'restore_' + name if name in restore else ''}(state[{i}])"
