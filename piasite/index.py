@@ -323,24 +323,17 @@ def records_of(page: str, url: str) -> list[Record]:
     return out
 
 
-_START_TAGS: dict[str, tuple[str, int, bool, dict[str, str]]] = {}
-"""A start tag's text -> its name, its `_TAGS` bits, whether it is void or self-closed, and
-its attributes when the walk reads them (`_NO_ATTRS` else). Most tags recur (a td, a p with
-a class, an item's section in every version): read once, not each time."""
-START_TAGS_SIZE = 20_000
-
-
-def _start_tag(m: re.Match) -> tuple[str, int, bool, dict[str, str]]:
-    tag, raw = m.group(3, 4)
+@functools.lru_cache(maxsize=20_000)
+def _start_tag(text: str) -> tuple[str, int, bool, dict[str, str]]:
+    """A start tag's name, its `_TAGS` bits, whether it is void or self-closed, and its
+    attributes when the walk reads them (`_NO_ATTRS` else). Remembered by the tag's text:
+    most tags recur (a td, a p with a class, an item's section in every version)."""
+    tag, raw = _TOKEN.match(text).group(3, 4)  # type: ignore[union-attr]
     tag = tag.lower()
     info = _TAGS.get(tag, 0)
     attrs = _attrs(raw) if ("id=" in raw or "data-search" in raw or "hidden" in raw) \
         else _NO_ATTRS
-    known = (tag, info, bool(info & _VOID) or raw.endswith("/"), attrs)
-    if len(_START_TAGS) >= START_TAGS_SIZE:
-        _START_TAGS.clear()
-    _START_TAGS[m.group()] = known
-    return known
+    return tag, info, bool(info & _VOID) or raw.endswith("/"), attrs
 
 
 def _read_region(page: str, start: int, url: str) -> tuple[Record | None, int]:
@@ -360,7 +353,7 @@ def _read_region(page: str, start: int, url: str) -> tuple[Record | None, int]:
                     region.text(data)
             continue
         if kind == 4:  # a start tag
-            tag, info, void, attrs = _START_TAGS.get(m.group()) or _start_tag(m)
+            tag, info, void, attrs = _start_tag(m.group())
             if void:
                 if info & _BLOCK and region is not None:
                     region.space = True

@@ -58,10 +58,10 @@ def test_every_way_to_write_an_id_or_a_link_is_read() -> None:
     ])
 
 
-def test_a_tag_that_recurs_is_placed_where_each_page_has_it(monkeypatch) -> None:
+def test_a_tag_that_recurs_is_placed_where_each_page_has_it() -> None:
     """Tags are read once and remembered (most recur from page to page): the same broken
     link at another place of another page is told at that place, and what was remembered
-    is forgotten when the memory is full without changing what is found."""
+    is forgotten (the memory is bounded) without changing what is found."""
     from piasite import linkcheck
 
     files = {PAGE("index.html"): _html('<p id="x">x</p><a href="#gone">g</a>'),
@@ -71,11 +71,12 @@ def test_a_tag_that_recurs_is_placed_where_each_page_has_it(monkeypatch) -> None
     assert files[PAGE("index.html")].decode().index('href="#gone"') == 55
     want = ["a/index.html:3:6: error[E701]: ページ「/a/」のリンク「#gone」の「#gone」がリンク先のページにありません",
             "index.html:1:56: error[E701]: ページ「/」のリンク「#gone」の「#gone」がリンク先のページにありません"]
+    linkcheck._read_tag.cache_clear()
     assert sorted(str(d) for d in check_links(files)) == want
-    monkeypatch.setattr(linkcheck, "TAG_MEMO_SIZE", 1)
-    monkeypatch.setattr(linkcheck, "_TAG_MEMO", {})
+    assert linkcheck._read_tag.cache_info().hits >= 2  # <p id="x"> and <a href="#gone">
+    linkcheck._read_tag.cache_clear()
     assert sorted(str(d) for d in check_links(files)) == want
-    assert len(linkcheck._TAG_MEMO) <= 1
+    assert linkcheck._read_tag.cache_info().maxsize == 20_000
 
 
 def test_missing_page_and_missing_anchor_are_errors_with_position() -> None:
