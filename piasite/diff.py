@@ -96,12 +96,17 @@ def _tokenizer():
 
 
 def _words(text: str) -> list[str]:
+    # Sentence by sentence: a text and its edited self share most of their sentences, and
+    # each is cut once (the cut is the same: Sudachi's over the whole text matched its
+    # sentences' on every text of the bundled site and of a 100-version corpus).
+    return [w for s in _SENTENCE.findall(text) for w in _sentence_words(s)]
+
+
+@functools.lru_cache(maxsize=16384)
+def _sentence_words(sentence: str) -> tuple[str, ...]:
     tok = _tokenizer()
-    if len(text) <= _MAX_CHARS:
-        return [m.surface() for m in tok.tokenize(text)]
-    parts = [s[i:i + _MAX_CHARS] for s in _SENTENCE.findall(text)
-             for i in range(0, len(s), _MAX_CHARS)]
-    return [m.surface() for part in parts for m in tok.tokenize(part)]
+    return tuple(m.surface() for i in range(0, len(sentence), _MAX_CHARS)
+                 for m in tok.tokenize(sentence[i:i + _MAX_CHARS]))
 
 
 def tokens(text: str, split: Callable[[str], list[str]] = _words) -> list[str]:
@@ -127,8 +132,10 @@ def _tokens_of(text: str) -> tuple[str, ...]:
 
 
 def forget() -> None:
-    """Empty the texts' 字句 cache (a build, between assessments: the next one is other text)."""
+    """Empty the texts' 字句 caches (a build, between assessments: the next one is other
+    text)."""
     _tokens_of.cache_clear()
+    _sentence_words.cache_clear()
 
 
 def inline_diff(old: str, new: str) -> tuple[tuple[Segment, ...], tuple[Segment, ...]]:

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from helpers import copy_site, soup, text
 
-from piasite import pipeline
+from piasite import diff, pipeline
 from piasite.diff import inline_diff
+from piasite.load import load
 
 HERE = Path(__file__).parent
 
@@ -44,6 +45,22 @@ def test_a_very_long_text_is_compared_whole():
     left, right = inline_diff(old, old.replace("作成", "調製"))
     assert changed(left, "delete") == ["作成"] and changed(right, "insert") == ["調製"]
     assert "".join(s.text for s in left) == old
+
+
+def test_texts_are_cut_as_sudachi_cuts_them_whole():
+    # _words cuts a text sentence by sentence (each sentence once, for the text and its
+    # edited self): the words must be those of the whole text, on every 変更箇所 text of the
+    # bundled site.
+    from sudachipy import Dictionary, SplitMode
+
+    site, _ = load(HERE.parent)
+    texts = {t for a in site.affairs() for rev in a.revisions for row in rev.changes
+             for t in (row.before, row.after) if "。" in t.rstrip("。")}
+    assert len(texts) > 200
+    whole = Dictionary(dict="core").tokenizer(SplitMode.B)
+    diff.forget()
+    for t in sorted(texts):
+        assert diff._words(t) == [m.surface() for m in whole.tokenize(t)], t
 
 
 def test_placeholder_before_means_everything_is_new():
