@@ -7,9 +7,10 @@ changing the content (the site publishes what the municipality declared).
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 from . import lgcode, prefectures
 from .consultation import MIN_DAYS, length_days
@@ -19,11 +20,13 @@ from .normalize import PLACEHOLDERS, item_text, match_key
 from .wareki import parse_date
 
 
-def _date_diags(text: str, span: Span, what: str) -> Iterator[Diagnostic]:
+def _date_diags(text: str, span: Span | Callable[[], Span], what: str
+                ) -> Iterator[Diagnostic]:
+    """A date's problems, at `span` (or where `span()` says: worked out only for a problem)."""
     _, problems = parse_date(text)
     for p in problems:
         make = error if p.severity == "error" else warning
-        yield make(p.code, f"{what}: {p.message}", span)
+        yield make(p.code, f"{what}: {p.message}", span if isinstance(span, Span) else span())
 
 
 def check_values(site: Site) -> Iterator[Diagnostic]:
@@ -54,7 +57,8 @@ def check_changes(site: Site) -> Iterator[Diagnostic]:
         last_after: dict[str, tuple] = {}
         for row in rev.changes:
             if row.date_text:
-                yield from _date_diags(row.date_text, row.at("date"), f"変更箇所 {row.index} 行目の変更日")
+                yield from _date_diags(row.date_text, functools.partial(row.at, "date"),
+                                      f"変更箇所 {row.index} 行目の変更日")
             if row.field and row.field not in anchors:
                 yield error("E108", f"変更箇所 {row.index} 行目の field「{row.field}」は様式の項目にありません",
                             row.at("field"))

@@ -441,8 +441,29 @@ def _changes(root: Path, path: Path | None,
             readings=MappingProxyType(_cell_readings(
                 row.get("readings", {}), f"変更箇所 {i + 1} 行目の「readings」",
                 lambda *sub, i=i: where(("changes", i, "readings", *sub)), diags) or {}),
-            key_spans=MappingProxyType({k: where(("changes", i, k)) for k in written})))
+            key_spans=_RowSpans(where, i, tuple(written))))
     return tuple(out), Span(src.path)
+
+
+class _RowSpans(Mapping):
+    """Where each key of a 変更箇所 row is written, worked out when a diagnostic asks: a
+    build asks for few of the rows' keys (working out all of them was 1 % of a build)."""
+
+    __slots__ = ("_keys", "_row", "_where")
+
+    def __init__(self, where: schema.Where, row: int, keys: tuple[str, ...]) -> None:
+        self._where, self._row, self._keys = where, row, keys
+
+    def __getitem__(self, key: str) -> Span:
+        if key not in self._keys:
+            raise KeyError(key)
+        return self._where(("changes", self._row, key))
+
+    def __iter__(self):
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
 
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 import datetime
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -105,6 +106,19 @@ def parse_date(text: str) -> tuple[JDate | None, list[DateProblem]]:
     """Parse a date; return (JDate or None on error, problems). Never raises."""
     if not isinstance(text, str):
         return None, [_malformed(repr(text))]
+    jd, problems = _parse_date(text)
+    return jd, list(problems)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_date(text: str) -> tuple[JDate | None, tuple[DateProblem, ...]]:
+    # Remembered: a date is read by the schema, by the loader and by the checks, and most
+    # dates recur (a 変更箇所 table's rows share a few).
+    jd, problems = _parse(text)
+    return jd, tuple(problems)
+
+
+def _parse(text: str) -> tuple[JDate | None, list[DateProblem]]:
     norm = unicodedata.normalize("NFKC", text).strip()
     era: Era | None = None
     era_year: int | None = None
