@@ -23,6 +23,7 @@ from typing import TypeVar
 
 from . import linkcheck
 from .assessment import AffairResult, Task
+from .pickling import quick_pickle
 from .routes import PAGEFIND as BUNDLE
 from .write import Stamp, load_pickle, save_pickle, stamped_files, stat_stamp
 
@@ -108,6 +109,7 @@ def _digest(path: str) -> bytes:
         return hashlib.sha256(f.read()).digest()
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class Entry:
     key: str

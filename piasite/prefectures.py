@@ -11,7 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from .pickling import quick_pickle
 
+
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class Prefecture:
     code: str

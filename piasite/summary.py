@@ -16,8 +16,10 @@ from . import compare
 from .feeds import FeedEntry
 from .link import LinkIndex, SystemUse, with_uses
 from .model import Family, Form, Municipality, System
+from .pickling import quick_pickle
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class AffairSummary:
     muni: str
