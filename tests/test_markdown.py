@@ -52,7 +52,7 @@ _ALPHABET = "住民基本台帳ネットワークシステム　・、。（）(
 
 
 # Lines the shortcut may take, some with a character or a start that sends them to the parser.
-_LINES = st.lists(st.text(alphabet="住民基本台帳（）・、。 　1.)-=\"a", max_size=8), max_size=6).map("\n".join)
+_LINES = st.lists(st.text(alphabet="住民基本台帳（）・、。 　1.)-=+\"a", max_size=8), max_size=6).map("\n".join)
 
 
 @settings(max_examples=600, deadline=None)
@@ -81,4 +81,8 @@ def test_plain_lines_take_the_shortcut_and_markup_does_not():
     assert _plain("一行目\n二行目\n\n次の段落") == "<p>一行目\n二行目</p>\n<p>次の段落</p>\n"
     for text in ("1. 項目", "# 見出し", "a *b*", "- 点", "　全角空白で始まる", "a\n 1. b",
                  "a\n- b", "a\n\u3000b", "x &amp; y", ""):
+        assert _plain(text) is None, text
+    # - + = inside a line are text; opening one, a list, an underline or a rule
+    assert _plain("平成27年10月-令和2年3月\n") == "<p>平成27年10月-令和2年3月</p>\n"
+    for text in ("a\n---", "a\n===", "+ b", "a\n- b", "= c"):
         assert _plain(text) is None, text
