@@ -75,7 +75,16 @@ from .render import (
     static_files,
 )
 from .summary import SiteSummary
-from .write import commit, discard, frozen_loads, give_back_memory, new_stage, put, recover
+from .write import (
+    commit,
+    discard,
+    freeze_kept,
+    frozen_loads,
+    give_back_memory,
+    new_stage,
+    put,
+    recover,
+)
 
 ENTRIES = STORE
 """The comparisons' entries, the system mentions and the site-wide pages' links, kept from
@@ -377,6 +386,7 @@ def _write_with(entries: EntryStore, staged: Path, dest: Dest, root: Path, share
     summary = SiteSummary.assemble([m for m, _ in munis],
                                    [r.summary for r in results if r.summary], shared.systems,
                                    base, shared.families, shared.forms, compared, entries)
+    freeze_kept()
     site_renderer = renderer(shared.config, theme, today, dest.preview, shared.families,
                              shared.forms, compared, summary.links)
     out = Jobs(site_renderer, theme, (repr(shared.families), sorted(compared)))
@@ -456,6 +466,7 @@ def _assessments(context: Context, tasks: list[Task], jobs: int | None,
     for n, (i, res) in enumerate(zip(todo, built, strict=True), 1):
         # A worker's result brings its own copy of the task (2.5 MiB at 1,000 versions).
         results[i] = res if res.task is tasks[i] else dataclasses.replace(res, task=tasks[i])
+        freeze_kept()
         if progress:
             progress("assessments", len(tasks) - len(todo) + n, len(tasks))
     return [r for r in results if r is not None], keys

@@ -225,6 +225,15 @@ def load_pickle(path: Path) -> object | None:
 _freezing = False
 
 
+def freeze_kept() -> None:
+    """Inside `frozen_loads`: freeze what is alive now out of later collections — what the
+    build keeps to its end (a result a worker just sent, the site's summary). Without it,
+    the full passes over every result kept so far were 1.4 s of the writing process's CPU
+    in a cold build of 1,000 versions."""
+    if _freezing:
+        gc.freeze()
+
+
 @contextlib.contextmanager
 def frozen_loads() -> Iterator[None]:
     """For a one-shot process (`piasite build`): the caches `load_pickle` reads are frozen out
