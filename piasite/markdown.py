@@ -11,14 +11,20 @@ from __future__ import annotations
 import functools
 import html
 import re
+from typing import TYPE_CHECKING
 
-from markdown_it import MarkdownIt
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 _BULLETS = ("・", "●", "○", "■", "□", "◆", "※", "-")
 
 
 @functools.cache
 def _parser() -> MarkdownIt:
+    # Imported when a text first needs it (33 ms): most values take the plain shortcut, and a
+    # rebuild that renders nothing needs no parser.
+    from markdown_it import MarkdownIt
+
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
     md.disable(["image", "html_block", "html_inline"])
     md.validateLink = _safe_link  # type: ignore[method-assign]
@@ -66,6 +72,8 @@ def _safe_link(url: str) -> bool:
 @functools.cache
 def _doc_parser() -> MarkdownIt:
     """For accompanying documents: the same safety, plus GFM tables."""
+    from markdown_it import MarkdownIt
+
     md = MarkdownIt("commonmark", {"html": False})
     md.enable("table")
     md.disable(["image", "html_block", "html_inline"])
