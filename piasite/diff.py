@@ -38,8 +38,8 @@ _MIN_RATIO = 0.3
 _ISLAND = 1
 # Part of every cache key: a change to how texts are compared must not reuse old results.
 ALGORITHM = "3"
-# Sudachi refuses an input over 49,149 bytes: longer runs are cut after a 。, and a sentence
-# longer than _MAX_CHARS every _MAX_CHARS (rarely needed: what is tokenized is the text
+# Texts are cut after each 。 (_words), and a sentence longer than _MAX_CHARS every _MAX_CHARS:
+# Sudachi refuses an input over 49,149 bytes (rarely needed: what is tokenized is the text
 # between two dates, numbers or spaces).
 _MAX_CHARS = 10_000
 _SENTENCE = re.compile(r"[^。]*。|[^。]+")
