@@ -392,18 +392,20 @@ def summarise(m: Municipality, a: Affair, links: LinkIndex, today: datetime.date
     mentions = {slug: Packed.of(ms) for slug, ms in views.mention_views(
         [x for v in links.mentions.values() for x in v if (x.muni, x.affair) in mine], a,
         m).items()}
+    uses = MappingProxyType({k: us for k, v in links.uses.items()
+                             if (us := tuple(u for u in v if (u.muni, u.affair) in mine))})
+    labels = MappingProxyType({rv.id: views.revision_label(rv) for rv in a.revisions})
     return AffairSummary(
         muni=m.slug, slug=a.slug, title=a.title, index=views.affair_index(a),
         consultations=tuple(views.consultation_view(rev, a, m, today) for rev in a.revisions
                             if rev.comment is not None),
         feed=feeds.entries(m, a, views.revision_label),
-        uses=MappingProxyType({k: tuple(u for u in v if (u.muni, u.affair) in mine)
-                               for k, v in links.uses.items()}),
+        uses=uses,
         mentions=MappingProxyType({slug: p.digest for slug, p in mentions.items()}),
         blobs=MappingProxyType({p.digest: p.blob for p in mentions.values()}),
-        labels=MappingProxyType({rv.id: views.revision_label(rv) for rv in a.revisions}),
-        kind=a.kind, has_versions=bool(a.revisions),
-        compare=compare.record(m, a, families, forms, compared, links))
+        labels=labels, kind=a.kind, has_versions=bool(a.revisions),
+        compare=compare.record(m, a, families, forms, compared, links),
+        uses_fp=_fp(a.slug, a.title, labels, uses))
 
 
 def site_jobs(out: Jobs, s: SiteSummary, a11y: tuple[dict | None, bytes] = (None, b"")) -> None:
@@ -461,76 +463,105 @@ def _comment_list_jobs(out: Jobs, s: SiteSummary) -> None:
 
 def _system_jobs(out: Jobs, s: SiteSummary) -> None:
     """/systems/ and one page per registry entry, with every assessment that uses it and every
-    item that names it."""
+    item that names it.
+
+    The pages are fingerprinted by the assessments that list each system (their municipality
+    and their `uses_fp`), and their lists of uses are made only for a page that is rendered:
+    making and fingerprinting every use was 0.14 s of a rebuild at 1,000 versions that
+    renders none of these pages."""
     names = {(m.slug, a.slug): (m.full_name, a.title) for m, affairs in s.munis for a in affairs}
-    labels = {(m.slug, a.slug, rid): label for m, affairs in s.munis for a in affairs
-              for rid, label in a.labels.items()}
     links = s.links
     short = {m.slug: m.name for m, _ in s.munis}
-    entries = []
-    for sy in sorted(s.systems, key=lambda x: (x.scope != "national", x.scope, x.slug)):
-        uses = [dict(muni=names[(u.muni, u.affair)][0], affair=names[(u.muni, u.affair)][1],
-                     revision=labels[(u.muni, u.affair, u.revision)], current=u.current,
+    pref = {m.slug: prefectures.of(m.code, m.prefecture) for m, _ in s.munis}
+    # System slug -> (municipality, assessment, what stands for all a page shows of it) of each
+    # assessment listing it, in the site's order.
+    listing: dict[str, list[tuple[str, str, str]]] = {}
+    for m, affairs in s.munis:
+        m_fp = _fp(m)
+        for a in affairs:
+            for slug in a.uses:
+                listing.setdefault(slug, []).append((m.slug, a.slug, m_fp + a.uses_fp))
+
+    @functools.cache
+    def labels() -> dict[tuple[str, str, str], str]:
+        return {(m.slug, a.slug, rid): label for m, affairs in s.munis for a in affairs
+                for rid, label in a.labels.items()}
+
+    @functools.cache
+    def uses_of(slug: str) -> list[dict]:
+        return [dict(muni=names[(u.muni, u.affair)][0], affair=names[(u.muni, u.affair)][1],
+                     revision=labels()[(u.muni, u.affair, u.revision)], current=u.current,
                      url=f"{routes.revision(u.muni, u.affair, u.revision)}#{u.anchor}",
                      number=u.number, label=u.label)
-                for u in links.uses.get(sy.slug, ())]
-        # Each assessment that names the system has one (non-empty) part.
-        mentions = s.mentions.get(sy.slug, ())
-        entries.append(dict(slug=sy.slug, name=sy.name, url=sy.url, scope=sy.scope,
-                            scope_name=sy.scope_name, operator=sy.operator, aliases=sy.aliases,
-                            description=sy.description, description_source=sy.description_source,
-                            related=[dict(name=links.systems[x].name, url=links.systems[x].url)
-                                     for x in sy.related if x in links.systems],
-                            uses=uses,
-                            n_assessments=len({(u["muni"], u["affair"]) for u in uses}),
-                            n_mentioning=len(mentions),
-                            link_prose=sy.link_prose,
-                            search=views.system_search(
-                                sy.name, [short[u.muni] for u in links.uses.get(sy.slug, ())])))
-    out.page("systems.html", routes.systems(), "システム登録簿", [HOME], systems=entries)
+                for u in links.uses.get(slug, ())]
+
+    @functools.cache
+    def uses_in(slug: str) -> dict[str, list[dict]]:
+        """Prefecture slug -> its uses of the system, in one pass."""
+        out: dict[str, list[dict]] = {}
+        for u, d in zip(links.uses.get(slug, ()), uses_of(slug), strict=True):
+            out.setdefault(pref[u.muni].slug, []).append(d)
+        return out
+
+    heads = []
+    for sy in sorted(s.systems, key=lambda x: (x.scope != "national", x.scope, x.slug)):
+        listers = listing.get(sy.slug, [])
+        heads.append(dict(slug=sy.slug, name=sy.name, url=sy.url, scope=sy.scope,
+                          scope_name=sy.scope_name, operator=sy.operator, aliases=sy.aliases,
+                          description=sy.description, description_source=sy.description_source,
+                          related=[dict(name=links.systems[x].name, url=links.systems[x].url)
+                                   for x in sy.related if x in links.systems],
+                          n_assessments=len({names[(m, a)] for m, a, _ in listers}),
+                          n_mentioning=len(s.mentions.get(sy.slug, ())),
+                          link_prose=sy.link_prose,
+                          search=views.system_search(sy.name, [short[m] for m, _, _ in listers])))
+    out.page_later("systems.html", routes.systems(), "システム登録簿", [HOME],
+                   [(h, _joined_fp(k for _, _, k in listing.get(h["slug"], ()))) for h in heads],
+                   lambda: dict(systems=[dict(h, uses=uses_of(h["slug"])) for h in heads]))
     crumb = Crumb("システム登録簿", routes.systems())
-    pref = {m.slug: prefectures.of(m.code, m.prefecture) for m, _ in s.munis}
-    for e in entries:
-        slug = e["slug"]
+    for h in heads:
+        slug = h["slug"]
         # Each assessment that names the system: (municipality, assessment, digest).
         named = s.mentions.get(slug, [])
-        listed = links.uses.get(slug, ())
         # Every assessment the page shows: those listing it, then those only naming it.
-        on_page = list(dict.fromkeys([(u.muni, u.affair) for u in listed]
+        on_page = list(dict.fromkeys([(u.muni, u.affair) for u in links.uses.get(slug, ())]
                                      + [(m, a) for m, a, _ in named]))
         split = prefectures.split([pref[m] for m, _ in on_page])
         # Fingerprinted by the digests; the items are read from the store only when made.
         digests = [d for _, _, d in named]
+        listers = listing.get(slug, [])
         if not split:
-            out.page_later("system.html", e["url"], f"{e['name']}｜システム登録簿",
-                           [HOME, crumb], (e, digests),
-                           functools.partial(_system_page, e, s, digests, None))
+            out.page_later("system.html", h["url"], f"{h['name']}｜システム登録簿",
+                           [HOME, crumb], (h, _joined_fp(k for _, _, k in listers), digests),
+                           lambda h=h, digests=digests: _system_page(
+                               dict(h, uses=uses_of(h["slug"])), s, digests, None))
             continue
-        # Each row and mention under its prefecture, in one pass (a national system's page
-        # has tens of thousands of rows and 47 prefectures).
-        rows_of: dict[str, list[dict]] = {}
-        for u, su in zip(e["uses"], listed, strict=True):
-            rows_of.setdefault(pref[su.muni].slug, []).append(u)
+        # Each prefecture's listers and mentions, in one pass (a national system's page has
+        # tens of thousands of rows and 47 prefectures).
+        listers_of: dict[str, list[tuple[str, str, str]]] = {}
+        for x in listers:
+            listers_of.setdefault(pref[x[0]].slug, []).append(x)
         named_of: dict[str, list[str]] = {}
         for m, _, d in named:
             named_of.setdefault(pref[m].slug, []).append(d)
         shares = []
         for p, _ in split:
-            uses, mine = rows_of.get(p.slug, []), named_of.get(p.slug, [])
+            mine, theirs = named_of.get(p.slug, []), listers_of.get(p.slug, [])
             shares.append(dict(name=p.name, url=routes.system_part(slug, p.slug),
-                               n_assessments=len({(u["muni"], u["affair"]) for u in uses}),
+                               n_assessments=len({names[(m, a)] for m, a, _ in theirs}),
                                n_mentioning=len(mine)))
             part = dict(name=p.name, url=shares[-1]["url"])
             # Not searched (its system page is): no search text, and unchanged by an edit in
             # another prefecture.
-            entry = {k: v for k, v in e.items() if k != "search"} | dict(
-                uses=uses, n_assessments=shares[-1]["n_assessments"], n_mentioning=len(mine),
-                part=part)
-            out.page_later("system.html", part["url"], f"{e['name']}（{p.name}）｜システム登録簿",
-                           [HOME, crumb, Crumb(e["name"], e["url"])], (entry, mine),
-                           functools.partial(_system_page, entry, s, mine, None))
-        head = dict(e, uses=[], n_on_page=len(on_page))
-        out.page_later("system.html", e["url"], f"{e['name']}｜システム登録簿", [HOME, crumb],
+            entry = {k: v for k, v in h.items() if k != "search"} | dict(
+                n_assessments=shares[-1]["n_assessments"], n_mentioning=len(mine), part=part)
+            out.page_later("system.html", part["url"], f"{h['name']}（{p.name}）｜システム登録簿",
+                           [HOME, crumb, Crumb(h["name"], h["url"])],
+                           (entry, _joined_fp(k for _, _, k in theirs), mine),
+                           lambda entry=entry, mine=mine, p=p: _system_page(
+                               dict(entry, uses=uses_in(entry["slug"]).get(p.slug, [])), s, mine, None))
+        head = dict(h, uses=[], n_on_page=len(on_page))
+        out.page_later("system.html", h["url"], f"{h['name']}｜システム登録簿", [HOME, crumb],
                        (head, shares), functools.partial(_system_page, head, s, [], shares))
 
 
@@ -547,7 +578,8 @@ def _compare_jobs(out: Jobs, s: SiteSummary) -> None:
     municipalities or more, its list of items and one page (and JSON) per item."""
     r = out.r
     base_url = r.config.base_url
-    rows = [a.compare.row for _, affairs in s.munis for a in affairs if a.compare is not None]
+    records = [a.compare for _, affairs in s.munis for a in affairs if a.compare is not None]
+    rows = [rec.row for rec in records]
     comps = s.comparisons
     kinds = sorted({a.kind for _, affairs in s.munis for a in affairs})
     families = [dict(name=comps[k].name if k in comps else FORM_KINDS.get(k, k),
@@ -556,8 +588,8 @@ def _compare_jobs(out: Jobs, s: SiteSummary) -> None:
                      n_munis=sum(1 for _, affairs in s.munis if any(a.kind == k for a in affairs)),
                      n_items=len(comps[k].nodes) if k in comps else 0)
                 for k in kinds]
-    # The rows' digest once, for the page and its CSV (1.5 MB of repr at 1,000 versions).
-    rows_fp = _fp(rows)
+    # The rows' digest once, for the page and its CSV.
+    rows_fp = _joined_fp(rec.row_fp for rec in records)
     ctx = dict(rows=rows, facts=compare.FACTS, families=families, parts=[], part=None,
                csv_url=compare.OVERVIEW_CSV_URL, minimum=compare.MIN_MUNICIPALITIES)
     crumb = Crumb("評価書の比較", compare.INDEX_URL)
@@ -569,7 +601,8 @@ def _compare_jobs(out: Jobs, s: SiteSummary) -> None:
         ctx["parts"].append(dict(name=p.name, url=url, n=len(mine)))
         part_ctx = dict(ctx, rows=mine, parts=[], part=dict(name=p.name))
         out.page_later("compare.html", url, f"評価書の比較（{p.name}）", [HOME, crumb],
-                       (_fp(mine), {k: v for k, v in part_ctx.items() if k != "rows"}),
+                       (_joined_fp(records[i].row_fp for i in members),
+                        {k: v for k, v in part_ctx.items() if k != "rows"}),
                        lambda part_ctx=part_ctx: part_ctx)
     if split:
         ctx = dict(ctx, rows=[], n_rows=len(rows))
@@ -585,9 +618,9 @@ def _compare_jobs(out: Jobs, s: SiteSummary) -> None:
         # What an item page shows of each assessment besides the item, and the item's entries
         # (by their digests): an edit re-renders only the comparisons of the items it changed.
         titles = [n.title for n in comp.nodes]
-        ffp = _fp(out.base, comp.assessments, titles)
+        ffp = _fp(out.base, _joined_fp(comp.fps), titles)
         # A prefecture's page shows only its own assessments: an edit elsewhere leaves it be.
-        pfps = {p.pref.slug: _fp(out.base, p.pref, [comp.assessments[i] for i in p.members],
+        pfps = {p.pref.slug: _fp(out.base, p.pref, _joined_fp(comp.fps[i] for i in p.members),
                                  titles) for p in comp.parts}
         # An item's files, all of them, depend on nothing but these and the item's entries.
         gfp = _fp(ffp, comp.parts, base_url)

@@ -46,6 +46,10 @@ class AffairSummary:
     has_versions: bool
     compare: compare.Record | None = None
     """Its row of the overview and its part of every item comparison."""
+    uses_fp: str = ""
+    """A digest of its slug, title, labels and uses: what the registry pages show of it
+    besides its municipality. They are fingerprinted by these rather than by what they list
+    (every use of a system, as text: 0.1 s of every rebuild at 1,000 versions)."""
 
     def to_store(self) -> dict[str, bytes]:
         """Its mentions and comparison entries by digest, for the store: put there where the

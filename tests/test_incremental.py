@@ -106,6 +106,27 @@ def test_one_edited_version_rebuilds_its_assessment_only(tmp_path):
     assert _files(site / "output") == _files(cold / "output")
 
 
+def test_a_renamed_assessment_is_renamed_on_the_registry_and_comparison_pages(tmp_path):
+    # Those pages are fingerprinted by digests each assessment's summary carries, not by the
+    # rows they list: a changed title must still reach every one of them.
+    site = copy_site(tmp_path / "site", ("midori", "asahikawa"))
+    _build(site)
+    affair = site / "content/midori/juki/_affair.toml"
+    # Its name (the comparison's column) and its title (the registry's).
+    affair.write_text(affair.read_text(encoding="utf-8").replace("に関する事務", "に関する事務（改題）"),
+                      encoding="utf-8")
+    _build(site)
+    out = site / "output"
+    listing = [p for p in sorted((out / "systems").rglob("index.html"))
+               if "みどり市" in text(soup(p))]
+    assert listing and all("事務（改題） 基礎項目評価書" in text(soup(p)) for p in listing)
+    assert "事務（改題）" in text(soup(out / "compare/index.html"))
+    cold = copy_site(tmp_path / "cold", ("midori", "asahikawa"))
+    (cold / affair.relative_to(site)).write_bytes(affair.read_bytes())
+    _build(cold)
+    assert _files(out) == _files(cold / "output")
+
+
 def test_worker_count_does_not_change_a_byte(tmp_path):
     site = copy_site(tmp_path / "site", ("midori", "asahikawa", "okayama"))
     one = pipeline.build(site, tmp_path / "one", now=NOW, jobs=1)
