@@ -12,13 +12,14 @@ site with the same text. Then, in every round and for every size, alternating wh
   from an empty `public/`.
 
 Each run's wall time, peak memory and output are recorded: peak RSS of the whole process tree
-(psutil, sampled every 50 ms, the sum over the process and all its descendants, so Pagefind's
+(psutil, read every 50 ms, the sum over the process and all its descendants, so Pagefind's
 process counts; a child not yet exec'd, which shares its parent's memory, counted once) and
 the largest single process (from the same samples: wait4's `ru_maxrss` would be this
 runner's own peak whenever it exceeds the measured process's, as Linux carries a process's
 high-water RSS across exec — 2.4 GB after generating the 3,000-version corpus in process), and
-the peak PSS of the tree (the pages several processes share, such as the Sudachi dictionary
-each worker maps, divided among them: what the tree takes from the machine). The
+the peak PSS of the tree (read every 0.5 s: the pages several processes share, such as the
+Sudachi dictionary each worker maps, divided among them: what the tree takes from the
+machine). The
 report gives medians, the piasite-cold ÷ Hugo+Pagefind ratio of each round, pages per second,
 output size, files an incremental build rewrote, cost per version and its slope from the
 smallest to the largest size. Writes JSON (every run) and Markdown.
@@ -57,6 +58,13 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 import corpus  # noqa: E402
 
 SAMPLE_SECONDS = 0.05
+"""How often the tree's RSS and its processes' CPU are read (/proc/<pid>/statm and stat)."""
+PSS_SECONDS = 0.5
+"""How often its PSS is read too (smaps_rollup: 13 ms of CPU for piasite's tree, walking every
+mapping of every process). Read every 50 ms as well, it took a fifth of a core from the
+build it measured — a build that keeps both cores busy ran 15 % slower (100 versions, three
+cold builds each way, run47's section of docs/benchmarks.md); a peak lasts seconds, not
+tenths."""
 
 RUN_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 """The timed commands' environment. Some shells set PYTHONDONTWRITEBYTECODE (this machine's
@@ -66,11 +74,12 @@ of each run), which no installed piasite does. `main` byte-compiles piasite firs
 
 # --------------------------------------------------------------------------- measuring
 
-def _sample(proc: psutil.Process, unwaited: dict[int, float]) -> tuple[int, int, int]:
-    """The RSS of the process tree and of its largest process, and the tree's PSS; notes in
-    `unwaited` the CPU seconds so far of each descendant the measured process does not wait
-    for (not its own child: the workers of a multiprocessing forkserver), which wait4's
-    rusage leaves out.
+def _sample(proc: psutil.Process, unwaited: dict[int, float],
+            pss: bool = True) -> tuple[int, int, int]:
+    """The RSS of the process tree and of its largest process, and the tree's PSS (0 unless
+    `pss`); notes in `unwaited` the CPU seconds so far of each descendant the measured process
+    does not wait for (not its own child: the workers of a multiprocessing forkserver), which
+    wait4's rusage leaves out.
 
     The sum of RSS counts a page shared by several processes once in each: piasite's two
     workers each map the 200 MB Sudachi dictionary, and 160 MB of each worker's RSS were
@@ -85,7 +94,8 @@ def _sample(proc: psutil.Process, unwaited: dict[int, float]) -> tuple[int, int,
     seen: dict[int, tuple[int, list[str]]] = {}
     for p in procs:
         with contextlib.suppress(psutil.Error):  # a process may end between the two calls
-            mem = p.memory_full_info()  # RSS and PSS in one read (smaps_rollup on Linux)
+            # RSS and PSS in one read (smaps_rollup on Linux), or the RSS alone (statm).
+            mem = p.memory_full_info() if pss else p.memory_info()
             rss, ppid, cmdline = mem.rss, p.ppid(), p.cmdline()
             seen[p.pid] = (rss, cmdline)
             if p.pid != proc.pid and seen.get(ppid) == (rss, cmdline):
@@ -95,7 +105,7 @@ def _sample(proc: psutil.Process, unwaited: dict[int, float]) -> tuple[int, int,
                 continue
             total += rss
             largest = max(largest, rss)
-            shared += getattr(mem, "pss", rss)
+            shared += getattr(mem, "pss", rss) if pss else 0
             if p.pid != proc.pid and ppid != proc.pid:
                 t = p.cpu_times()
                 unwaited[p.pid] = t.user + t.system
@@ -116,12 +126,16 @@ def measure(cmd: list[str], cwd: Path | None = None, timeout: float | None = Non
     peak = largest = peak_pss = 0
     unwaited: dict[int, float] = {}
     status = rusage = None
+    next_pss = start
     while True:
         # wait4 rather than Popen.wait: it also gives the child's rusage (ru_maxrss).
         pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             break
-        tree, one, pss = _sample(ps, unwaited)
+        with_pss = time.perf_counter() >= next_pss
+        if with_pss:
+            next_pss += PSS_SECONDS
+        tree, one, pss = _sample(ps, unwaited, with_pss)
         peak, largest, peak_pss = max(peak, tree), max(largest, one), max(peak_pss, pss)
         if timeout and time.perf_counter() - start > timeout:
             proc.kill()
