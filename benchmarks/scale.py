@@ -62,9 +62,9 @@ SAMPLE_SECONDS = 0.05
 PSS_SECONDS = 0.5
 """How often its PSS is read too (smaps_rollup: 13 ms of CPU for piasite's tree, walking every
 mapping of every process). Read every 50 ms as well, it took a fifth of a core from the
-build it measured — a build that keeps both cores busy ran 15 % slower (100 versions, three
-cold builds each way, run47's section of docs/benchmarks.md); a peak lasts seconds, not
-tenths."""
+build it measured — a build that keeps both cores busy ran 6–15 % slower (medians of two
+sets of three cold builds at 100 versions: "Rebuilds that fingerprint less" in
+docs/benchmarks.md); a peak lasts seconds, not tenths."""
 
 RUN_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 """The timed commands' environment. Some shells set PYTHONDONTWRITEBYTECODE (this machine's
