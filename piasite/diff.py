@@ -12,7 +12,6 @@ options).
 
 from __future__ import annotations
 
-import difflib
 import functools
 import hashlib
 import json
@@ -24,6 +23,11 @@ from pathlib import Path
 from . import routes
 from .model import Affair, Item, Revision, Site
 from .normalize import PLACEHOLDERS, item_text
+
+try:  # difflib's algorithm compiled: the same opcodes, 3-5x quicker (docs/benchmarks.md)
+    from cydifflib import SequenceMatcher
+except ImportError:  # no wheel for this Python (pyproject.toml): the standard library's
+    from difflib import SequenceMatcher
 
 # A 和暦/西暦 date, a number with its unit-less digits, or a run of spaces: kept whole.
 _ATOM = re.compile(
@@ -149,7 +153,7 @@ def inline_diff(old: str, new: str) -> tuple[tuple[Segment, ...], tuple[Segment,
     a, b = old.splitlines(keepends=True), new.splitlines(keepends=True)
     left: list[Segment] = []
     right: list[Segment] = []
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+    for op, i1, i2, j1, j2 in SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         if op == "equal":
             left.append(Segment("equal", "".join(a[i1:i2])))
             right.append(Segment("equal", "".join(b[j1:j2])))
@@ -168,7 +172,7 @@ def _inline(old: str, new: str) -> tuple[tuple[Segment, ...], tuple[Segment, ...
     if not new or new.strip() in PLACEHOLDERS:
         return (Segment("delete", old),), (Segment("equal", new),) if new else ()
     a, b = _tokens_of(old), _tokens_of(new)
-    sm = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    sm = SequenceMatcher(None, a, b, autojunk=False)
     if sm.ratio() < _MIN_RATIO:
         return (Segment("delete", old),), (Segment("insert", new),)
     left: list[Segment] = []

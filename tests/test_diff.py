@@ -63,6 +63,31 @@ def test_texts_are_cut_as_sudachi_cuts_them_whole():
         assert diff._words(t) == [m.surface() for m in whole.tokenize(t)], t
 
 
+def test_the_compiled_matcher_marks_what_difflib_marks(monkeypatch):
+    # diff.py aligns with cydifflib where it has a wheel and with difflib elsewhere: a site
+    # must show the same 新旧対照表 on either, so every changed 変更箇所 row and every version
+    # pair of the bundled site is compared both ways.
+    import difflib
+
+    pytest.importorskip("cydifflib")
+    assert diff.SequenceMatcher is not difflib.SequenceMatcher
+    site, _ = load(HERE.parent)
+    texts = {(row.before, row.after) for a in site.affairs() for rev in a.revisions
+             for row in rev.changes if row.before != row.after}
+    for a in site.affairs():
+        for old, new in diff.pairs(a):
+            old_items = {it.anchor: diff.item_text(it) for it, _ in diff._leaves(old.items)}
+            texts |= {(old_items[it.anchor], t) for it, _ in diff._leaves(new.items)
+                      if it.anchor in old_items
+                      and (t := diff.item_text(it)) != old_items[it.anchor]}
+    assert len(texts) > 500
+    compiled = {t: inline_diff(*t) for t in sorted(texts)}
+    monkeypatch.setattr(diff, "SequenceMatcher", difflib.SequenceMatcher)
+    marked = [t for t in sorted(texts) if inline_diff(*t) != compiled[t]]
+    assert marked == []
+    assert sum(any(s.op != "equal" for s in compiled[t][1]) for t in texts) > 400
+
+
 def test_placeholder_before_means_everything_is_new():
     left, right = inline_diff("—", "項目の追加")
     assert changed(right, "insert") == ["項目の追加"] and not changed(left, "delete")
