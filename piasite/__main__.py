@@ -7,13 +7,15 @@ import contextlib
 import datetime
 import os
 import shlex
+import signal
 import sys
+import threading
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from . import __version__
+from . import __version__, processes
 from .diagnostics import Severity, has_warnings
 
 _INIT_HINT = ("新しいサイトは「piasite init <フォルダ>」で作ります。"
@@ -175,7 +177,36 @@ class _Progress:
             self.stream.flush()
 
 
+class _Stopped(BaseException):
+    """SIGTERM (a CI job's timeout, `kill`): raised in the main thread, so a build drops its
+    staging folder as it does on Ctrl+C; not an Exception, which would read as a bug."""
+
+
+@contextlib.contextmanager
+def _stopped_by_sigterm() -> Iterator[None]:
+    """SIGTERM raises `_Stopped`, after telling the worker processes to stop (left alone,
+    they go on working for a build that is gone); the handler before is put back after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        processes.let_go()
+        raise _Stopped
+
+    before = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
 def main(argv: list[str] | None = None) -> int:
+    with _stopped_by_sigterm():
+        return _main(argv)
+
+
+def _main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="piasite", description="特定個人情報保護評価書の静的サイトを作ります")
     ap.add_argument("--version", action="version", version=f"piasite {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -260,6 +291,9 @@ def main(argv: list[str] | None = None) -> int:
         return serve(args.site, args.host, args.port, args.now)
     except KeyboardInterrupt:
         return 130
+    except _Stopped:
+        print("停止の指示（SIGTERM）を受けて終了しました。", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except Exception as exc:  # a piasite bug, not a content problem
         if os.environ.get("PIASITE_DEBUG"):
             raise
@@ -276,9 +310,12 @@ def run() -> None:
     the command wrote is closed (the build's files and caches, its database), so, as mypy's
     command line does, the process ends at once. Errors (argparse's, PIASITE_DEBUG's
     traceback) still leave through the ordinary exit, and so does a process someone is
-    measuring (a profiler, a tracer, coverage: they write their results on the way out)."""
+    measuring (a profiler, a tracer, coverage: they write their results on the way out), and
+    one stopped by SIGTERM (its worker pools' queues, let go on the way out, are then not
+    reported as leaked by multiprocessing's resource tracker)."""
     code = main()
-    if sys.getprofile() or sys.gettrace() or "coverage" in sys.modules:
+    if (sys.getprofile() or sys.gettrace() or "coverage" in sys.modules
+            or code == 128 + signal.SIGTERM):
         sys.exit(code)
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):  # a closed pipe: nothing more to say anyway

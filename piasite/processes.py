@@ -6,10 +6,16 @@ scan reads in privacy.py), and the process of its own a large build writes its p
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import multiprocessing
+import os
 import queue
+import signal
+import threading
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from multiprocessing.connection import Connection
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -19,8 +25,54 @@ def pool(workers: int, initializer: Callable[..., object] | None = None,
          initargs: tuple = ()) -> concurrent.futures.ProcessPoolExecutor:
     # forkserver: each worker starts from a clean process, copying no thread or state of the
     # caller (an embedding program, the preview's server threads).
-    return concurrent.futures.ProcessPoolExecutor(
-        workers, mp_context=_context(), initializer=initializer, initargs=initargs)
+    made = concurrent.futures.ProcessPoolExecutor(
+        workers, mp_context=_context(), initializer=_start,
+        initargs=(_lifeline(), initializer, initargs))
+    _pools.add(made)
+    return made
+
+
+_pools: weakref.WeakSet[concurrent.futures.ProcessPoolExecutor] = weakref.WeakSet()
+_line: tuple[Connection, Connection] | None = None
+"""A pipe nothing is sent on: the workers this process starts hold its reading end and end
+when it is closed, that is when this process ends, however it ends (a SIGKILL too)."""
+
+
+def _lifeline() -> Connection:
+    global _line
+    if _line is None:
+        _line = _context().Pipe(duplex=False)
+    return _line[0]
+
+
+def let_go() -> None:
+    """Stop the worker processes this one started (SIGTERM): each stops its own and unwinds
+    as on Ctrl+C, so a build stopped by a signal leaves no process working on, nor writing
+    into the folder it drops. Left alone, they would go on: they wait on queues whose other
+    end they hold themselves."""
+    for made in list(_pools):
+        for pid in list(getattr(made, "_processes", None) or ()):  # None once shut down
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGTERM)
+
+
+def _start(line: Connection, initializer: Callable[..., object] | None,
+           initargs: tuple) -> None:
+    signal.signal(signal.SIGTERM, _stop)
+    threading.Thread(target=_watch, args=(line,), name="piasite-lifeline", daemon=True).start()
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def _stop(signum: int, frame: object) -> None:
+    let_go()
+    raise KeyboardInterrupt
+
+
+def _watch(line: Connection) -> None:
+    with contextlib.suppress(EOFError, OSError):
+        line.recv_bytes()  # nothing is ever sent: returns when the other end is closed
+    os._exit(1)  # the process that started this one is gone: so is its work
 
 
 def _context() -> multiprocessing.context.BaseContext:

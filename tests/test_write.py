@@ -3,12 +3,17 @@ finished by the next build (write.recover)."""
 
 from __future__ import annotations
 
+import os
 import pickle
+import signal
+import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from helpers import copy_site
 
 from piasite import write
 from piasite.pickling import quick_pickle
@@ -175,3 +180,77 @@ def test_a_diagnostic_restored_shares_its_message_with_the_others():
     assert a.message == "変更箇所 3 行目の変更前が一致しません"
     assert a.message is b.message
     assert a.span.path != b.span.path
+
+
+def _descendants(pid: int) -> set[int]:
+    """The processes under `pid` (Linux's /proc): the build's workers and their server."""
+    children: dict[int, set[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), set()).add(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")  # a zombie has ended; its parent may be gone
+
+
+def _stopped_build(tmp_path: Path, sig: int) -> tuple[subprocess.Popen, set[int], Path]:
+    """The bundled site's build on two workers, sent `sig` once its workers are at work."""
+    site = copy_site(tmp_path / "site", ("midori", "yatsushiro", "asahikawa", "okayama",
+                                         "toyonaka"))
+    # Into a file, not a pipe: workers left behind would hold a pipe open.
+    with open(tmp_path / "stderr.txt", "wb") as err:
+        build = subprocess.Popen(
+            [sys.executable, "-m", "piasite", "build", "--site", str(site), "-j", "2"],
+            stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+    deadline = time.monotonic() + 60
+    workers: set[int] = set()
+    while len(workers) < 3 and build.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+        workers = _descendants(build.pid)  # the forkserver and the two workers
+    assert len(workers) >= 3, "the build ended before its workers were seen"
+    time.sleep(0.5)
+    os.kill(build.pid, sig)
+    build.wait(timeout=60)
+    return build, workers, site
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_build_stopped_by_sigterm_leaves_no_process_and_no_staging_folder(tmp_path):
+    # A CI job's timeout or `kill` sends SIGTERM to piasite alone: it must end as Ctrl+C
+    # ends it, its workers with it (they went on building a site nobody would publish).
+    build, workers, site = _stopped_build(tmp_path, signal.SIGTERM)
+    err = (tmp_path / "stderr.txt").read_text(encoding="utf-8")
+    assert build.returncode == 143, err
+    assert "停止の指示（SIGTERM）を受けて終了しました。" in err
+    assert "Traceback" not in err and "leaked" not in err, err
+    deadline = time.monotonic() + 10
+    while any(map(_running, workers)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in workers if _running(pid)]
+    assert sorted(p.name for p in site.iterdir()) == [".piasite-cache", "content", "site.toml",
+                                                        "themes"]  # no output/, no stage
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_workers_end_with_a_build_that_is_killed(tmp_path):
+    # SIGKILL leaves piasite no way to clean up; its workers must still not work on.
+    build, workers, _ = _stopped_build(tmp_path, signal.SIGKILL)
+    assert build.returncode == -signal.SIGKILL
+    deadline = time.monotonic() + 10
+    while any(map(_running, workers)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in workers if _running(pid)]
