@@ -246,11 +246,42 @@ def test_a_build_stopped_by_sigterm_leaves_no_process_and_no_staging_folder(tmp_
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_the_workers_end_with_a_build_that_is_killed(tmp_path):
-    # SIGKILL leaves piasite no way to clean up; its workers must still not work on.
-    build, workers, _ = _stopped_build(tmp_path, signal.SIGKILL)
+def test_the_workers_end_with_a_build_that_is_killed_and_the_next_build_clears_its_stage(
+        tmp_path):
+    # SIGKILL leaves piasite no way to clean up; its workers must still not work on, and
+    # the next build removes the folder it was staging into.
+    build, workers, site = _stopped_build(tmp_path, signal.SIGKILL)
     assert build.returncode == -signal.SIGKILL
     deadline = time.monotonic() + 10
     while any(map(_running, workers)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [pid for pid in workers if _running(pid)]
+    assert [p.name for p in site.glob(".output.new-*")] != []
+    assert write.new_stage(site / "output").name.startswith(f".output.new-{os.getpid()}-")
+    assert [p.name for p in site.glob(".output.new-*")] == [
+        p.name for p in site.glob(f".output.new-{os.getpid()}-*")]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="process ids asked with os.kill(pid, 0)")
+def test_a_stage_is_kept_while_its_build_runs_or_its_commit_is_unfinished(tmp_path):
+    out = tmp_path / "output"
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)
+    gone = int(ended.stdout)
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        _site(tmp_path, {f".output.new-{gone}-abc/index.html": "killed",
+                         f".output.new-{running.pid}-def/index.html": "building",
+                         ".output.new-older/index.html": "no process id: not ours to judge",
+                         "output/index.html": "published"})
+        mine = write.new_stage(out)
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted([
+            f".output.new-{running.pid}-def", ".output.new-older", "output", mine.name])
+        # A commit cut short: its stage waits for `recover`, whoever staged it.
+        _site(tmp_path, {f".output.new-{gone}-ghi/index.html": "half committed"})
+        (tmp_path / ".output.commit.json").write_text("{}", encoding="utf-8")
+        write.new_stage(out)
+        assert (tmp_path / f".output.new-{gone}-ghi").is_dir()
+    finally:
+        running.kill()
+        running.wait()
