@@ -8,6 +8,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import queue
 import signal
@@ -25,11 +26,47 @@ def pool(workers: int, initializer: Callable[..., object] | None = None,
          initargs: tuple = ()) -> concurrent.futures.ProcessPoolExecutor:
     # forkserver: each worker starts from a clean process, copying no thread or state of the
     # caller (an embedding program, the preview's server threads).
-    made = concurrent.futures.ProcessPoolExecutor(
-        workers, mp_context=_context(), initializer=_start,
-        initargs=(_lifeline(), initializer, initargs))
+    _start_server()
+    made = _Pool(workers, mp_context=_context(), initializer=_start,
+                 initargs=(_lifeline(), initializer, initargs))
     _pools.add(made)
     return made
+
+
+class _Pool(concurrent.futures.ProcessPoolExecutor):
+    """Its workers know when they are at a task (`_at_work`): SIGTERM interrupts a task, but
+    not a worker waiting for one, which ends when the pool is shut down. A worker ended while
+    it waits breaks the pool, and Python 3.11 then fails on the futures the caller cancelled
+    (InvalidStateError in the pool's own thread, printed as a traceback)."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        return super().submit(_at_work, fn, *args, **kwargs)
+
+
+_working = False
+
+
+def _at_work(fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+    global _working
+    _working = True
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        _working = False
+
+
+def _start_server() -> None:
+    """The fork server started with SIGTERM ignored, as its workers then are until `_start`
+    handles it: a worker that the signal found starting would end, which breaks its pool
+    (`_Pool`). A SIGTERM sent in the milliseconds the server takes to start is lost."""
+    if (_context().get_start_method() != "forkserver"
+            or threading.current_thread() is not threading.main_thread()):
+        return
+    before = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        multiprocessing.forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 _pools: weakref.WeakSet[concurrent.futures.ProcessPoolExecutor] = weakref.WeakSet()
@@ -50,10 +87,24 @@ def let_go() -> None:
     as on Ctrl+C, so a build stopped by a signal leaves no process working on, nor writing
     into the folder it drops. Left alone, they would go on: they wait on queues whose other
     end they hold themselves."""
+    if threading.excepthook is not _quiet_when_stopped:
+        global _excepthook
+        _excepthook, threading.excepthook = threading.excepthook, _quiet_when_stopped
     for made in list(_pools):
         for pid in list(getattr(made, "_processes", None) or ()):  # None once shut down
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGTERM)
+
+
+_excepthook = threading.excepthook
+
+
+def _quiet_when_stopped(args: threading.ExceptHookArgs) -> None:
+    # A worker that the signal found still starting (before `_start`) ends, which breaks its
+    # pool; Python 3.11's pool then sets an error on the futures the caller has cancelled
+    # and fails in its own thread (fixed in 3.12: the error is ignored there too).
+    if not isinstance(args.exc_value, concurrent.futures.InvalidStateError):
+        _excepthook(args)
 
 
 def _start(line: Connection, initializer: Callable[..., object] | None,
@@ -66,7 +117,8 @@ def _start(line: Connection, initializer: Callable[..., object] | None,
 
 def _stop(signum: int, frame: object) -> None:
     let_go()
-    raise KeyboardInterrupt
+    if _working:
+        raise KeyboardInterrupt
 
 
 def _watch(line: Connection) -> None:
