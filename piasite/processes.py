@@ -1,7 +1,8 @@
 """Worker processes: the pools the build's stages start (the assessments and comparison
 item pages in assessment.py, the pages' search records in index.py, the files the privacy
 scan reads in privacy.py), and the process of its own a large build writes its pages in
-(`apart`, pipeline.py)."""
+(`apart`, pipeline.py); and how they stop with the build that started them, whether it is
+stopped (`let_go`) or killed (`_lifeline`)."""
 
 from __future__ import annotations
 
@@ -83,12 +84,13 @@ def _lifeline() -> Connection:
 
 
 def let_go() -> None:
-    """Stop the worker processes this one started (SIGTERM): each stops its own and unwinds
-    as on Ctrl+C, so a build stopped by a signal leaves no process working on, nor writing
-    into the folder it drops. Left alone, they would go on: they wait on queues whose other
-    end they hold themselves."""
+    """Stop the worker processes this one started (SIGTERM): each tells its own, and
+    interrupts the task it is at, as Ctrl+C would; one waiting for a task ends with its
+    pool's shutdown. A build stopped by a signal then leaves no process working on, nor
+    writing into the folder it drops. Left alone, they would go on: they wait on queues whose
+    other end they hold themselves."""
+    global _excepthook
     if threading.excepthook is not _quiet_when_stopped:
-        global _excepthook
         _excepthook, threading.excepthook = threading.excepthook, _quiet_when_stopped
     for made in list(_pools):
         for pid in list(getattr(made, "_processes", None) or ()):  # None once shut down
@@ -100,9 +102,9 @@ _excepthook = threading.excepthook
 
 
 def _quiet_when_stopped(args: threading.ExceptHookArgs) -> None:
-    # A worker that the signal found still starting (before `_start`) ends, which breaks its
-    # pool; Python 3.11's pool then sets an error on the futures the caller has cancelled
-    # and fails in its own thread (fixed in 3.12: the error is ignored there too).
+    # Should a pool break anyway (a worker ended by other means), Python 3.11's pool sets an
+    # error on the futures the caller has cancelled and fails in its own thread (3.12
+    # ignores that error too).
     if not isinstance(args.exc_value, concurrent.futures.InvalidStateError):
         _excepthook(args)
 
