@@ -263,16 +263,16 @@ def test_a_cut_off_index_file_is_detected(tmp_path: Path) -> None:
 def test_pages_read_by_worker_processes_give_the_same_records(built_site: Path,
                                                               monkeypatch) -> None:
     """A cold build reads every page for its records on every core (index.Collected)."""
-    import concurrent.futures
+    from piasite import processes
 
     started = []
 
-    class Spy(concurrent.futures.ProcessPoolExecutor):
+    class Spy(processes._Pool):
         def __init__(self, *args, **kwargs):
             started.append(args)
             super().__init__(*args, **kwargs)
 
-    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", Spy)
+    monkeypatch.setattr(processes, "_Pool", Spy)
     monkeypatch.setattr(index, "MIN_PAGES_FOR_WORKERS", 2)
     alone, together = index.Collected(built_site), index.Collected(built_site, jobs=2)
     assert started == [(2,)]
