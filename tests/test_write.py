@@ -1,5 +1,6 @@
 """write.commit: a rebuild's changed files reach output/ whole, and an interrupted commit is
-finished by the next build (write.recover)."""
+finished by the next build (write.recover); a build stopped by a signal, or killed, leaves no
+worker working on and no staging folder behind (processes.let_go, write.new_stage)."""
 
 from __future__ import annotations
 
