@@ -17,6 +17,7 @@ from piasite.source import (
     FrontMatterError,
     SourceFile,
     TomlDoc,
+    _fast_loads,
     _Scanner,
     parse_toml,
     read_source,
@@ -620,3 +621,86 @@ def test_generated_documents_positions(data: dict, rnd: random.Random, offset: i
             )
         else:
             assert here and here[0] not in " \t#,]", (path, line, col, text)
+
+
+# ---------------------------------------------------------------------------
+# rtoml first, tomli for what rtoml refuses (source._fast_loads)
+
+
+def _alike(a: object, b: object) -> bool:
+    """Equal, of the same types, dict keys in the same order (`==` ignores both)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(_alike(a[k], b[k]) for k in a)  # type: ignore[index]
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_alike(x, y) for x, y in zip(a, b, strict=True))  # type: ignore[arg-type]
+    if isinstance(a, datetime.datetime | datetime.time):
+        return a == b and type(a.tzinfo) is type(b.tzinfo)  # type: ignore[union-attr]
+    return a == b or (a != a and b != b)  # nan
+
+
+def _toml_texts() -> list[tuple[Path, str]]:
+    root = Path(__file__).parent.parent
+    out = []
+    for folder in (root / "content", root / "tests" / "sites", root / "piasite" / "forms"):
+        for path in sorted(folder.rglob("*")):
+            if path.suffix not in (".toml", ".md"):
+                continue
+            try:
+                text = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                continue  # the test sites' files that are not UTF-8 on purpose
+            if path.suffix == ".md":
+                try:
+                    text = split_front_matter(text)[0]
+                except FrontMatterError:
+                    continue
+                if text is None:
+                    continue
+            out.append((path, text))
+    return out
+
+
+def test_every_bundled_document_reads_as_tomli_reads_it() -> None:
+    """A new rtoml that reads a document otherwise (a value, a type, the keys' order) than
+    tomli fails here, before a site shows it."""
+    pytest.importorskip("rtoml")
+    texts = _toml_texts()
+    assert len(texts) > 75
+    fast = 0
+    for path, text in texts:
+        got = _fast_loads(text)
+        try:
+            want = tomli.loads(text)
+        except tomli.TOMLDecodeError:
+            assert got is None, path  # an invalid file is left to tomli and its message
+            continue
+        if got is not None:
+            fast += 1
+            assert _alike(got, want), path
+        assert _alike(parse_toml(text)[0].data, want), path  # type: ignore[union-attr]
+    assert fast > 75  # rtoml did read them
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(DOCS, st.randoms(use_true_random=False))
+def test_generated_documents_read_as_tomli_reads_them(data: dict, rnd: random.Random) -> None:
+    text = _Writer(rnd).dump(data)
+    doc, _ = parse_toml(text)
+    assert doc is not None and _alike(doc.data, tomli.loads(text)), text
+
+
+def test_what_rtoml_reads_otherwise_or_refuses_is_read_by_tomli() -> None:
+    # A date-time's offset: rtoml's own time zone class, not datetime.timezone.
+    doc, _ = parse_toml("at = 2025-12-12T09:30:00+09:00\n")
+    assert doc is not None
+    assert doc.data["at"].tzinfo == datetime.timezone(datetime.timedelta(hours=9))
+    assert type(doc.data["at"].tzinfo) is datetime.timezone
+    # Nesting that rtoml refuses and tomli reads.
+    text = "a = " + "[" * 150 + "]" * 150
+    doc, err = parse_toml(text)
+    assert err is None and doc is not None and doc.data == tomli.loads(text)
+    # An error is tomli's, message and position.
+    _, err = parse_toml('a = 1\nb = "x\n')
+    assert err is not None and (err.message, err.line, err.col) == ("Illegal character '\\n'", 2, 7)
