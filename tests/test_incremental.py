@@ -12,6 +12,7 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 from helpers import copy_site, soup, text
 
 from piasite import pipeline
@@ -638,6 +639,22 @@ def test_only_a_one_shot_build_freezes_its_caches_out_of_the_garbage_collector(t
         _build(site)
         assert gc.get_freeze_count() > 0
     assert gc.get_freeze_count() == 0
+
+
+def test_a_worker_leaves_the_collector_on_after_an_assessment_stopped_or_not():
+    import gc
+
+    from piasite.assessment import _collected_after
+
+    # A worker builds each assessment with the cyclic collector off (assessment._run); the
+    # next task, or the preview that lives on, must find it on, whatever the build did.
+    assert gc.isenabled()
+    with _collected_after():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(KeyboardInterrupt), _collected_after():
+        raise KeyboardInterrupt
+    assert gc.isenabled()
 
 
 def test_an_edited_municipality_toml_is_read_again(tmp_path):
