@@ -12,7 +12,6 @@ import json
 import os
 from pathlib import Path
 
-import pytest
 from helpers import copy_site, soup, text
 
 from piasite import pipeline
@@ -641,20 +640,29 @@ def test_only_a_one_shot_build_freezes_its_caches_out_of_the_garbage_collector(t
     assert gc.get_freeze_count() == 0
 
 
-def test_a_worker_leaves_the_collector_on_after_an_assessment_stopped_or_not():
+def test_an_assessment_worker_frees_the_last_assessments_cycles_before_the_next():
     import gc
+    import weakref
 
-    from piasite.assessment import _collected_after
+    from piasite import assessment
 
-    # A worker builds each assessment with the cyclic collector off (assessment._run); the
-    # next task, or the preview that lives on, must find it on, whatever the build did.
-    assert gc.isenabled()
-    with _collected_after():
-        assert not gc.isenabled()
-    assert gc.isenabled()
-    with pytest.raises(KeyboardInterrupt), _collected_after():
-        raise KeyboardInterrupt
-    assert gc.isenabled()
+    # A worker runs the cyclic collector itself, before each assessment
+    # (assessment._collect_before_task): what the last one left in cycles must be gone then,
+    # in its young pass as in its periodic full one.
+    class Node:
+        pass
+
+    try:
+        for _ in range(assessment.FULL_PASS_EVERY + 1):
+            a, b = Node(), Node()
+            a.other, b.other = b, a
+            left = weakref.ref(a)
+            del a, b
+            assessment._collect_before_task()
+            assert not gc.isenabled()
+            assert left() is None
+    finally:
+        gc.enable()
 
 
 def test_an_edited_municipality_toml_is_read_again(tmp_path):
