@@ -208,6 +208,14 @@ def _running(pid: int) -> bool:
     return state not in ("Z", "X")  # a zombie has ended; its parent may be gone
 
 
+def _still_running(pids: set[int], wait: float = 10) -> list[int]:
+    """Those of `pids` still running after up to `wait` seconds."""
+    deadline = time.monotonic() + wait
+    while any(map(_running, pids)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return [pid for pid in pids if _running(pid)]
+
+
 def _stopped_build(tmp_path: Path, sig: int) -> tuple[subprocess.Popen, set[int], Path]:
     """The bundled site's build on two workers, sent `sig` once its workers are at work."""
     site = copy_site(tmp_path / "site", ("midori", "yatsushiro", "asahikawa", "okayama",
@@ -238,10 +246,7 @@ def test_a_build_stopped_by_sigterm_leaves_no_process_and_no_staging_folder(tmp_
     assert build.returncode == 143, err
     assert "停止の指示（SIGTERM）を受けて終了しました。" in err
     assert "Traceback" not in err and "leaked" not in err, err
-    deadline = time.monotonic() + 10
-    while any(map(_running, workers)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not [pid for pid in workers if _running(pid)]
+    assert _still_running(workers) == []
     assert sorted(p.name for p in site.iterdir()) == [".piasite-cache", "content", "site.toml",
                                                         "themes"]  # no output/, no stage
 
@@ -253,10 +258,7 @@ def test_the_workers_end_with_a_build_that_is_killed_and_the_next_build_clears_i
     # the next build removes the folder it was staging into.
     build, workers, site = _stopped_build(tmp_path, signal.SIGKILL)
     assert build.returncode == -signal.SIGKILL
-    deadline = time.monotonic() + 10
-    while any(map(_running, workers)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not [pid for pid in workers if _running(pid)]
+    assert _still_running(workers) == []
     assert [p.name for p in site.glob(".output.new-*")] != []
     assert write.new_stage(site / "output").name.startswith(f".output.new-{os.getpid()}-")
     assert [p.name for p in site.glob(".output.new-*")] == [
