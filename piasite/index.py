@@ -115,16 +115,24 @@ class _Fold(dict):
         return value
 
 
-class _Keep(dict):
-    """Code point -> itself when a letter or digit (Unicode L* or N*), else None (dropped)."""
-
-    def __missing__(self, cp: int) -> int | None:
-        self[cp] = value = cp if unicodedata.category(chr(cp))[0] in "LN" else None
-        return value
-
-
 _FOLD = _Fold()
-_KEEP = _Keep()
+_MAY_FOLD = re.compile(
+    "[^\x09\x0a\x20-\x40\x5b-\x7e\u2010\u2012-\u2014\u2016\u2018-\u2023\u2027\u2030-\u2032"
+    "\u2035\u2038-\u203b\u203d\u203f-\u2046\u204a-\u2056\u2058-\u205e\u2190-\u222b\u222e"
+    "\u2231-\u2328\u232b-\u23ff\u2500-\u27bf\u3001-\u3035\u3037\u303b-\u303f\u3041-\u309a"
+    "\u309d\u309e\u30a0-\u30fe\u3400-\u4dbf\u4e00-\u9fff]+")
+"""A run of characters `_FOLD` may change: all but those it keeps as they are (ASCII but
+capitals, kana, kanji, the common punctuation and symbols; tested on every one). Only the
+runs are looked up character by character: one character in thirty of the benchmark's
+records, where translating the whole text looked up every one (0.26 -> 0.12 s over 5 M)."""
+_NOT_LETTER_OR_DIGIT = re.compile(r"[\W_]+")
+"""What search drops: not a letter or a digit (Unicode L* or N*). `\\w` is one of them or _
+(tested on every character); dropped by a regex in C rather than by `str.translate`, which
+looks up every character (0.29 -> 0.14 s over 5 M)."""
+
+
+def _fold_run(m: re.Match) -> str:
+    return m.group().translate(_FOLD)
 
 
 def normalise(text: str) -> str:
@@ -136,8 +144,8 @@ def normalise(text: str) -> str:
     if _HAS_MARK.search(text):
         folded = "".join(_fold_cluster(m.group()) for m in _CLUSTER.finditer(text))
     else:
-        folded = text.translate(_FOLD)
-    return _LONG_VOWEL.sub("", folded).translate(_KEEP)
+        folded = _MAY_FOLD.sub(_fold_run, text)
+    return _NOT_LETTER_OR_DIGIT.sub("", _LONG_VOWEL.sub("", folded))
 
 
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"

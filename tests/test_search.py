@@ -19,6 +19,8 @@ from urllib.parse import quote, urlencode
 
 import pytest
 from helpers import bigram_words, copy_site, soup
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from support.browser import (
     axe_violations,
     format_violations,
@@ -167,6 +169,35 @@ def test_a_pages_text_is_cut_where_a_reader_lands() -> None:
 ])
 def test_normalise(text: str, folded: str) -> None:
     assert index.normalise(text) == folded == _fold(text)
+
+
+def _fold_each(text: str) -> str:
+    """`index.normalise` as it was written first: every character looked up and kept or
+    dropped one by one (a text with a combining mark folds cluster by cluster)."""
+    if index._HAS_MARK.search(text):
+        return index.normalise(text)
+    folded = re.sub(r"(?<=[ァ-ヶ])ー+(?![ァ-ヶー])", "", text.translate(index._FOLD))
+    return "".join(c for c in folded if unicodedata.category(c)[0] in "LN")
+
+
+def test_what_normalise_keeps_and_drops_by_runs_is_decided_for_every_character() -> None:
+    every = "".join(map(chr, range(0x110000)))
+    # A character outside the runs `_MAY_FOLD` finds folds to itself...
+    kept = index._MAY_FOLD.sub("", every)
+    assert len(kept) > 25_000
+    assert [c for c in kept if index._fold_cluster(c) != c] == []
+    # ... and `_NOT_LETTER_OR_DIGIT` drops exactly what is not a letter or a digit.
+    dropped = set(index._NOT_LETTER_OR_DIGIT.findall(every))
+    assert {c for run in dropped for c in run} == {
+        c for c in every if unicodedata.category(c)[0] not in "LN"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.one_of(
+    st.sampled_from("ＣＳサーバーｶﾞﾊﾞ―ー・（）①第２条 、。\nAbcΣİ㍻ⅢＡ"), st.characters())))
+@example("中間サーバー　（ＣＳ）ユーザー、ｶﾞ")
+def test_normalise_by_runs_is_normalise_by_characters(text: str) -> None:
+    assert index.normalise(text) == _fold_each(text)
 
 
 def test_index_words_are_one_per_character_and_prefix_free() -> None:
