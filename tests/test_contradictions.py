@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from helpers import copy_site
+import re
+import unicodedata
 
-from piasite import pipeline
+from helpers import copy_site
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from piasite import normalize, pipeline
 
 DRAFT = "content/asahikawa/juki/2025-07-01/index.md"
 
@@ -80,3 +85,37 @@ def test_ryaku_inside_a_word_is_not_a_gap():
 
     assert not _consistent("事業戦略を見直す", "事業戦を見直す")
     assert _consistent("事業戦略を見直す\n略\n年1回", "事業戦略を見直す。点検は年1回")
+
+
+def _composes_backwards() -> set[str]:
+    """Characters that join the one before them under NFKC: the second of every canonical
+    pair, and the Hangul vowels and finals."""
+    out = {chr(c) for c in [*range(0x1161, 0x1176), *range(0x11A8, 0x11C3)]}
+    for cp in range(0x110000):
+        parts = unicodedata.decomposition(chr(cp)).split()
+        if len(parts) == 2 and not parts[0].startswith("<"):
+            out.add(chr(int(parts[1], 16)))
+    return out
+
+
+def test_the_characters_match_key_leaves_out_of_its_runs_are_kept_by_nfkc_in_any_context():
+    # W402 and W404 compare the 変更前 and 変更後 by match_key, which applies NFKC to the
+    # runs of characters NFKC may change only: every other character must be one NFKC keeps
+    # as it is, neither a mark nor one whose decomposition starts with what joins the
+    # character before it, or NFKC of the runs alone would differ from NFKC of the text.
+    joins = _composes_backwards()
+    kept = normalize._MAY_CHANGE.sub("", "".join(map(chr, range(0x110000))))
+    assert len(kept) > 25_000
+    assert [c for c in kept if unicodedata.normalize("NFKC", c) != c or unicodedata.combining(c)
+            or unicodedata.combining(unicodedata.normalize("NFKD", c)[0])
+            or unicodedata.normalize("NFKD", c)[0] in joins] == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.one_of(
+    st.sampled_from("カが\u3099ｶﾞＣＳ㍻①〇･―<b>e\u0301가\u11a8\u1100\u1161 \n、。漢"), st.characters())))
+@example("中間サーバー　（ＣＳ）カ\u3099e\u0301가\u11a8")
+def test_match_key_is_nfkc_of_the_whole_text(text: str):
+    t = unicodedata.normalize("NFKC", normalize._TAG.sub(" ", text))
+    t = t.replace("･", "・").replace("〇", "○").replace("―", "ー")
+    assert normalize.match_key(text) == re.sub(r"\s+", "", t)
