@@ -294,7 +294,7 @@ def check_scans(scans: Mapping[PurePosixPath, Scan], names: Mapping[str, PurePos
                     memo.clear()
                 memo[key] = locate(raw, here, base, is_xml)
             where = memo[key]
-            if where is None or (path, raw) in seen:
+            if where is None or where is _RESOLVES or (seen and (path, raw) in seen):
                 continue
             targets, frag = where
             for name in targets:  # a loop, not next(genexpr): a link is checked in 0.2 us
@@ -320,6 +320,9 @@ def check_scans(scans: Mapping[PurePosixPath, Scan], names: Mapping[str, PurePos
                 continue
             problem = judge(target, frag, ids_of)
             if problem is None:
+                # For good: files are only added, and their ids stay. The menus' and the
+                # registry's links repeat on every page.
+                memo[key] = _RESOLVES
                 continue
             seen.add((path, raw))
             diags.append(broken(here, raw, problem,
@@ -327,6 +330,8 @@ def check_scans(scans: Mapping[PurePosixPath, Scan], names: Mapping[str, PurePos
     return diags, outbound
 
 
+_RESOLVES = ((), "")
+"""What `memo` keeps for a link found to resolve: it is not looked at again."""
 MEMO_SIZE = 50_000
 """Links `check_scans` keeps resolved. The menus' links repeat on every page; most others do
 not (the comparison and system pages link to each assessment's items): remembering every one

@@ -79,6 +79,40 @@ def test_a_tag_that_recurs_is_placed_where_each_page_has_it() -> None:
     assert linkcheck._read_tag.cache_info().maxsize == 20_000
 
 
+def test_a_link_that_resolved_is_not_judged_again_where_it_means_the_same(monkeypatch) -> None:
+    """Pages checked one by one with one memory, as the site-wide pages are: a link found to
+    resolve (the menus' links repeat on every page) is not judged again, while a broken
+    link beside it, and a relative link that means another file on another page, are."""
+    from piasite import linkcheck
+
+    files = {PAGE("a/index.html"): _html('<a href="/c/#x">c</a><a href="d/">d</a>'),
+             PAGE("b/index.html"): _html('<a href="/c/#x">c</a><a href="/c/#x">again</a>'
+                                         '<a href="/c/#y">y</a><a href="d/">d</a>'),
+             PAGE("c/index.html"): _html('<p id="x">x</p>'),
+             PAGE("a/d/index.html"): _html("<p>d</p>")}
+    scans = {p: linkcheck.scan(p, data) for p, data in files.items()}
+    names = {str(p): p for p in files}
+    judged = []
+
+    def judge(target, frag, ids_of):
+        judged.append((str(target), frag))
+        return real(target, frag, ids_of)
+
+    real = linkcheck.judge
+    monkeypatch.setattr(linkcheck, "judge", judge)
+    memo: dict = {}
+    found = [str(d) for p in (PAGE("a/index.html"), PAGE("b/index.html"))
+             for d in linkcheck.check_scans({p: scans[p]}, names, lambda t: scans[t].ids, "",
+                                            ({}, {}), memo=memo)[0]]
+    assert judged == [("c/index.html", "x"), ("a/d/index.html", ""), ("c/index.html", "y"),
+                      ("None", "")]
+    text = files[PAGE("b/index.html")].decode()
+    y, d = (text.index(what) + 1 for what in ('href="/c/#y"', 'href="d/"'))
+    assert found == [
+        f"b/index.html:1:{y}: error[E701]: ページ「/b/」のリンク「/c/#y」の「#y」がリンク先のページにありません",
+        f"b/index.html:1:{d}: error[E701]: ページ「/b/」のリンク「d/」のリンク先のページ・ファイルがありません"]
+
+
 def test_missing_page_and_missing_anchor_are_errors_with_position() -> None:
     files = {
         PAGE("index.html"): _html('<a href="/a/">a</a>\n<a href="/a/#nope">n</a>\n<a href="/gone/">g</a>'),
