@@ -204,3 +204,43 @@ def test_what_a_template_writes_is_escaped_as_jinja_escapes_it() -> None:
     built = render.environment(find_theme(REPO_ROOT, "default"))
     assert built.get_template("base.html").root_render_func.__globals__["escape"] is \
         render._escaped
+
+
+def test_a_templates_calls_are_made_as_jinja_makes_them() -> None:
+    """piasite's context calls a template's own macro at once, without Jinja's look for a
+    `pass_context` mark; what a page gets is Jinja's page: macros in loops and blocks, with
+    defaults, varargs and keywords, a `{% call %}` block, a recursive macro, a macro imported
+    from another template, context and plain functions, and a callable that raises
+    StopIteration (an undefined value)."""
+    import jinja2
+
+    from piasite import render
+
+    @jinja2.pass_context
+    def who(ctx):
+        return ctx["name"]
+
+    def stop():
+        raise StopIteration
+
+    pages = {
+        "lib": "{% macro box(x) %}[{{ x }}]{% endmacro %}",
+        "page": (
+            "{% import 'lib' as lib %}"
+            "{% macro f(x, y=2) %}{{ x }}-{{ y }}{{ varargs }}{{ kwargs }}{% endmacro %}"
+            "{% macro tree(n) %}({{ n }}{% if n %}{{ tree(n - 1) }}{% endif %}){% endmacro %}"
+            "{% macro wrap() %}<{{ caller() }}>{% endmacro %}"
+            "{% for i in range(3) %}{{ f(i) }}{{ f(i, 5, 6, z=7) }}{{ lib.box(i) }}{% endfor %}"
+            "{% block b %}{{ f('b') }}{{ who() }}{% endblock %}"
+            "{{ tree(3) }}{% call wrap() %}inside {{ name }}{% endcall %}"
+            "{{ stop() is undefined }}{{ '%s' | format(name) }}"),
+    }
+    got = []
+    for context_class in (jinja2.runtime.Context, render._Context):
+        env = jinja2.Environment(loader=jinja2.DictLoader(pages), autoescape=True)
+        env.context_class = context_class
+        env.globals.update(who=who, stop=stop)
+        got.append(env.get_template("page").render(name="みどり"))
+    assert got[0] == got[1]
+    assert "1-5(6,){&#39;z&#39;: 7}[1]" in got[1] and "(3(2(1(0))))" in got[1] and "<inside みどり>" in got[1]
+    assert render.environment(find_theme(REPO_ROOT, "default")).context_class is render._Context
