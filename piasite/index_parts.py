@@ -63,6 +63,9 @@ WEIGHT = 24
 _KEY_BITS = 22
 """A bigram's sort key: its first character's code point above these bits, the next one's
 code point + 1 in them (0: the text's last character, alone). Code points are below 2²¹."""
+_PACKED_BITS = 63
+"""What a key and its index below it may take together in an int64 sorted as one number
+(`write_part`)."""
 
 
 class Unmergeable(Exception):
@@ -180,8 +183,17 @@ def write_part(folder: Path, ids: list[str], texts: list[str],
     key <<= _KEY_BITS
     key[:-1] |= (key[1:] >> _KEY_BITS) + 1
     key[ends - 1] &= ~((1 << _KEY_BITS) - 1)  # a text's last character has no next one
-    order = np.argsort(key, kind="stable")
-    key = key[order]
+    at_bits = max(n - 1, 1).bit_length()
+    if 21 + _KEY_BITS + at_bits <= _PACKED_BITS:
+        # Each key with its index below it: a plain sort of unique numbers gives the stable
+        # order, quicker than a stable argsort (30 against 52 ms for 600,000 characters).
+        packed = np.sort((key << at_bits) | np.arange(n, dtype=np.int64))
+        order = packed & ((1 << at_bits) - 1)
+        key = packed >> at_bits
+        del packed
+    else:  # a part of more than a million characters (one long page)
+        order = np.argsort(key, kind="stable")
+        key = key[order]
     # 32 bits where they suffice: a part holds 500,000 characters (about 60 bytes each here).
     page = np.repeat(np.arange(len(texts), dtype=np.int32), lengths)[order]
     position = (np.arange(n, dtype=np.int32)
