@@ -46,6 +46,7 @@ import orjson
 
 from . import index_parts, processes, routes
 from .diagnostics import Diagnostic, Span, error
+from .normalize import KEPT_BY_FOLDING
 from .write import files_in, give_back_memory, load_pickle, save_pickle
 
 BUNDLE = routes.PAGEFIND
@@ -116,15 +117,11 @@ class _Fold(dict):
 
 
 _FOLD = _Fold()
-_MAY_FOLD = re.compile(
-    "[^\x09\x0a\x20-\x40\x5b-\x7e\u2010\u2012-\u2014\u2016\u2018-\u2023\u2027\u2030-\u2032"
-    "\u2035\u2038-\u203b\u203d\u203f-\u2046\u204a-\u2056\u2058-\u205e\u2190-\u222b\u222e"
-    "\u2231-\u2328\u232b-\u23ff\u2500-\u27bf\u3001-\u3035\u3037\u303b-\u303f\u3041-\u309a"
-    "\u309d\u309e\u30a0-\u30fe\u3400-\u4dbf\u4e00-\u9fff]+")
-"""A run of characters `_FOLD` may change: all but those it keeps as they are (ASCII but
-capitals, kana, kanji, the common punctuation and symbols; tested on every one). Only the
-runs are looked up character by character: one character in thirty of the benchmark's
-records, where translating the whole text looked up every one (0.26 -> 0.12 s over 5 M)."""
+_MAY_FOLD = re.compile(f"[^{KEPT_BY_FOLDING}]+")
+"""A run of characters `_FOLD` may change (normalize.KEPT_BY_FOLDING are those it keeps as
+they are; tested on every one here too). Only the runs are looked up character by
+character: one character in thirty of the benchmark's records, where translating the whole
+text looked up every one (0.26 -> 0.12 s over 5 M)."""
 _NOT_LETTER_OR_DIGIT = re.compile(r"[\W_]+")
 """What search drops: not a letter or a digit (Unicode L* or N*). `\\w` is one of them or _
 (tested on every character); dropped by a regex in C rather than by `str.translate`, which

@@ -23,10 +23,17 @@ PLACEHOLDERS = frozenset({"—", "-", "―", "ー", "－", "一", "なし", "≪
 """What a 変更箇所 cell says instead of text: nothing was there before, or nothing is after."""
 
 
-_NFKC_KEEPS = ("\x09\x0a\x20-\x7e\u2010\u2012-\u2016\u2018-\u2023\u2027-\u202e\u2030-\u2032"
-               "\u2035\u2038-\u203b\u203d\u203f-\u2046\u204a-\u2056\u2058-\u205e\u2190-\u222b"
-               "\u222e\u2231-\u2328\u232b-\u23ff\u2500-\u27bf\u3001-\u3029\u3030-\u3035\u3037"
-               "\u303b-\u303f\u3041-\u3098\u309d\u309e\u30a0-\u30fe\u3400-\u4dbf\u4e00-\u9fff")
+KEPT_BY_FOLDING = (
+    "\x09\x0a\x20-\x40\x5b-\x7e\u2010\u2012-\u2014\u2016\u2018-\u2023\u2027-\u202e"
+    "\u2030-\u2032\u2035\u2038-\u203b\u203d\u203f-\u2046\u204a-\u2056\u2058-\u205e"
+    "\u2190-\u222b\u222e\u2231-\u2328\u232b-\u23ff\u2500-\u27bf\u3001-\u3029\u3030-\u3035"
+    "\u3037\u303b-\u303f\u3041-\u3098\u309d\u309e\u30a0-\u30fe\u3400-\u4dbf\u4e00-\u9fff")
+"""A regex class of the characters that NFKC and lower case keep as they are: ASCII but
+capitals, kana, kanji, the common punctuation and symbols (tested on every one), none a
+mark, none decomposing to one that joins the character before it. Most of a Japanese text;
+the folds here (`match_key`) and search's (`index.normalise`) work on the runs of the
+others only."""
+_NFKC_KEEPS = KEPT_BY_FOLDING + "A-Z\u2015"
 _MAY_CHANGE = re.compile(f"[{_NFKC_KEEPS}]?[^{_NFKC_KEEPS}]+")
 """A run of characters NFKC may change, with the character before it. The others (ASCII,
 kana, kanji, the common punctuation and symbols) NFKC keeps, none is a mark, and none
