@@ -43,8 +43,9 @@ import json
 import os
 import shutil
 from array import array
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
@@ -331,8 +332,22 @@ class _Files:
 
 
 def _put(path: Path, raw: bytes) -> None:
+    path.write_bytes(_packed(raw))
+
+
+def _packed(raw: bytes) -> bytes:
     # mtime 0: the same index is the same bytes.
-    path.write_bytes(gzip.compress(raw, compresslevel=6, mtime=0))
+    return gzip.compress(raw, compresslevel=6, mtime=0)
+
+
+def _pack_all(raws: list[bytes]) -> list[tuple[str, bytes]]:
+    """Each chunk's digest (which names its file) and its file's bytes."""
+    return [(hashlib.sha256(raw).hexdigest(), _packed(raw)) for raw in raws]
+
+
+def _write_all(files: list[tuple[Path, bytes]]) -> None:
+    for path, data in files:
+        path.write_bytes(data)
 
 
 def _prefixes(a: str, b: str) -> tuple[str, str]:
@@ -434,16 +449,31 @@ def merge(parts: list[Part], lib: Library, bundle: Path, chunk_size: int) -> Non
     files = _Files(lib.language)
 
     chunks: list[list[str]] = []
-    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+    cores = os.cpu_count() or 1
+    with ThreadPoolExecutor(cores) as pool:
         batch: list[tuple[str, str, bytes]] = []
+        # A batch is hashed and compressed on the pool while the words of the next ones are
+        # gathered here (this loop holds the GIL; zlib and hashlib let it go): waiting for
+        # each batch before gathering the next left a core idle, 1.3 of the merge's 4.9 s at
+        # 1,000 versions. Names are given in the chunks' order (a name may be lengthened
+        # by one given before it), once a batch is packed.
+        packing: deque[tuple[list[tuple[str, str, bytes]], Future]] = deque()
+        writing: list[Future] = []
+
+        def settle(keep: int) -> None:
+            while len(packing) > keep:
+                done, future = packing.popleft()
+                packed = future.result()
+                names = [files.name(digest) for digest, _ in packed]
+                chunks.extend([a, b, n] for (a, b, _), n in zip(done, names, strict=True))
+                writing.append(pool.submit(_write_all, [
+                    (bundle / "index" / f"{n}.pf_index", data)
+                    for n, (_, data) in zip(names, packed, strict=True)]))
 
         def flush() -> None:
-            digests = list(pool.map(lambda c: hashlib.sha256(c[2]).hexdigest(), batch))
-            names = [files.name(d) for d in digests]
-            chunks.extend([a, b, n] for (a, b, _), n in zip(batch, names, strict=True))
-            list(pool.map(lambda c, n: _put(bundle / "index" / f"{n}.pf_index", c[2]),
-                          batch, names))
+            packing.append((batch[:], pool.submit(_pack_all, [raw for _, _, raw in batch])))
             batch.clear()
+            settle(cores)
 
         chunk: list[bytes] = []
         bounds: list[str] = []
@@ -454,18 +484,26 @@ def merge(parts: list[Part], lib: Library, bundle: Path, chunk_size: int) -> Non
             batch.append((bounds[0], bounds[-1], b"".join(
                 [SIGNATURE, _head(4, 1), _head(4, len(chunk)), *chunk])))
 
-        for word, raw, (_, _, _, n) in _words(parts):
-            chunk.append(raw)
-            bounds.append(word)
-            size += n
-            if size >= chunk_size:
+        try:
+            for word, raw, (_, _, _, n) in _words(parts):
+                chunk.append(raw)
+                bounds.append(word)
+                size += n
+                if size >= chunk_size:
+                    cut()
+                    chunk, bounds, size = [], [], 0
+                    if len(batch) >= BATCH:
+                        flush()
+            if chunk:
                 cut()
-                chunk, bounds, size = [], [], 0
-                if len(batch) >= BATCH:
-                    flush()
-        if chunk:
-            cut()
-        flush()
+            if batch:
+                flush()
+            settle(0)
+            for future in writing:
+                future.result()  # a failed write (OSError) raises here
+        finally:  # after a failure, the batches not yet started are not packed nor written
+            for future in (*(f for _, f in packing), *writing):
+                future.cancel()
     for a, b in itertools.pairwise(chunks):
         last, b[0] = _prefixes(a[1], b[0])
         if last >= a[0]:  # as Pagefind: a bound cut below its own chunk's start stays whole

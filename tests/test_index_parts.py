@@ -278,6 +278,44 @@ def test_parts_written_at_once_merge_into_the_same_bytes(built_site: Path, tmp_p
     _assert_same_files(tmp_path / "one", tmp_path / "three")
 
 
+def test_chunks_packed_while_the_next_are_gathered_are_the_same_bytes(
+        built_site: Path, tmp_path: Path, monkeypatch) -> None:
+    """The merge packs a batch of word chunks on the pool while it gathers the next: in
+    batches of three (dozens in flight), the bundle is the one made in a single batch, its
+    chunks named in their order."""
+    records = index.collect(built_site)
+    monkeypatch.setattr(index_parts, "BATCH", 10**9)
+    assert index.write_bundle(records, tmp_path / "single", "d") == ""
+    packed = []
+    real = index_parts._pack_all
+    monkeypatch.setattr(index_parts, "_pack_all", lambda raws: packed.append(len(raws))
+                        or real(raws))
+    monkeypatch.setattr(index_parts, "BATCH", 3)
+    assert index.write_bundle(records, tmp_path / "batches", "d") == ""
+    assert len(packed) >= 20 and max(packed) == 3
+    _assert_same_files(tmp_path / "single", tmp_path / "batches")
+
+
+def test_a_chunk_that_cannot_be_written_is_reported_not_published(built_site: Path,
+                                                                  tmp_path: Path,
+                                                                  monkeypatch) -> None:
+    records = index.collect(built_site)
+    monkeypatch.setattr(index_parts, "BATCH", 3)
+    writes = []
+    real = index_parts._write_all
+
+    def full_disk(files):
+        writes.append(len(files))
+        if len(writes) == 4:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(files)
+
+    monkeypatch.setattr(index_parts, "_write_all", full_disk)
+    problem = index.write_bundle(records, tmp_path / "b")
+    assert problem.startswith("索引の部分をまとめられませんでした") and "No space left" in problem
+    assert list(tmp_path.iterdir()) == []  # neither the bundle nor the parts' folder
+
+
 def test_a_part_that_cannot_be_written_is_reported_not_published(built_site: Path,
                                                                  tmp_path: Path,
                                                                  monkeypatch) -> None:
