@@ -16,27 +16,34 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from . import __version__, processes
-from .diagnostics import Severity, has_warnings
+from .diagnostics import Severity
 
 _INIT_HINT = ("新しいサイトは「piasite init <フォルダ>」で作ります。"
               "作ってあるサイトなら、そのフォルダで実行するか --site で指定します。")
 
 
 def _print_report(result, stream=sys.stderr) -> None:
-    if result.diagnostics:  # one write: a large site has tens of thousands of warnings
-        stream.write("".join(f"{d.format()}\n" for d in result.diagnostics))
-    n_err = sum(d.severity is Severity.ERROR for d in result.diagnostics)
-    n_warn = sum(d.severity is Severity.WARNING for d in result.diagnostics)
-    n_note = sum(d.severity is Severity.NOTE for d in result.diagnostics)
+    # From the report, not the diagnostics: a rebuild's cached assessments print theirs
+    # without being read back (diagnostics.Report).
+    report = result.report
+    text = report.text()
+    if text:  # one write: a large site has tens of thousands of warnings
+        stream.write(text)
+    by_severity: Counter[Severity] = Counter()
+    by_code: Counter[str] = Counter()
+    for (severity, code), n in report.counts().items():
+        by_severity[severity] += n
+        by_code[code] += n
+    n_err, n_warn = by_severity[Severity.ERROR], by_severity[Severity.WARNING]
+    n_note = by_severity[Severity.NOTE]
     if n_err or n_warn or n_note:
         # Notes (I101: a value the page shows as a reading) are counted apart: they are for a
         # reviewer to confirm, not mistakes.
         reading = f"、読み取り {n_note} 件" if n_note else ""
         print(f"エラー {n_err} 件、警告 {n_warn} 件{reading}", file=stream)
-    if len(result.diagnostics) > 10:
+    if len(report) > 10:
         # A long list is read by its kinds first: which mistakes, how many of each.
-        counts = Counter(d.code for d in result.diagnostics)
-        print("内訳: " + "、".join(f"{code} {n} 件" for code, n in sorted(counts.items()))
+        print("内訳: " + "、".join(f"{code} {n} 件" for code, n in sorted(by_code.items()))
               + "（各コードの意味は docs/diagnostics.md）", file=stream)
 
 
@@ -247,9 +254,9 @@ def _main(argv: list[str] | None = None) -> int:
             result = pipeline.check(args.site, args.jobs)
             _print_report(result)
             _print_theme(args.site)
-            if any(d.code == "E010" for d in result.diagnostics):
+            if any(code == "E010" for _, code in result.report.counts()):
                 print(_INIT_HINT, file=sys.stderr)
-            strict_fail = args.strict and has_warnings(result.diagnostics)
+            strict_fail = args.strict and result.report.has_warnings()
             return 1 if (not result.ok or strict_fail) else 0
         if args.command == "build":
             t0 = time.perf_counter()
@@ -263,7 +270,7 @@ def _main(argv: list[str] | None = None) -> int:
                 if progress:
                     progress.clear()
             _print_report(result)
-            if any(d.code == "E010" for d in result.diagnostics):
+            if any(code == "E010" for _, code in result.report.counts()):
                 print(_INIT_HINT, file=sys.stderr)
             if not result.wrote:
                 print("ビルドを中止しました。output/ は変更していません。", file=sys.stderr)

@@ -46,7 +46,7 @@ from . import (
 )
 from .check import ASSESSMENT_RULES
 from .check import check as check_site
-from .diagnostics import Diagnostic
+from .diagnostics import Block, Diagnostic
 from .diff import DiffCache
 from .diff import diff as diff_site
 from .discover import AffairFiles
@@ -115,6 +115,9 @@ class AffairResult:
     diffs_computed: int = 0
     reused: bool = False
     """Taken from the last build (cache.py): its pages were linked, not written."""
+    report: Block | None = None
+    """When taken from the last build, its diagnostics (`diagnostics` then empty), as the
+    build cache keeps them."""
 
     def stored(self, path: Path) -> AffairResult:
         """Put its links, mentions and comparison entries into the store at `path`, which

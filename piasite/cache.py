@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TypeVar
 
-from . import linkcheck
+from . import diagnostics, linkcheck
 from .assessment import AffairResult, Task
+from .diagnostics import Block
 from .pickling import quick_pickle
 from .routes import PAGEFIND as BUNDLE
 from .write import Stamp, load_pickle, save_pickle, stamped_files, stat_stamp
@@ -193,8 +194,9 @@ class BuildCache:
         """Keep the result, stamped by its pages as they will stand in output/ (`where`
         tells where each is now: staged, or already in output/)."""
         stamps = tuple(stamp(where(page.path)) for page in result.pages)
-        entry = Entry(key, self.today if today_matters else "", str(self.out),
-                      dataclasses.replace(result, task=None), stamps)
+        kept = dataclasses.replace(result, task=None, diagnostics=(),
+                                   report=Block.of(diagnostics.sort(result.diagnostics)))
+        entry = Entry(key, self.today if today_matters else "", str(self.out), kept, stamps)
         save_pickle(self._file(task), entry)
 
     def forget_others(self, tasks: Iterable[Task]) -> None:

@@ -53,7 +53,7 @@ from .cache import (
 from .check import MUNICIPALITY_RULES
 from .check import check as check_site
 from .compare import STORE, EntryStore, compared_kinds, prune_entries
-from .diagnostics import Diagnostic
+from .diagnostics import Block, Diagnostic, Report
 from .diff import DiffCache
 from .diff import diff as diff_site
 from .discover import MunicipalityFiles, affair_files
@@ -94,7 +94,8 @@ STAGES = ("load", "check", "link", "diff", "render", "write")
 
 @dataclass
 class BuildResult:
-    diagnostics: list[Diagnostic]
+    report: Report
+    """Every diagnostic, in order (`diagnostics`)."""
     site: Site | None = None
     """The whole model (`check`); a build reads one assessment at a time and keeps none."""
     files: list[str] = field(default_factory=list)
@@ -113,8 +114,12 @@ class BuildResult:
     """What the preview needs to rebuild one assessment without a whole build (`refresh`)."""
 
     @property
+    def diagnostics(self) -> list[Diagnostic]:
+        return self.report.diagnostics()
+
+    @property
     def ok(self) -> bool:
-        return not diagnostics.has_errors(self.diagnostics)
+        return not self.report.has_errors()
 
 
 def today_for(config: SiteConfig, now: str | None) -> datetime.date:
@@ -131,7 +136,7 @@ def check(root: Path, jobs: int | None = None) -> BuildResult:
     tasks = _tasks(munis)
     for r in build_all(settings, tasks, jobs):
         diags += r.diagnostics
-    return BuildResult(diagnostics.sort(diags))
+    return BuildResult(Report(diags))
 
 
 def load_checked(root: Path) -> BuildResult:
@@ -140,7 +145,7 @@ def load_checked(root: Path) -> BuildResult:
     diags += check_site(site) + privacy.scan(root)
     links, link_diags = link(site)
     diags += link_diags
-    return BuildResult(diagnostics.sort(diags), site, links=links)
+    return BuildResult(Report(diags), site, links=links)
 
 
 Munis = list[tuple[Municipality, MunicipalityFiles]]
@@ -267,7 +272,7 @@ def _build_into(staged: Path, dest: Dest, root: Path, shared: Shared, base: Link
                              worker_count(jobs, len(done.pages)))
         if indexed.diagnostics:
             discard(staged)
-            result.diagnostics = diagnostics.sort(result.diagnostics + indexed.diagnostics)
+            result.report = result.report.plus(indexed.diagnostics)
             return result
         more, less = bundle_changes(staged, previous, indexed)
         moved += more
@@ -371,12 +376,15 @@ def _write_with(entries: EntryStore, staged: Path, dest: Dest, root: Path, share
     context = Context(settings, shared, base, theme)
     results, keys = _assessments(context, tasks, jobs, store if render else None,
                                  dest.progress)
+    found: list[Diagnostic | Block] = [*diags]
     for r in results:
-        diags += r.diagnostics
+        found += r.diagnostics
+        if r.report is not None:  # taken from the last build: printed, counted, not unpickled
+            found.append(r.report)
         entries.put(r.blobs)  # none when the worker stored them (`AffairResult.stored`)
         entries.refer(d for d in (r.outbound, r.targets) if d)
-    result = BuildResult(diagnostics.sort(diags))
-    if not result.ok or (strict and diagnostics.has_warnings(result.diagnostics)):
+    result = BuildResult(Report(found))
+    if not result.ok or (strict and result.report.has_warnings()):
         discard(staged)
         return result, None
     if dest.preview:
@@ -413,7 +421,7 @@ def _write_with(entries: EntryStore, staged: Path, dest: Dest, root: Path, share
     dangling = _check_links(made, results, moved, target)
     if dangling:  # E701 stops before anything reaches output/
         discard(staged)
-        result.diagnostics = diagnostics.sort(result.diagnostics + dangling)
+        result.report = result.report.plus(dangling)
         return result, None
     result.files = sorted(map(str, [*written, *made.files, *hits]))
     result.diffs_computed = sum(r.diffs_computed for r in results)

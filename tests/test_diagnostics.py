@@ -6,16 +6,19 @@ make the mistake, and asserts the code, the file and the line of the first diagn
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
 import sys
-from pathlib import Path
+from collections import Counter
+from pathlib import Path, PurePosixPath
 
 import pytest
 from helpers import copy_site
+from hypothesis import given, settings, strategies
 
-from piasite import pipeline
-from piasite.diagnostics import Severity
+from piasite import diagnostics, pipeline
+from piasite.diagnostics import Block, Diagnostic, Report, Severity, Span
 
 REV = "content/midori/juki/2025-12-12.md"
 CHANGES = "content/midori/juki/2025-12-12.changes.toml"
@@ -211,3 +214,92 @@ def test_a_long_report_ends_with_the_count_of_each_code():
     assert breakdown.startswith("内訳: ") and "W405 " in breakdown
     counts = [int(n) for n in re.findall(r"W\d{3} (\d+) 件", breakdown)]
     assert sum(counts) == warned
+
+
+# --- a report with cached assessments' blocks (diagnostics.Report) -------------------------
+
+_PATHS = ["content/a/x/2024-01-01.md", "content/a/x/2024-01-01.changes.toml",
+          "content/a/y/2024-01-01.md", "content/b/x/2025-01-01.md", "content/systems/s.toml"]
+
+
+def _diagnostic(draw) -> Diagnostic:
+    st = strategies
+    span = Span(PurePosixPath(draw(st.sampled_from(_PATHS))), draw(st.integers(1, 4)),
+                draw(st.integers(1, 3)))
+    related = tuple(Span(PurePosixPath(p), 1, 1)
+                    for p in draw(st.lists(st.sampled_from(_PATHS), max_size=2)))
+    return Diagnostic(draw(st.sampled_from(list(Severity))), draw(st.sampled_from(
+        ["E101", "W404", "I101"])), draw(st.sampled_from(["一致しません", "読み取りです"])), span,
+        hint=draw(st.sampled_from([None, "", "直してください"])), related=related)
+
+
+@strategies.composite
+def _items(draw) -> list:
+    """Diagnostics in a build's order, some runs of them kept as blocks (as an assessment
+    taken from the build cache): the blocks mostly about one file each, sometimes not."""
+    items: list = []
+    for _ in range(draw(strategies.integers(0, 6))):
+        ds = [_diagnostic(draw) for _ in range(draw(strategies.integers(0, 5)))]
+        if draw(strategies.booleans()):
+            path = PurePosixPath(draw(strategies.sampled_from(_PATHS)))
+            ds = [dataclasses.replace(d, span=dataclasses.replace(d.span, path=path))
+                  if draw(strategies.integers(0, 9)) else d for d in ds]
+            items.append(Block.of(diagnostics.sort(ds)))
+        else:
+            items += ds
+    return [i for i in items if i is not None]
+
+
+def _flat(items: list) -> list[Diagnostic]:
+    return [d for i in items for d in (i.diagnostics() if isinstance(i, Block) else (i,))]
+
+
+@settings(max_examples=400, deadline=None)
+@given(_items())
+def test_a_report_with_blocks_is_the_sorted_report(items: list) -> None:
+    report = Report(items)
+    expected = diagnostics.sort(_flat(items))
+    assert report.diagnostics() == expected
+    assert report.text() == "".join(f"{d.format()}\n" for d in expected)
+    assert report.counts() == Counter((d.severity, d.code) for d in expected)
+    assert len(report) == len(expected)
+    assert report.has_errors() == any(d.severity is Severity.ERROR for d in expected)
+    more = [_diagnostic_at("content/a/y/2024-01-01.md", 2)]
+    assert report.plus(more).diagnostics() == diagnostics.sort(_flat(items) + more)
+
+
+def _diagnostic_at(path: str, line: int) -> Diagnostic:
+    return diagnostics.warning("W404", "一致しません", Span(PurePosixPath(path), line, 1))
+
+
+def test_blocks_nothing_sorts_within_are_printed_without_being_read_back(monkeypatch) -> None:
+    a = Block.of([_diagnostic_at(_PATHS[0], 1), _diagnostic_at(_PATHS[0], 9)])
+    b = Block.of([_diagnostic_at(_PATHS[3], 1), _diagnostic_at(_PATHS[3], 2)])
+    read = []
+    real = Block.diagnostics
+    monkeypatch.setattr(Block, "diagnostics", lambda self: read.append(self) or real(self))
+    loose = [_diagnostic_at(_PATHS[2], 5), _diagnostic_at(_PATHS[4], 1)]
+    report = Report([b, loose[1], a, loose[0]])
+    assert report.parts == [a, loose[0], b, loose[1]]
+    assert read == []
+    # One inside a block's first and last: that block is read back and sorted with it.
+    inside = _diagnostic_at(_PATHS[0], 5)
+    assert [d.span.line for d in Report([a, inside, b]).diagnostics()[:3]] == [1, 5, 9]
+    assert read[0] is a and b not in read[:1]
+    # Two blocks that meet at one diagnostic (a repeat): read back, the repeat printed once.
+    c = Block.of([_diagnostic_at(_PATHS[0], 9), _diagnostic_at(_PATHS[2], 1)])
+    assert [str(d) for d in Report([a, c]).diagnostics()] == [
+        str(_diagnostic_at(p, n)) for p, n in [(_PATHS[0], 1), (_PATHS[0], 9), (_PATHS[2], 1)]]
+    assert Report([a, c]).text().count(f"{_PATHS[0]}:9:") == 1
+
+
+def test_a_rebuild_prints_the_report_of_a_cold_build(tmp_path) -> None:
+    """The cached assessments' diagnostics are printed from their blocks: line for line what
+    the cold build printed, but for the line that says how long it took."""
+    site = copy_site(tmp_path / "s", ("midori", "asahikawa"))
+    cold = _run("build", "--now", "2025-12-20", cwd=site)
+    again = _run("build", "--now", "2025-12-20", cwd=site)
+    assert cold.returncode == again.returncode == 0, again.stderr[-2000:]
+    assert "変わったところはありません" in again.stderr
+    assert "warning[" in cold.stderr and "\n  関連: " in cold.stderr
+    assert cold.stderr.splitlines()[:-1] == again.stderr.splitlines()[:-1]
