@@ -16,7 +16,7 @@ import dataclasses
 import functools
 import hashlib
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TypeVar
@@ -24,6 +24,7 @@ from typing import TypeVar
 from . import diagnostics, linkcheck
 from .assessment import AffairResult, Task
 from .diagnostics import Block
+from .discover import Listing
 from .pickling import quick_pickle
 from .routes import PAGEFIND as BUNDLE
 from .write import Stamp, load_pickle, save_pickle, stamped_files, stat_stamp
@@ -45,25 +46,36 @@ def code_digest() -> str:
     return h.hexdigest()
 
 
-def files_digest(folder: Path, digests: FileDigests | None = None) -> str:
-    """Every file under `folder` (names and bytes), symlinks included as what they point to."""
+def files_digest(folder: Path, digests: FileDigests | None = None,
+                 listing: Listing | None = None) -> str:
+    """Every file under `folder` (names and bytes), symlinks included as what they point to;
+    from `listing` (this build's) where it has the folder."""
     h = hashlib.sha256()
+    for name, full, st in _files_under(folder, listing):
+        h.update(name.encode() + b"\0")
+        try:
+            h.update(digests.of(full, st) if digests is not None else _read(full))
+        except OSError:
+            h.update(b"\0unreadable")
+    return h.hexdigest()
+
+
+def _files_under(folder: Path, listing: Listing | None
+                 ) -> Iterator[tuple[str, str, os.stat_result | None]]:
+    """(path relative to `folder`, full path, stat if known) of every file under it, in the
+    order of a sorted `os.walk`. Paths as strings: every build asks for every file."""
+    listed = listing.under(folder) if listing is not None else None
+    if listing is not None and listed is not None:
+        cut = len(os.path.relpath(folder, listing.root)) + 1
+        for name, st in listed:
+            yield name[cut:], os.path.join(listing.root, name), st
+        return
     top = str(folder)
     for dirpath, dirnames, filenames in os.walk(top):
         dirnames.sort()
-        prefix = dirpath[len(top) + 1:].replace(os.sep, "/")  # paths as strings: every build
+        prefix = dirpath[len(top) + 1:].replace(os.sep, "/")
         for name in sorted(filenames):
-            full = os.path.join(dirpath, name)
-            h.update((f"{prefix}/{name}" if prefix else name).encode() + b"\0")
-            try:
-                if digests is not None:
-                    h.update(digests.of(full))
-                else:
-                    with open(full, "rb") as f:
-                        h.update(f.read())
-            except OSError:
-                h.update(b"\0unreadable")
-    return h.hexdigest()
+            yield (f"{prefix}/{name}" if prefix else name), os.path.join(dirpath, name), None
 
 
 class FileMemo:
@@ -78,12 +90,18 @@ class FileMemo:
         ok = isinstance(saved, tuple) and len(saved) == 2 and saved[0] == code_digest()
         self.before: dict[tuple[str, str], tuple[Stamp, object]] = saved[1] if ok else {}
         self.after: dict[tuple[str, str], tuple[Stamp, object]] = {}
+        self.listing: Listing | None = None
+        """content/ as this build found it (`_survey` sets it): the stats `get` checks by."""
 
-    def get(self, what: str, file: Path | str, read: Callable[[], T]) -> T:
-        """`read()`'s result for `file`, from the last build if the file is unchanged."""
+    def get(self, what: str, file: Path | str, read: Callable[[], T],
+            st: os.stat_result | None = None) -> T:
+        """`read()`'s result for `file`, from the last build if the file is unchanged (by
+        `st`, its stat, when the caller has it; else by `listing`'s, else by its own)."""
         key = (what, str(file))
+        if st is None and self.listing is not None:
+            st = self.listing.stat(file)
         try:
-            stamp = stat_stamp(os.stat(file))
+            stamp = stat_stamp(st if st is not None else os.stat(file))
         except OSError:
             return read()  # the reader reports it
         hit = self.before.get(key)
@@ -101,13 +119,20 @@ class FileDigests(FileMemo):
     """Each source file's digest: hashing every file of a 1,000-version site was 0.4 s of
     every build."""
 
-    def of(self, path: str) -> bytes:
-        return self.get("digest", path, functools.partial(_digest, path))
+    def of(self, path: str, st: os.stat_result | None = None) -> bytes:
+        return self.get("digest", path, functools.partial(_digest, path), st)
 
 
 def _digest(path: str) -> bytes:
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).digest()
+    return hashlib.sha256(_read(path)).digest()
+
+
+def _read(path: str) -> bytes:
+    # Not blocking: a named pipe left in content/ reads as empty instead of stopping the
+    # build (discover reports it as a file it does not use, W012).
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    with open(fd, "rb") as f:
+        return f.read()
 
 
 @quick_pickle
@@ -150,10 +175,11 @@ class BuildCache:
         self.reused = 0
         self.digests = FileDigests(cache / "file-digests.pickle")
 
-    def key(self, task: Task) -> str:
+    def key(self, task: Task, listing: Listing | None = None) -> str:
+        """What the assessment is made of; its files by `listing` when this build's."""
         h = hashlib.sha256()
         for part in (self.site_key, repr(task.muni), task.folder.name,
-                     files_digest(task.folder, self.digests)):
+                     files_digest(task.folder, self.digests, listing)):
             h.update(part.encode() + b"\0")
         return h.hexdigest()
 

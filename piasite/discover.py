@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import datetime
 import os
+import stat
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -78,6 +80,62 @@ class SiteFiles:
     systems: tuple[Path, ...]
     forms: tuple[Path, ...]
     """The site's own form definitions (forms/*.toml)."""
+
+
+class Listing:
+    """Every regular file under content/ with its stat (not following symlinks), from one
+    walk, in `os.walk`'s top-down order with the names sorted: what the privacy scan reads
+    and what a build digests for each assessment's cache key and checks each memo's file by.
+    Each had walked and stat-ed content/ for itself (three walks, 0.25 s of every rebuild at
+    1,000 versions). Good for one build: it is what content/ held when the build began."""
+
+    def __init__(self, root: Path):
+        self.root = str(root)
+        self.files: list[tuple[str, os.stat_result]] = []
+        """('/'-separated path from the site's root, stat)."""
+        self._spans: dict[str, tuple[int, int]] = {}
+        """Folder -> the range of `files` under it, for a folder that holds nothing but
+        regular files and folders (no symlink, no pipe, nothing unreadable)."""
+        self._walk("content", os.path.join(self.root, "content"))
+        self._by_path = {os.path.join(self.root, name): st for name, st in self.files}
+
+    def _walk(self, name: str, path: str) -> bool:
+        try:
+            with os.scandir(path) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:  # gone or unreadable: as if empty (os.walk's way), and not plain
+            return False
+        start = len(self.files)
+        plain = True
+        folders = []
+        for e in entries:
+            try:
+                if e.is_symlink():
+                    plain = False
+                elif e.is_dir(follow_symlinks=False):
+                    folders.append(e)
+                elif stat.S_ISREG((st := e.stat(follow_symlinks=False)).st_mode):
+                    self.files.append((f"{name}/{e.name}", st))
+                else:
+                    plain = False
+            except OSError:
+                plain = False
+        for e in folders:
+            plain = self._walk(f"{name}/{e.name}", e.path) and plain
+        if plain:
+            self._spans[name] = (start, len(self.files))
+        return plain
+
+    def under(self, folder: Path) -> Sequence[tuple[str, os.stat_result]] | None:
+        """The files under `folder` (in content/), in the walk's order; None unless it holds
+        nothing but regular files and folders (then walk it yourself)."""
+        name = os.path.relpath(folder, self.root).replace(os.sep, "/")
+        span = self._spans.get(name)
+        return None if span is None else self.files[span[0]:span[1]]
+
+    def stat(self, path: Path | str) -> os.stat_result | None:
+        """A regular file's stat, by its path (absolute, as `root` is); None if unlisted."""
+        return self._by_path.get(str(path))
 
 
 def rel(root: Path, p: Path) -> PurePosixPath:

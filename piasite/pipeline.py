@@ -56,7 +56,7 @@ from .compare import STORE, EntryStore, compared_kinds, prune_entries
 from .diagnostics import Block, Diagnostic, Report
 from .diff import DiffCache
 from .diff import diff as diff_site
-from .discover import MunicipalityFiles, affair_files
+from .discover import Listing, MunicipalityFiles, affair_files
 from .index import bundle_changes, index_site
 from .link import LinkIndex, link, registry
 from .load import Shared, affair_kind, load, load_shared, municipality
@@ -166,6 +166,8 @@ def _survey(root: Path, memo: FileMemo | None = None, jobs: int | None = None
     base, more = registry(shared.systems)
     diags += more
     memo = memo or FileMemo(None)
+    # content/ walked once, for the privacy scan, the memo and the build cache's keys.
+    memo.listing = Listing(root)
     munis = []
     for mf in files.municipalities:
         m, found = memo.get("municipality", mf.meta, functools.partial(_municipality, root, mf))
@@ -175,7 +177,8 @@ def _survey(root: Path, memo: FileMemo | None = None, jobs: int | None = None
     skeleton = Site(config=shared.config, municipalities=tuple(m for m, _ in munis))
     diags += check_site(skeleton, MUNICIPALITY_RULES)
     diags += privacy.scan(root, root / ".piasite-cache" / "privacy.pickle",
-                          worker_count(jobs, sum(len(mf.affairs) for _, mf in munis)))
+                          worker_count(jobs, sum(len(mf.affairs) for _, mf in munis)),
+                          memo.listing)
     return shared, base, munis, diags
 
 
@@ -375,7 +378,7 @@ def _write_with(entries: EntryStore, staged: Path, dest: Dest, root: Path, share
     # What the workers each make for themselves; an assessment built here uses it as it is.
     context = Context(settings, shared, base, theme)
     results, keys = _assessments(context, tasks, jobs, store if render else None,
-                                 dest.progress)
+                                 dest.progress, memo.listing)
     found: list[Diagnostic | Block] = [*diags]
     for r in results:
         found += r.diagnostics
@@ -455,16 +458,17 @@ def _write_with(entries: EntryStore, staged: Path, dest: Dest, root: Path, share
 
 
 def _assessments(context: Context, tasks: list[Task], jobs: int | None,
-                 store: BuildCache | None, progress: Progress | None = None
-                 ) -> tuple[list[AffairResult], list[str]]:
+                 store: BuildCache | None, progress: Progress | None = None,
+                 listing: Listing | None = None) -> tuple[list[AffairResult], list[str]]:
     """Every assessment's result: taken from the last build where its inputs are unchanged
-    (its pages left in output/), built anew otherwise; and each task's cache key."""
+    (its pages left in output/), built anew otherwise; and each task's cache key (its files
+    by `listing`, content/ as this build found it)."""
     results: list[AffairResult | None] = [None] * len(tasks)
     keys = [""] * len(tasks)
     todo = []
     for i, task in enumerate(tasks):
         if store is not None:
-            keys[i] = store.key(task)
+            keys[i] = store.key(task, listing)
             entry = store.lookup(task, keys[i])
             if entry is not None:
                 results[i] = store.reuse(entry, task)

@@ -19,15 +19,14 @@ false positives are expected and the allow-list is the intended answer to them.
 from __future__ import annotations
 
 import functools
-import os
 import re
-import stat
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from . import processes, schema
 from .diagnostics import Diagnostic, Span, error, warning
+from .discover import Listing
 from .source import parse_toml, read_source
 from .write import Stamp, load_pickle, save_pickle, stat_stamp
 
@@ -123,25 +122,6 @@ def _bounded(text: str, start: int, end: int) -> bool:
                    for i in (start - 1, end))
 
 
-def _text_files(root: Path) -> list[tuple[str, os.stat_result]]:
-    """Every regular file under content/ ('/'-separated path from the site's root) with its
-    stat, symlinks neither followed nor read. Paths as strings: a site has thousands."""
-    top = str(root)
-    allow = str(ALLOWLIST)
-    out = []
-    for dirpath, dirnames, filenames in os.walk(os.path.join(top, "content"), followlinks=False):
-        dirnames.sort()
-        prefix = dirpath[len(top) + 1:].replace(os.sep, "/") + "/"
-        for name in sorted(filenames):
-            try:
-                st = os.lstat(os.path.join(dirpath, name))
-            except OSError:
-                continue
-            if stat.S_ISREG(st.st_mode) and prefix + name != allow:
-                out.append((prefix + name, st))
-    return out
-
-
 def _load_cache(path: Path | None) -> dict[str, tuple[Stamp, tuple]]:
     data = load_pickle(path) if path is not None else None
     return data if isinstance(data, dict) else {}
@@ -187,7 +167,8 @@ def _read(work: tuple[str, str]) -> tuple | None:
     return None if src is None else _positions(src.text)
 
 
-def scan(root: Path, cache: Path | None = None, jobs: int = 1) -> list[Diagnostic]:
+def scan(root: Path, cache: Path | None = None, jobs: int = 1,
+         listing: Listing | None = None) -> list[Diagnostic]:
     """E601 for every 個人番号-shaped number in content/ not on the allow-list; W602 for stale entries.
 
     With `cache`, what each file holds is kept there by its size, times and inode, and a file
@@ -199,7 +180,10 @@ def scan(root: Path, cache: Path | None = None, jobs: int = 1) -> list[Diagnosti
     used: set[int] = set()
     before = _load_cache(cache)
     after: dict[str, tuple[Stamp, tuple]] = {}
-    files = [(name, stat_stamp(st)) for name, st in _text_files(root)]
+    # Every regular file under content/, symlinks neither followed nor read.
+    listing = listing or Listing(root)
+    allow = str(ALLOWLIST)
+    files = [(name, stat_stamp(st)) for name, st in listing.files if name != allow]
     todo = [name for name, stamp in files
             if (hit := before.get(name)) is None or hit[0] != stamp]
     # On workers when many: alone, the scan keeps one core busy while the other waits.

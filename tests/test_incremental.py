@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
 
 from helpers import copy_site, soup, text
 
-from piasite import pipeline
+from piasite import cache, discover, pipeline
 
 NOW = "2025-11-22"
 MIDORI = "content/midori/juki/2025-12-12.md"
@@ -718,3 +719,50 @@ def test_a_published_site_page_is_checked_again_from_its_stored_links(tmp_path):
 
     blobs.unpack = unread
     assert check({"nowhere/index.html"}) == []
+
+
+def _walked(top: Path) -> list[tuple[str, os.stat_result]]:
+    """Every regular file under `top` by a sorted os.walk, symlinks not followed (what the
+    privacy scan and the cache keys read before content/ was listed once)."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(top / "content"):
+        dirnames.sort()
+        for name in sorted(filenames):
+            st = os.lstat(os.path.join(dirpath, name))
+            if stat.S_ISREG(st.st_mode):
+                out.append((Path(dirpath, name).relative_to(top).as_posix(), st))
+    return out
+
+
+def test_content_listed_once_is_what_a_walk_finds_and_digests_the_same(tmp_path):
+    site = copy_site(tmp_path / "s", ("midori", "asahikawa"))
+    content = site / "content"
+    outside = tmp_path / "outside"
+    (outside / "dir").mkdir(parents=True)
+    (outside / "dir" / "x.md").write_text("x", encoding="utf-8")
+    (outside / "y.md").write_text("y", encoding="utf-8")
+    juki = content / "midori" / "juki"
+    (juki / "notes.md").symlink_to(outside / "y.md")  # a symlinked file, and a folder
+    (content / "asahikawa" / "linked").symlink_to(outside / "dir", target_is_directory=True)
+    os.mkfifo(content / "asahikawa" / "juki" / "pipe")
+    (juki / "deep" / "er").mkdir(parents=True)
+    (juki / "deep" / "er" / "a.md").write_text("a", encoding="utf-8")
+    (juki / "deep" / "b.md").write_text("b", encoding="utf-8")
+    (juki / "deep" / "a b.md").write_text("c", encoding="utf-8")
+    listing = discover.Listing(site)
+    walked = _walked(site)
+    assert [n for n, _ in listing.files] == [n for n, _ in walked]
+    assert [cache.stat_stamp(s) for _, s in listing.files] == [
+        cache.stat_stamp(s) for _, s in walked]
+    digests = cache.FileDigests(None)
+    folders = [p for p in content.rglob("*") if p.is_dir() and not p.is_symlink()]
+    assert juki in folders and content / "asahikawa" / "juki" in folders
+    for folder in [content, *folders]:
+        assert (cache.files_digest(folder, digests, listing)
+                == cache.files_digest(folder, digests)), folder
+    # Where a folder holds a symlink or a pipe, the digest walks it itself (and follows the
+    # symlinked file): the listing has no span for it.
+    assert listing.under(juki) is None and listing.under(content / "asahikawa") is None
+    assert listing.under(juki / "deep") is not None
+    assert listing.stat(site / "content/midori/_municipality.toml") is not None
+    assert listing.stat(juki / "notes.md") is None
