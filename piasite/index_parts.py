@@ -56,9 +56,9 @@ SIGNATURE = b"pagefind_dcd"
 ENTRY = "pagefind-entry.json"
 SHARED = ("pagefind.js", "wasm.unknown.pagefind")
 """The library and its WebAssembly, from Pagefind's run (`library`)."""
-BATCH = 256
+BATCH = 128
 """Word chunks hashed, compressed and written together (on every core: zlib and hashlib
-release the GIL); only a batch of them is in memory at once."""
+release the GIL) while the next batch is gathered: two batches of them in memory at most."""
 WEIGHT = 24
 """Pagefind's weight of a word in a page's text (1.0 × 24): what every word of ours has."""
 _KEY_BITS = 22
@@ -452,28 +452,34 @@ def merge(parts: list[Part], lib: Library, bundle: Path, chunk_size: int) -> Non
     cores = os.cpu_count() or 1
     with ThreadPoolExecutor(cores) as pool:
         batch: list[tuple[str, str, bytes]] = []
-        # A batch is hashed and compressed on the pool while the words of the next ones are
-        # gathered here (this loop holds the GIL; zlib and hashlib let it go): waiting for
-        # each batch before gathering the next left a core idle, 1.3 of the merge's 4.9 s at
-        # 1,000 versions. Names are given in the chunks' order (a name may be lengthened
-        # by one given before it), once a batch is packed.
-        packing: deque[tuple[list[tuple[str, str, bytes]], Future]] = deque()
+        # A batch is hashed and compressed on the pool (in a slice per core) while the words
+        # of the next are gathered here (this loop holds the GIL; zlib and hashlib let it
+        # go): waiting for each batch before gathering the next left a core idle, 1.3 of the
+        # merge's 4.9 s at 1,000 versions. Names are given in the chunks' order (a name may
+        # be lengthened by one given before it), once a batch is packed; its files are
+        # written on the pool, one batch at a time. At most two batches are in memory.
+        packing: deque[tuple[list[tuple[str, str, bytes]], list[Future]]] = deque()
         writing: list[Future] = []
 
         def settle(keep: int) -> None:
             while len(packing) > keep:
-                done, future = packing.popleft()
-                packed = future.result()
+                done, futures = packing.popleft()
+                packed = [p for future in futures for p in future.result()]
                 names = [files.name(digest) for digest, _ in packed]
                 chunks.extend([a, b, n] for (a, b, _), n in zip(done, names, strict=True))
+                if writing:
+                    writing.pop().result()  # a failed write (OSError) raises here
                 writing.append(pool.submit(_write_all, [
                     (bundle / "index" / f"{n}.pf_index", data)
                     for n, (_, data) in zip(names, packed, strict=True)]))
 
         def flush() -> None:
-            packing.append((batch[:], pool.submit(_pack_all, [raw for _, _, raw in batch])))
+            raws = [raw for _, _, raw in batch]
+            step = -(-len(raws) // cores)
+            packing.append((batch[:], [pool.submit(_pack_all, raws[i:i + step])
+                                       for i in range(0, len(raws), step)]))
             batch.clear()
-            settle(cores)
+            settle(1)
 
         chunk: list[bytes] = []
         bounds: list[str] = []
@@ -499,10 +505,10 @@ def merge(parts: list[Part], lib: Library, bundle: Path, chunk_size: int) -> Non
             if batch:
                 flush()
             settle(0)
-            for future in writing:
-                future.result()  # a failed write (OSError) raises here
+            if writing:
+                writing.pop().result()
         finally:  # after a failure, the batches not yet started are not packed nor written
-            for future in (*(f for _, f in packing), *writing):
+            for future in (*(f for _, fs in packing for f in fs), *writing):
                 future.cancel()
     for a, b in itertools.pairwise(chunks):
         last, b[0] = _prefixes(a[1], b[0])
