@@ -24,10 +24,10 @@ from typing import TypeVar
 from . import diagnostics, linkcheck
 from .assessment import AffairResult, Task
 from .diagnostics import Block
-from .discover import Listing
+from .discover import Listing, Stamp, stat_stamp
 from .pickling import quick_pickle
 from .routes import PAGEFIND as BUNDLE
-from .write import Stamp, load_pickle, save_pickle, stamped_files, stat_stamp
+from .write import load_pickle, save_pickle, stamped_files
 
 T = TypeVar("T")
 
@@ -51,24 +51,24 @@ def files_digest(folder: Path, digests: FileDigests | None = None,
     """Every file under `folder` (names and bytes), symlinks included as what they point to;
     from `listing` (this build's) where it has the folder."""
     h = hashlib.sha256()
-    for name, full, st in _files_under(folder, listing):
+    for name, full, stamp in _files_under(folder, listing):
         h.update(name.encode() + b"\0")
         try:
-            h.update(digests.of(full, st) if digests is not None else _read(full))
+            h.update(digests.of(full, stamp) if digests is not None else _read(full))
         except OSError:
             h.update(b"\0unreadable")
     return h.hexdigest()
 
 
 def _files_under(folder: Path, listing: Listing | None
-                 ) -> Iterator[tuple[str, str, os.stat_result | None]]:
-    """(path relative to `folder`, full path, stat if known) of every file under it, in the
-    order of a sorted `os.walk`. Paths as strings: every build asks for every file."""
+                 ) -> Iterator[tuple[str, str, Stamp | None]]:
+    """(path relative to `folder`, full path, stamp if known) of every file under it, in
+    the order of a sorted `os.walk`. Paths as strings: every build asks for every file."""
     listed = listing.under(folder) if listing is not None else None
     if listing is not None and listed is not None:
-        cut = len(os.path.relpath(folder, listing.root)) + 1
-        for name, st in listed:
-            yield name[cut:], os.path.join(listing.root, name), st
+        cut = len(listing.name(folder)) + 1
+        for name, stamp in listed:
+            yield name[cut:], os.path.join(listing.root, name), stamp
         return
     top = str(folder)
     for dirpath, dirnames, filenames in os.walk(top):
@@ -80,7 +80,7 @@ def _files_under(folder: Path, listing: Listing | None
 
 class FileMemo:
     """What was read from each of the site's files, kept by the file's stat
-    (`write.stat_stamp`) and piasite's code: a rebuild reads again only the files that
+    (`discover.stat_stamp`) and piasite's code: a rebuild reads again only the files that
     changed. The survey keeps each _municipality.toml and _affair.toml (reading and parsing
     the 1,428 of a 1,000-version site was about 0.25 s of every rebuild)."""
 
@@ -94,16 +94,17 @@ class FileMemo:
         """content/ as this build found it (`_survey` sets it): the stats `get` checks by."""
 
     def get(self, what: str, file: Path | str, read: Callable[[], T],
-            st: os.stat_result | None = None) -> T:
+            stamp: Stamp | None = None) -> T:
         """`read()`'s result for `file`, from the last build if the file is unchanged (by
-        `st`, its stat, when the caller has it; else by `listing`'s, else by its own)."""
+        `stamp` when the caller has it; else by `listing`'s, else by its own stat)."""
         key = (what, str(file))
-        if st is None and self.listing is not None:
-            st = self.listing.stat(file)
-        try:
-            stamp = stat_stamp(st if st is not None else os.stat(file))
-        except OSError:
-            return read()  # the reader reports it
+        if stamp is None and self.listing is not None:
+            stamp = self.listing.stamp(file)
+        if stamp is None:
+            try:
+                stamp = stat_stamp(os.stat(file))
+            except OSError:
+                return read()  # the reader reports it
         hit = self.before.get(key)
         if hit is None or hit[0] != stamp:
             hit = (stamp, read())
@@ -119,8 +120,8 @@ class FileDigests(FileMemo):
     """Each source file's digest: hashing every file of a 1,000-version site was 0.4 s of
     every build."""
 
-    def of(self, path: str, st: os.stat_result | None = None) -> bytes:
-        return self.get("digest", path, functools.partial(_digest, path), st)
+    def of(self, path: str, stamp: Stamp | None = None) -> bytes:
+        return self.get("digest", path, functools.partial(_digest, path), stamp)
 
 
 def _digest(path: str) -> bytes:

@@ -473,7 +473,7 @@ class Found(NamedTuple):
 
 PageStamp = tuple[int, int, int]
 """A built page's size, mtime and inode: unchanged while the page is the file a build left (a
-move into output/ keeps all three). Not `write.Stamp`, which tells a source file unchanged."""
+move into output/ keeps all three). Not `discover.Stamp`, which tells a source file unchanged."""
 
 
 class Collected:

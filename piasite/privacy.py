@@ -26,9 +26,9 @@ from pathlib import Path, PurePosixPath
 
 from . import processes, schema
 from .diagnostics import Diagnostic, Span, error, warning
-from .discover import Listing
+from .discover import Listing, Stamp
 from .source import parse_toml, read_source
-from .write import Stamp, load_pickle, save_pickle, stat_stamp
+from .write import load_pickle, save_pickle
 
 ALLOWLIST = PurePosixPath("content/_privacy-allowlist.toml")
 MIN_FILES_FOR_WORKERS = 1000
@@ -183,7 +183,7 @@ def scan(root: Path, cache: Path | None = None, jobs: int = 1,
     # Every regular file under content/, symlinks neither followed nor read.
     listing = listing or Listing(root)
     allow = str(ALLOWLIST)
-    files = [(name, stat_stamp(st)) for name, st in listing.files if name != allow]
+    files = [(name, stamp) for name, stamp in listing.files if name != allow]
     todo = [name for name, stamp in files
             if (hit := before.get(name)) is None or hit[0] != stamp]
     # On workers when many: alone, the scan keeps one core busy while the other waits.

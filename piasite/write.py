@@ -282,8 +282,6 @@ def frozen_loads() -> Iterator[None]:
         gc.unfreeze()
 
 
-Stamp = tuple[int, int, int, int]
-
 
 def give_back_memory() -> None:
     """Return to the system the memory this process freed (the C library keeps it for reuse
@@ -297,12 +295,6 @@ def give_back_memory() -> None:
     except (OSError, AttributeError):  # musl and others: no malloc_trim
         return
     trim(0)
-
-
-def stat_stamp(st: os.stat_result) -> Stamp:
-    """What tells a source file unchanged: size, modification and change times, inode. The
-    change time too: a tool can set a file's mtime back, not its ctime."""
-    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
 
 
 def files_in(folder: Path, skip: str = "") -> list[str]:
