@@ -259,6 +259,11 @@ def _build_into(staged: Path, dest: Dest, root: Path, shared: Shared, base: Link
     # index is made: Pagefind's memory then adds to little of piasite's. A large new build
     # makes them in a process of its own, which gives all its memory back when it ends.
     write = _write_apart if _apart(dest, munis, jobs) else _write
+    if write is _write_apart:
+        # Neither process holds content/'s listing (3 MB at 1,000 versions) while the pages
+        # are written: there each assessment's key walks its own folder, as it did before
+        # the listing (0.1 s of a build that makes a hundred assessments or more).
+        memo.listing = None
     result, done = write(staged, dest, root, shared, base, munis, diags, today, strict, jobs,
                          memo)
     if done is None:
@@ -311,11 +316,6 @@ def _write_apart(staged: Path, dest: Dest, *args) -> tuple[BuildResult, _Staged 
     what `_write` returns comes back. The price: this process waits beside it, holding the
     survey (by PSS +61 MiB at 3,000 versions in the site-wide stage; docs/benchmarks.md)."""
     there = dataclasses.replace(dest, progress=processes.tell if dest.progress else None)
-    memo: FileMemo = args[-1]
-    # Neither process holds content/'s listing (3 MB at 1,000 versions) while the pages are
-    # written: there each assessment's key walks its own folder, as it did before the
-    # listing (0.1 s of a build that makes a hundred assessments or more).
-    memo.listing = None
     return processes.apart(_write_once, staged, there, *args, told=dest.progress)
 
 
