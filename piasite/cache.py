@@ -8,6 +8,7 @@ assessment with a comment period — "today". When the key
 matches and the pages it wrote are still in output/ as they were written, the next build
 leaves those files where they are instead of rendering them again: an unchanged page is
 neither rendered nor rewritten. Anything that does not match is simply built again.
+`piasite check` keeps what it found in each assessment the same way (`CheckCache`).
 """
 
 from __future__ import annotations
@@ -178,11 +179,7 @@ class BuildCache:
 
     def key(self, task: Task, listing: Listing | None = None) -> str:
         """What the assessment is made of; its files by `listing` when this build's."""
-        h = hashlib.sha256()
-        for part in (self.site_key, repr(task.muni), task.folder.name,
-                     files_digest(task.folder, self.digests, listing)):
-            h.update(part.encode() + b"\0")
-        return h.hexdigest()
+        return _task_key(self.site_key, task, self.digests, listing)
 
     def _file(self, task: Task) -> Path:
         return entry_file(self.folder.parent, task)
@@ -234,6 +231,70 @@ class BuildCache:
         for p in self.folder.rglob("*.pickle"):
             if p not in keep:
                 p.unlink(missing_ok=True)
+
+
+def _task_key(shared: str, task: Task, digests: FileDigests, listing: Listing | None) -> str:
+    """`shared` (what every assessment depends on) with the assessment's own settings and
+    files."""
+    h = hashlib.sha256()
+    for part in (shared, repr(task.muni), task.folder.name,
+                 files_digest(task.folder, digests, listing)):
+        h.update(part.encode() + b"\0")
+    return h.hexdigest()
+
+
+class CheckCache:
+    """What `piasite check` found in each assessment, kept for the next check: an assessment
+    whose files (and municipality settings, site.toml, forms, registry and piasite itself) did
+    not change is reported from here instead of being read and checked again. One file for
+    the whole site, read and written once a check: at 1,000 versions it holds 30,000
+    diagnostics, printed, in a few MB.
+
+    What a check finds in an assessment does not depend on the theme, on "today" or on the
+    other assessments (those are the build's pages, and the survey's checks run every time),
+    so the key is `BuildCache`'s without the theme and the comparison settings."""
+
+    def __init__(self, cache: Path, shared) -> None:
+        self.path = cache / "check.pickle"
+        self.digests = FileDigests(cache / "file-digests.pickle")
+        self.shared = check_key(shared)
+        saved = load_pickle(self.path)
+        ok = (isinstance(saved, tuple) and len(saved) == 2 and saved[0] == self.shared
+              and isinstance(saved[1], dict))
+        self.before: dict[str, tuple[str, Block | None]] = saved[1] if ok else {}
+        self.after: dict[str, tuple[str, Block | None]] = {}
+        self.reused = 0
+
+    def key(self, task: Task, listing: Listing | None = None) -> str:
+        return _task_key(self.shared, task, self.digests, listing)
+
+    def lookup(self, task: Task, key: str) -> tuple[Block | None] | None:
+        """(the last check's block of the assessment's diagnostics, None for none) when its
+        key matches; None when it must be checked."""
+        hit = self.before.get(str(task.folder))
+        if hit is None or hit[0] != key:
+            return None
+        self.after[str(task.folder)] = hit
+        self.reused += 1
+        return (hit[1],)
+
+    def store(self, task: Task, key: str, block: Block | None) -> None:
+        self.after[str(task.folder)] = (key, block)
+
+    def save(self) -> None:
+        """Keep what this check found (assessments no longer in the site are dropped)."""
+        if self.after != self.before:
+            save_pickle(self.path, (self.shared, self.after))
+        self.digests.save()
+
+
+def check_key(shared) -> str:
+    """Digest of what every assessment's diagnostics depend on besides its own files."""
+    h = hashlib.sha256()
+    for part in (code_digest(), repr(shared.config), repr(sorted(shared.forms.items())),
+                 repr(sorted(shared.families.items())), repr(shared.systems)):
+        h.update(part.encode() + b"\0")
+    return h.hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

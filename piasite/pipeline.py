@@ -35,6 +35,7 @@ from .assessment import (
 )
 from .cache import (
     BuildCache,
+    CheckCache,
     FileMemo,
     Row,
     SiteCache,
@@ -130,13 +131,32 @@ def today_for(config: SiteConfig, now: str | None) -> datetime.date:
 
 def check(root: Path, jobs: int | None = None) -> BuildResult:
     """Load, check and link every assessment, one at a time: every mistake in the content,
-    with nothing rendered and no assessment kept in memory after its turn."""
-    shared, _, munis, diags = _survey(root, jobs=jobs)
+    with nothing rendered and no assessment kept in memory after its turn. An assessment
+    that did not change since the last check is reported from what that check found
+    (`cache.CheckCache`); `BuildResult.reused` counts them."""
+    cache = root / ".piasite-cache"
+    memo = FileMemo(cache / "survey.pickle")
+    shared, _, munis, diags = _survey(root, memo, jobs)
     settings = Settings(root, today_for(shared.config, None), None)
-    tasks = _tasks(munis)
-    for r in build_all(settings, tasks, jobs):
-        diags += r.diagnostics
-    return BuildResult(Report(diags))
+    store = CheckCache(cache, shared)
+    found: list[Diagnostic | Block] = [*diags]
+    todo: list[tuple[Task, str]] = []
+    for task in _tasks(munis):
+        key = store.key(task, memo.listing)
+        hit = store.lookup(task, key)
+        if hit is None:
+            todo.append((task, key))
+        elif hit[0] is not None:
+            found.append(hit[0])
+    for (task, key), r in zip(todo, build_all(settings, [t for t, _ in todo], jobs),
+                              strict=True):
+        block = Block.of(diagnostics.sort(r.diagnostics))
+        store.store(task, key, block)
+        if block is not None:
+            found.append(block)
+    store.save()
+    memo.save()
+    return BuildResult(Report(found), reused=store.reused)
 
 
 def load_checked(root: Path) -> BuildResult:

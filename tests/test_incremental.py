@@ -766,3 +766,61 @@ def test_content_listed_once_is_what_a_walk_finds_and_digests_the_same(tmp_path)
     assert listing.stamp(site / "content/midori/_municipality.toml") == cache.stat_stamp(
         os.stat(site / "content/midori/_municipality.toml"))
     assert listing.stamp(juki / "notes.md") is None
+
+
+def _counting_checks(monkeypatch) -> list[int]:
+    """How many assessments each `pipeline.check` read and checked itself."""
+    counts: list[int] = []
+    real = pipeline.build_all
+
+    def counted(settings, tasks, jobs=None, context=None):
+        counts.append(len(tasks))
+        return real(settings, tasks, jobs, context)
+
+    monkeypatch.setattr(pipeline, "build_all", counted)
+    return counts
+
+
+def _printed(result) -> list[str]:
+    return [d.format() for d in result.diagnostics]
+
+
+def test_a_second_check_reports_the_first_ones_findings_without_reading_again(
+        tmp_path, monkeypatch):
+    site = copy_site(tmp_path / "site", ("midori", "okayama"))
+    counts = _counting_checks(monkeypatch)
+    first = pipeline.check(site, jobs=1)
+    second = pipeline.check(site, jobs=1)
+    assert counts == [2, 0] and second.reused == 2
+    assert _printed(second) == _printed(first) and any("W" in d.code for d in first.diagnostics)
+    assert second.report.counts() == first.report.counts()
+
+
+def test_a_check_after_an_edit_reads_that_assessment_only_and_finds_what_is_new(
+        tmp_path, monkeypatch):
+    site = copy_site(tmp_path / "site", ("midori", "okayama"))
+    counts = _counting_checks(monkeypatch)
+    pipeline.check(site, jobs=1)
+    _edit(site, MIDORI, 'serious_incident = "発生なし"', 'serious_incident = "発生しない"')
+    edited = pipeline.check(site, jobs=1)
+    assert counts == [2, 1] and edited.reused == 1 and not edited.ok
+    assert any(d.code == "E104" and str(d.span.path) == MIDORI for d in edited.diagnostics)
+    # …which is what a check from scratch finds.
+    (site / ".piasite-cache" / "check.pickle").unlink()
+    assert _printed(pipeline.check(site, jobs=1)) == _printed(edited)
+    # Put back, the error is gone again.
+    _edit(site, MIDORI, 'serious_incident = "発生しない"', 'serious_incident = "発生なし"')
+    assert pipeline.check(site, jobs=1).ok
+
+
+def test_a_check_reads_everything_again_when_what_all_share_changed_or_its_cache_is_lost(
+        tmp_path, monkeypatch):
+    site = copy_site(tmp_path / "site", ("midori", "okayama"))
+    counts = _counting_checks(monkeypatch)
+    first = _printed(pipeline.check(site, jobs=1))
+    _edit(site, "site.toml", 'title = "', 'title = "（試験）')
+    assert _printed(pipeline.check(site, jobs=1)) == first
+    (site / ".piasite-cache" / "check.pickle").write_bytes(b"not a pickle")
+    assert _printed(pipeline.check(site, jobs=1)) == first
+    assert pipeline.check(site, jobs=1).reused == 2
+    assert counts == [2, 2, 2, 0]
