@@ -251,7 +251,13 @@ def _main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command == "check":
-            result = pipeline.check(args.site, args.jobs)
+            progress = (_Progress(sys.stderr, pipeline.PROGRESS_STAGES)
+                        if sys.stderr.isatty() else None)
+            try:
+                result = pipeline.check(args.site, args.jobs, progress)
+            finally:
+                if progress:
+                    progress.clear()
             _print_report(result)
             _print_theme(args.site)
             if any(code == "E010" for _, code in result.report.counts()):

@@ -129,11 +129,13 @@ def today_for(config: SiteConfig, now: str | None) -> datetime.date:
     return datetime.date.fromisoformat(fixed) if fixed else datetime.date.today()
 
 
-def check(root: Path, jobs: int | None = None) -> BuildResult:
+def check(root: Path, jobs: int | None = None, progress: Progress | None = None
+          ) -> BuildResult:
     """Load, check and link every assessment, one at a time: every mistake in the content,
     with nothing rendered and no assessment kept in memory after its turn. An assessment
     that did not change since the last check is reported from what that check found
-    (`cache.CheckCache`); `BuildResult.reused` counts them."""
+    (`cache.CheckCache`); `BuildResult.reused` counts them. `progress` is told of each
+    assessment as it is done ("assessments")."""
     cache = root / ".piasite-cache"
     memo = FileMemo(cache / "survey.pickle")
     shared, _, munis, diags = _survey(root, memo, jobs)
@@ -148,12 +150,15 @@ def check(root: Path, jobs: int | None = None) -> BuildResult:
             todo.append((task, key))
         elif hit[0] is not None:
             found.append(hit[0])
-    for (task, key), r in zip(todo, build_all(settings, [t for t, _ in todo], jobs),
-                              strict=True):
+    total = store.reused + len(todo)
+    for n, ((task, key), r) in enumerate(
+            zip(todo, build_all(settings, [t for t, _ in todo], jobs), strict=True), 1):
         block = Block.of(diagnostics.sort(r.diagnostics))
         store.store(task, key, block)
         if block is not None:
             found.append(block)
+        if progress:
+            progress("assessments", store.reused + n, total)
     store.save()
     memo.save()
     return BuildResult(Report(found), reused=store.reused)

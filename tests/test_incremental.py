@@ -802,8 +802,10 @@ def test_a_check_after_an_edit_reads_that_assessment_only_and_finds_what_is_new(
     counts = _counting_checks(monkeypatch)
     pipeline.check(site, jobs=1)
     _edit(site, MIDORI, 'serious_incident = "発生なし"', 'serious_incident = "発生しない"')
-    edited = pipeline.check(site, jobs=1)
+    told: list[tuple[str, int, int]] = []
+    edited = pipeline.check(site, jobs=1, progress=lambda *a: told.append(a))
     assert counts == [2, 1] and edited.reused == 1 and not edited.ok
+    assert told == [("assessments", 2, 2)]  # the unchanged one counts as done
     assert any(d.code == "E104" and str(d.span.path) == MIDORI for d in edited.diagnostics)
     # …which is what a check from scratch finds.
     (site / ".piasite-cache" / "check.pickle").unlink()
