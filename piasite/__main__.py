@@ -307,6 +307,14 @@ def _main(argv: list[str] | None = None) -> int:
     except _Stopped:
         print("停止の指示（SIGTERM）を受けて終了しました。", file=sys.stderr)
         return 128 + signal.SIGTERM
+    except OSError as exc:  # the machine's: a folder that cannot be written, a full disk
+        if os.environ.get("PIASITE_DEBUG"):
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"ファイルを読み書きできませんでした: {where}{exc.strerror or exc}\n"
+              "サイトのフォルダ（.piasite-cache を含む）と出力先に書き込めるか、"
+              "ディスクに空きがあるかを確かめてください。", file=sys.stderr)
+        return 1
     except Exception as exc:  # a piasite bug, not a content problem
         if os.environ.get("PIASITE_DEBUG"):
             raise

@@ -28,7 +28,7 @@ from .diagnostics import Block
 from .discover import Listing, Stamp, stat_stamp
 from .pickling import quick_pickle
 from .routes import PAGEFIND as BUNDLE
-from .write import load_pickle, save_pickle, stamped_files
+from .write import keep_pickle, load_pickle, save_pickle, stamped_files
 
 T = TypeVar("T")
 
@@ -114,7 +114,7 @@ class FileMemo:
 
     def save(self) -> None:
         if self.path and self.after != self.before:
-            save_pickle(self.path, (code_digest(), self.after))
+            keep_pickle(self.path, (code_digest(), self.after))
 
 
 class FileDigests(FileMemo):
@@ -284,7 +284,7 @@ class CheckCache:
     def save(self) -> None:
         """Keep what this check found (assessments no longer in the site are dropped)."""
         if self.after != self.before:
-            save_pickle(self.path, (self.shared, self.after))
+            keep_pickle(self.path, (self.shared, self.after))
         self.digests.save()
 
 

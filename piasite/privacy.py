@@ -28,7 +28,7 @@ from . import processes, schema
 from .diagnostics import Diagnostic, Span, error, warning
 from .discover import Listing, Stamp
 from .source import parse_toml, read_source
-from .write import load_pickle, save_pickle
+from .write import keep_pickle, load_pickle
 
 ALLOWLIST = PurePosixPath("content/_privacy-allowlist.toml")
 MIN_FILES_FOR_WORKERS = 1000
@@ -208,7 +208,7 @@ def scan(root: Path, cache: Path | None = None, jobs: int = 1,
                 hint=f"個人番号なら削除してください。そうでなければ {ALLOWLIST} に path・line・"
                      "number・reason を書いて許可してください。"))
     if cache is not None and after != before:
-        save_pickle(cache, after)
+        keep_pickle(cache, after)
     for i, a in enumerate(allowed):
         if i not in used:
             diags.append(warning("W602", f"許可リストの「{a.path}」{a.line} 行目の「{a.number}」は"

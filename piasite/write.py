@@ -230,6 +230,14 @@ def save_pickle(path: Path, obj: object) -> None:
         raise
 
 
+def keep_pickle(path: Path, obj: object) -> None:
+    """`save_pickle` for a cache that only spares work (what a file held when last read):
+    where it cannot be written (a read-only site folder, a full disk, a file in the way)
+    it stays as it was, and the next run reads those files again."""
+    with contextlib.suppress(OSError):
+        save_pickle(path, obj)
+
+
 def load_pickle(path: Path) -> object | None:
     """What `save_pickle` wrote; None when there is none or it cannot be read (a damaged cache
     only makes a slower build).

@@ -104,3 +104,30 @@ def test_broken_site_is_reported_and_output_untouched(case: str, tmp_path: Path)
     assert _snapshot(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ["site", "output", *(["outside"] if case == "symlink-out" else [])]), "stray files beside output/"
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "piasite", *args], capture_output=True,
+                          text=True, encoding="utf-8", errors="replace", cwd=REPO_ROOT,
+                          env={**os.environ, "PIASITE_DEBUG": ""}, timeout=120)
+
+
+def test_a_cache_folder_that_cannot_be_written(tmp_path: Path) -> None:
+    """A check writes nothing but caches that spare work: where .piasite-cache cannot be
+    written (here a file stands in its place; a read-only checkout is the same) it checks
+    everything and reports as always. A build says what it could not write."""
+    plain = shutil.ignore_patterns(".piasite-cache", "output")
+    fine = shutil.copytree(BASE, tmp_path / "fine", ignore=plain)
+    site = shutil.copytree(BASE, tmp_path / "site", ignore=plain)
+    (site / ".piasite-cache").write_bytes(b"")
+    expected = _cli("check", "--site", str(fine))
+    for _ in range(2):
+        proc = _cli("check", "--site", str(site))
+        assert proc.returncode == expected.returncode == 0, proc.stderr
+        assert (proc.stdout, proc.stderr) == (expected.stdout, expected.stderr)
+    built = _cli("build", "--site", str(site), "--now", "2026-01-15")
+    assert built.returncode == 1
+    assert "Traceback" not in built.stderr and "内部エラー" not in built.stderr, built.stderr
+    assert "ファイルを読み書きできませんでした" in built.stderr
+    assert str(site / ".piasite-cache") in built.stderr
+    assert not (site / "output").exists()
