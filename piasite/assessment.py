@@ -162,10 +162,12 @@ class Context:
     theme: Theme
 
 
-def make_context(settings: Settings) -> Context:
-    """The settings, forms, registry and theme every assessment of one build is made with."""
-    # The site-wide files' own diagnostics are the parent's to report, once.
-    shared, _, _ = load_shared(settings.root)
+def make_context(settings: Settings, shared: Shared | None = None) -> Context:
+    """The settings, forms, registry and theme every assessment of one build is made with;
+    `shared` as the build read it (else read again)."""
+    if shared is None:
+        # The site-wide files' own diagnostics are the parent's to report, once.
+        shared, _, _ = load_shared(settings.root)
     base, _ = registry(shared.systems)
     return Context(settings, shared, base,
                    find_theme(settings.root, shared.config.theme, settings.cache))
@@ -252,9 +254,12 @@ def _build_one(ctx: Context, task: Task) -> AffairResult:
     return result.stored(settings.cache / compare.STORE) if settings.cache else result
 
 
-def _worker_init(settings: Settings) -> None:
+def _worker_init(settings: Settings, shared: Shared | None) -> None:
     global _WORKER
-    _WORKER = make_context(settings)
+    # The build's own reading of site.toml, the forms and the registry: read again here it
+    # would also list the whole site (0.1 s a worker at 1,000 versions, growing with it),
+    # and a site.toml saved meanwhile would give one build two settings.
+    _WORKER = make_context(settings, shared)
     # What the worker keeps for every task (forms, registry, templates) is never garbage:
     # frozen, the cyclic collector's full passes stop walking it after each assessment
     # (4 % of a 100-version build's CPU, median of six paired runs).
@@ -324,13 +329,13 @@ def _make_items(batch: ItemBatch) -> list[ItemScan]:
 
 
 @contextlib.contextmanager
-def items_in_workers(settings: Settings, batches: list[ItemBatch], jobs: int
-                     ) -> Iterator[processes.InOrder]:
+def items_in_workers(settings: Settings, batches: list[ItemBatch], jobs: int,
+                     shared: Shared | None = None) -> Iterator[processes.InOrder]:
     """Each batch's files, made and written into `settings.out` by `jobs` worker processes;
     yields their ids and links (a list of `ItemScan` a batch), batch by batch in order. The
     batches are sent on entering, so the caller can make other pages meanwhile, and take
     what is ready between them."""
-    with _pool(settings, min(jobs, len(batches))) as pool:
+    with _pool(settings, min(jobs, len(batches)), shared) as pool:
         yield processes.InOrder(pool.submit(_make_items, b) for b in batches)
 
 
@@ -362,7 +367,8 @@ def build_all(settings: Settings, tasks: Sequence[Task], jobs: int | None = None
 
     As with any `multiprocessing` code, a script that calls this (through `pipeline.build`)
     keeps its own work under `if __name__ == "__main__":`. `context`, the caller's own (made
-    from `settings`), spares this process making it again.
+    from `settings`), spares this process making it again, and the workers reading the
+    site's shared files again.
     """
     jobs = worker_count(jobs, len(tasks))
     if jobs <= 1:
@@ -370,12 +376,12 @@ def build_all(settings: Settings, tasks: Sequence[Task], jobs: int | None = None
         for t in tasks:
             yield build_one(ctx, t)
         return
-    with _pool(settings, min(jobs, len(tasks))) as pool:
+    with _pool(settings, min(jobs, len(tasks)), context.shared if context else None) as pool:
         yield from pool.map(_run, tasks, chunksize=1)
 
 
-def _pool(settings: Settings, workers: int) -> ProcessPoolExecutor:
-    return processes.pool(workers, _worker_init, (settings,))
+def _pool(settings: Settings, workers: int, shared: Shared | None) -> ProcessPoolExecutor:
+    return processes.pool(workers, _worker_init, (settings, shared))
 
 
 def ids_blob(ids: frozenset[str]) -> bytes:

@@ -138,7 +138,7 @@ def check(root: Path, jobs: int | None = None, progress: Progress | None = None
     assessment as it is done ("assessments")."""
     cache = root / ".piasite-cache"
     memo = FileMemo(cache / "survey.pickle")
-    shared, _, munis, diags = _survey(root, memo, jobs)
+    shared, base, munis, diags = _survey(root, memo, jobs)
     settings = Settings(root, today_for(shared.config, None), None)
     store = CheckCache(cache, shared)
     found: list[Diagnostic | Block] = [*diags]
@@ -151,8 +151,12 @@ def check(root: Path, jobs: int | None = None, progress: Progress | None = None
         elif hit[0] is not None:
             found.append(hit[0])
     total = store.reused + len(todo)
-    for n, ((task, key), r) in enumerate(
-            zip(todo, build_all(settings, [t for t, _ in todo], jobs), strict=True), 1):
+    built: Iterable[AffairResult] = ()
+    if todo:  # none at all when every assessment is as the last check found it
+        # The workers take the shared files as this check read them.
+        context = Context(settings, shared, base, find_theme(root, shared.config.theme))
+        built = build_all(settings, [t for t, _ in todo], jobs, context)
+    for n, ((task, key), r) in enumerate(zip(todo, built, strict=True), 1):
         block = Block.of(diagnostics.sort(r.diagnostics))
         store.store(task, key, block)
         if block is not None:
@@ -439,7 +443,7 @@ def _write_with(entries: EntryStore, staged: Path, dest: Dest, root: Path, share
     statics = static_files(theme)
     made = _SiteLinks(results, hits, [*(p for p, _ in todo), *statics], shared.config,
                       [m for m, _ in munis], entries, staged)
-    rendered = _site_pages(todo, made, staged, summary, entries, settings,
+    rendered = _site_pages(todo, made, staged, summary, entries, settings, shared,
                            worker_count(jobs, len(tasks)), dest.progress)
     for path, data in statics.items():
         _put(staged, path, data, made)
@@ -623,8 +627,8 @@ def _to_make(jobs: list[Job], paths: list[PurePosixPath], site_cache: SiteCache,
 
 
 def _site_pages(todo: list[tuple[PurePosixPath, Job]], made: _SiteLinks, staged: Path,
-                summary: SiteSummary, entries: EntryStore, settings: Settings, workers: int,
-                progress: Progress | None) -> list[PurePosixPath]:
+                summary: SiteSummary, entries: EntryStore, settings: Settings, shared: Shared,
+                workers: int, progress: Progress | None) -> list[PurePosixPath]:
     """Every site-wide file of `todo` in the staging folder, its links checked as it is made
     (`made`); returns them as made. The comparison item pages, most of the work, are made by
     `workers` worker processes while this one makes the others."""
@@ -659,7 +663,7 @@ def _site_pages(todo: list[tuple[PurePosixPath, Job]], made: _SiteLinks, staged:
                 count(path)
             made.flush()
 
-    with (items_in_workers(settings, [b for _, b in batches], workers) if batches
+    with (items_in_workers(settings, [b for _, b in batches], workers, shared) if batches
           else contextlib.nullcontext(InOrder(()))) as written:
         for path, job in here:
             _put(staged, path, job.make(), made, keep=True)

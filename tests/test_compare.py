@@ -319,9 +319,9 @@ def test_item_pages_made_by_worker_processes_are_the_same_bytes(tmp_path, monkey
     batches: list[int] = []
     real = pipeline.items_in_workers
 
-    def spy(settings, sent, jobs):
+    def spy(settings, sent, jobs, *shared):
         batches.append(len(sent))
-        return real(settings, sent, jobs)
+        return real(settings, sent, jobs, *shared)
 
     monkeypatch.setattr(pipeline, "items_in_workers", spy)
     assert pipeline.build(one, one / "output", now="2025-11-22", jobs=1).wrote

@@ -238,3 +238,26 @@ def test_which_builds_write_their_pages_apart(tmp_path, monkeypatch):
     monkeypatch.setattr(pipeline, "APART_MIN_NEW", 2)
     assert pipeline.build(site, now="2026-01-15", jobs=1).wrote
     assert not pipeline._apart(dest, munis, 2)  # the last build's results are stored
+
+
+def test_worker_processes_check_against_the_shared_files_as_the_build_read_them(tmp_path):
+    # The workers take site.toml, the forms and the registry from the build that started
+    # them, not from the site folder: reading them again listed the whole site in every
+    # worker, and a site.toml saved meanwhile gave one build two settings. Given a reading
+    # without the forms, every assessment's form is unknown to them, in both processes.
+    from types import MappingProxyType
+
+    from helpers import copy_site
+
+    from piasite.render import find_theme
+
+    site = copy_site(tmp_path / "site", ("midori", "okayama"))
+    shared, base, munis, _ = pipeline._survey(site)
+    tasks = pipeline._tasks(munis)
+    settings = assessment.Settings(site, pipeline.today_for(shared.config, None), None)
+    no_forms = dataclasses.replace(shared, forms=MappingProxyType({}))
+    context = assessment.Context(settings, no_forms, base, find_theme(site, "default"))
+    results = list(assessment.build_all(settings, tasks, 2, context))
+    assert len(results) == len(tasks) == 2
+    for r in results:
+        assert any(d.code == "E105" for d in r.diagnostics), [str(d) for d in r.diagnostics]
