@@ -32,7 +32,7 @@ from .write import keep_pickle, load_pickle, save_pickle, stamped_files
 
 T = TypeVar("T")
 
-FORMAT = 3
+FORMAT = 4
 """Part of every key: a change to what is stored must not read old entries."""
 
 
@@ -151,6 +151,10 @@ class Entry:
     copies of the municipality's settings was a tenth of a second of every rebuild)."""
     stamps: tuple[tuple[int, int], ...]
     """(size, mtime in ns) of each page as written, in the order of `result.pages`."""
+    check_key: str = ""
+    """The key `piasite check` keeps this assessment's findings under (`CheckCache`): a check
+    after a build (or the preview's) takes them from `result.report`, which holds exactly
+    those (a result with a broken link, or any error, stops the build and is never stored)."""
 
 
 Published = Mapping[str, tuple[int, int]]
@@ -166,7 +170,8 @@ def entry_file(cache: Path, task: Task) -> Path:
 class BuildCache:
     """Results of the last build, one file per assessment."""
 
-    def __init__(self, cache: Path, out: Path, site_key: str, today: str, found: Published):
+    def __init__(self, cache: Path, out: Path, site_key: str, today: str, found: Published,
+                 check_shared: str = ""):
         self.folder = cache / "build"
         self.out = out
         self.found = found
@@ -176,10 +181,16 @@ class BuildCache:
         self.today = today
         self.reused = 0
         self.digests = FileDigests(cache / "file-digests.pickle")
+        self.check_shared = check_shared
+        """`check_key` of the build's shared files ("" for none): what each entry's
+        `check_key` is made with."""
+        self.files: dict[Path, str] = {}
+        """Each assessment's files' digest, as `key` found them."""
 
     def key(self, task: Task, listing: Listing | None = None) -> str:
         """What the assessment is made of; its files by `listing` when this build's."""
-        return _task_key(self.site_key, task, self.digests, listing)
+        files = self.files[task.folder] = files_digest(task.folder, self.digests, listing)
+        return _task_key(self.site_key, task, files)
 
     def _file(self, task: Task) -> Path:
         return entry_file(self.folder.parent, task)
@@ -220,7 +231,12 @@ class BuildCache:
         stamps = tuple(stamp(where(page.path)) for page in result.pages)
         kept = dataclasses.replace(result, task=None, diagnostics=(),
                                    report=Block.of(diagnostics.sort(result.diagnostics)))
-        entry = Entry(key, self.today if today_matters else "", str(self.out), kept, stamps)
+        check = ""
+        if self.check_shared:
+            files = self.files.get(task.folder) or files_digest(task.folder, self.digests)
+            check = _task_key(self.check_shared, task, files)
+        entry = Entry(key, self.today if today_matters else "", str(self.out), kept, stamps,
+                      check)
         save_pickle(self._file(task), entry)
 
     def forget_others(self, tasks: Iterable[Task]) -> None:
@@ -233,12 +249,11 @@ class BuildCache:
                 p.unlink(missing_ok=True)
 
 
-def _task_key(shared: str, task: Task, digests: FileDigests, listing: Listing | None) -> str:
+def _task_key(shared: str, task: Task, files: str) -> str:
     """`shared` (what every assessment depends on) with the assessment's own settings and
-    files."""
+    its files' digest."""
     h = hashlib.sha256()
-    for part in (shared, repr(task.muni), task.folder.name,
-                 files_digest(task.folder, digests, listing)):
+    for part in (shared, repr(task.muni), task.folder.name, files):
         h.update(part.encode() + b"\0")
     return h.hexdigest()
 
@@ -252,9 +267,12 @@ class CheckCache:
 
     What a check finds in an assessment does not depend on the theme, on "today" or on the
     other assessments (those are the build's pages, and the survey's checks run every time),
-    so the key is `BuildCache`'s without the theme and the comparison settings."""
+    so the key is `BuildCache`'s without the theme and the comparison settings. A build
+    keeps it in each entry it stores (`Entry.check_key`), so what the last build or the
+    preview found serves a check too."""
 
     def __init__(self, cache: Path, shared) -> None:
+        self.cache = cache
         self.path = cache / "check.pickle"
         self.digests = FileDigests(cache / "file-digests.pickle")
         self.shared = check_key(shared)
@@ -266,17 +284,27 @@ class CheckCache:
         self.reused = 0
 
     def key(self, task: Task, listing: Listing | None = None) -> str:
-        return _task_key(self.shared, task, self.digests, listing)
+        return _task_key(self.shared, task, files_digest(task.folder, self.digests, listing))
 
     def lookup(self, task: Task, key: str) -> tuple[Block | None] | None:
-        """(the last check's block of the assessment's diagnostics, None for none) when its
-        key matches; None when it must be checked."""
+        """(the block of the assessment's diagnostics the last check found, or else the last
+        build or preview; None for none) when its key matches; None when it must be
+        checked."""
         hit = self.before.get(str(task.folder))
         if hit is None or hit[0] != key:
-            return None
+            hit = self._built(task, key)
+            if hit is None:
+                return None
         self.after[str(task.folder)] = hit
         self.reused += 1
         return (hit[1],)
+
+    def _built(self, task: Task, key: str) -> tuple[str, Block | None] | None:
+        for cache in (self.cache, self.cache / "preview"):
+            entry = load_pickle(entry_file(cache, task))
+            if isinstance(entry, Entry) and entry.check_key == key:
+                return key, entry.result.report
+        return None
 
     def store(self, task: Task, key: str, block: Block | None) -> None:
         self.after[str(task.folder)] = (key, block)

@@ -40,6 +40,7 @@ from .cache import (
     Row,
     SiteCache,
     SitePage,
+    check_key,
     entry_file,
     published,
     reuse_index,
@@ -134,8 +135,10 @@ def check(root: Path, jobs: int | None = None, progress: Progress | None = None
     """Load, check and link every assessment, one at a time: every mistake in the content,
     with nothing rendered and no assessment kept in memory after its turn. An assessment
     that did not change since the last check is reported from what that check found
-    (`cache.CheckCache`); `BuildResult.reused` counts them. `progress` is told of each
+    (`cache.CheckCache`), or else by the last build or preview; `BuildResult.reused` counts
+    them. `progress` is told of each
     assessment as it is done ("assessments")."""
+    root = Path(os.path.abspath(root))  # as `build` keys what it keeps (by its paths)
     cache = root / ".piasite-cache"
     memo = FileMemo(cache / "survey.pickle")
     shared, base, munis, diags = _survey(root, memo, jobs)
@@ -408,7 +411,7 @@ def _write_with(entries: EntryStore, staged: Path, dest: Dest, root: Path, share
     before = published(target)
     store = BuildCache(dest.cache, target,
                        site_key(root, shared, theme, compared, entries.token), today.isoformat(),
-                       before)
+                       before, check_key(shared))
     # What the workers each make for themselves; an assessment built here uses it as it is.
     context = Context(settings, shared, base, theme)
     results, keys = _assessments(context, tasks, jobs, store if render else None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 from pathlib import Path
 
@@ -826,3 +827,26 @@ def test_a_check_reads_everything_again_when_what_all_share_changed_or_its_cache
     assert _printed(pipeline.check(site, jobs=1)) == first
     assert pipeline.check(site, jobs=1).reused == 2
     assert counts == [2, 2, 2]  # and the last one none
+
+
+def test_a_check_after_a_build_or_the_preview_takes_their_findings(tmp_path, monkeypatch):
+    site = copy_site(tmp_path / "site", ("midori", "okayama"))
+    alone = copy_site(tmp_path / "alone", ("midori", "okayama"))
+    expected = _printed(pipeline.check(alone, jobs=1))
+    _build(site, jobs=1)
+    counts = _counting_checks(monkeypatch)
+    after_build = pipeline.check(site, jobs=1)
+    assert counts == [] and after_build.reused == 2
+    assert _printed(after_build) == [line.replace(str(alone), str(site)) for line in expected]
+    # The preview's build serves as well: its entries are found where it keeps them.
+    (site / ".piasite-cache" / "check.pickle").unlink()
+    shutil.rmtree(site / ".piasite-cache" / "build")
+    _edit(site, MIDORI, "本市は、住民基本台帳", "本市は、（編集）住民基本台帳")
+    assert pipeline.build(site, now=NOW, jobs=1, preview=True).ok
+    counts.clear()
+    assert pipeline.check(site, jobs=1).reused == 2 and counts == []
+    # An edit since: that assessment is checked, the other one taken as it was.
+    _edit(site, MIDORI, 'serious_incident = "発生なし"', 'serious_incident = "発生しない"')
+    edited = pipeline.check(site, jobs=1)
+    assert counts == [1] and edited.reused == 1
+    assert any(d.code == "E104" for d in edited.diagnostics)
