@@ -221,9 +221,14 @@ def git_commit() -> str:
 def piasite_runs(site: Path, now: str, edit_n: int, timeout: float | None,
                  incremental: bool = True) -> dict:
     build = [sys.executable, "-m", "piasite", "build", "--site", str(site), "--now", now]
+    check = [sys.executable, "-m", "piasite", "check", "--site", str(site)]
     shutil.rmtree(site / ".piasite-cache", ignore_errors=True)
     shutil.rmtree(site / "output", ignore_errors=True)
     out: dict = {}
+    if incremental:
+        # `piasite check` from scratch; what it keeps goes before the cold build.
+        out["check_cold"] = measure(check, REPO, timeout)
+        shutil.rmtree(site / ".piasite-cache", ignore_errors=True)
     out["cold"] = measure(build, REPO, timeout)
     _ok(out["cold"], "piasite cold")
     out["cold"]["output"] = tree_stats(site / "output")
@@ -234,8 +239,11 @@ def piasite_runs(site: Path, now: str, edit_n: int, timeout: float | None,
     _ok(out["unchanged"], "piasite unchanged")
     after = snapshot(site / "output")
     out["unchanged"]["files"] = compare(before, after)
+    out["check_after_build"] = measure(check, REPO, timeout)  # from the build's findings
+    out["check_unchanged"] = measure(check, REPO, timeout)  # from its own
     path, original = corpus.edit(site, edit_n)
     try:
+        out["check_edit"] = measure(check, REPO, timeout)
         out["edit"] = measure(build, REPO, timeout)
         _ok(out["edit"], "piasite edit")
         out["edit"]["files"] = compare(after, snapshot(site / "output"))
@@ -279,6 +287,10 @@ def _s(x: float) -> str:
     return "–" if math.isnan(x) else f"{x:.1f} s"
 
 
+def _s2(x: float) -> str:
+    return "–" if math.isnan(x) else f"{x:.2f} s"
+
+
 def _files(f: dict | None) -> str:
     if not f:
         return "–"
@@ -310,6 +322,9 @@ def summarize(result: dict) -> dict:
                                        for r in rounds if "unchanged" in r.get("piasite", {})]),
             "piasite_edit": _med([r["piasite"]["edit"]["seconds"]
                                   for r in rounds if "edit" in r.get("piasite", {})]),
+            **{f"piasite_{k}": _med([r["piasite"][k]["seconds"] for r in rounds
+                                     if k in r.get("piasite", {})])
+               for k in ("check_cold", "check_after_build", "check_unchanged", "check_edit")},
             "hugo": _med([r["hugo"]["hugo"]["seconds"] for r in rounds if "hugo" in r]),
             "pagefind": _med([r["hugo"]["pagefind"]["seconds"] for r in rounds if "hugo" in r]),
             "hugo_pagefind": _med(hp),
@@ -417,6 +432,13 @@ def markdown(result: dict) -> str:
             "largest single process "
             f"{_mib(v['piasite_max_process_rss'])}; peak PSS of the tree piasite "
             f"{_mib(v['piasite_peak_tree_pss'])}, Hugo+Pagefind {_mib(v['hugo_peak_tree_pss'])}.")
+    for _, v in sorted(s["sizes"].items(), key=lambda kv: kv[1]["versions"]):
+        if not math.isnan(v.get("piasite_check_cold", math.nan)):
+            lines.append(
+                f"- {v['versions']} versions, `piasite check`: from scratch "
+                f"{_s2(v['piasite_check_cold'])}, after a build "
+                f"{_s2(v['piasite_check_after_build'])}, nothing changed "
+                f"{_s2(v['piasite_check_unchanged'])}, one edit {_s2(v['piasite_check_edit'])}.")
     if "cpu_slope" in s:
         c = s["cpu_slope"]
         lines += ["", f"CPU per added version: piasite cold "
