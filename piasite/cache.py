@@ -263,7 +263,7 @@ class CheckCache:
     whose files (and municipality settings, site.toml, forms, registry and piasite itself) did
     not change is reported from here instead of being read and checked again. One file for
     the whole site, read and written once a check: at 1,000 versions it holds 30,000
-    diagnostics, printed, in a few MB.
+    diagnostics, printed and pickled, in 13.5 MB.
 
     What a check finds in an assessment does not depend on the theme, on "today" or on the
     other assessments (those are the build's pages, and the survey's checks run every time),

@@ -134,10 +134,9 @@ def check(root: Path, jobs: int | None = None, progress: Progress | None = None
           ) -> BuildResult:
     """Load, check and link every assessment, one at a time: every mistake in the content,
     with nothing rendered and no assessment kept in memory after its turn. An assessment
-    that did not change since the last check is reported from what that check found
-    (`cache.CheckCache`), or else by the last build or preview; `BuildResult.reused` counts
-    them. `progress` is told of each
-    assessment as it is done ("assessments")."""
+    that did not change since the last check is reported from what that check found, or
+    else the last build or preview (`cache.CheckCache`); `BuildResult.reused` counts them.
+    `progress` is told of each assessment as it is done ("assessments")."""
     root = Path(os.path.abspath(root))  # as `build` keys what it keeps (by its paths)
     cache = root / ".piasite-cache"
     memo = FileMemo(cache / "survey.pickle")
