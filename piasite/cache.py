@@ -113,8 +113,16 @@ class FileMemo:
         return hit[1]  # type: ignore[return-value]
 
     def save(self) -> None:
-        if self.path and self.after != self.before:
-            keep_pickle(self.path, (code_digest(), self.after))
+        """Keep what this run read, and what the last one read of a kind this one did not
+        ask for: `piasite check` reads no assessment's kind, and the build after it would
+        otherwise read every _affair.toml again (checked by its stamp when asked, an entry
+        kept that way is never stale)."""
+        if not self.path:
+            return
+        asked = {what for what, _ in self.after}
+        kept = {**{k: v for k, v in self.before.items() if k[0] not in asked}, **self.after}
+        if kept != self.before:
+            keep_pickle(self.path, (code_digest(), kept))
 
 
 class FileDigests(FileMemo):

@@ -12,6 +12,8 @@ import json
 import os
 import shutil
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 from helpers import copy_site, soup, text
@@ -850,3 +852,31 @@ def test_a_check_after_a_build_or_the_preview_takes_their_findings(tmp_path, mon
     edited = pipeline.check(site, jobs=1)
     assert counts == [1] and edited.reused == 1
     assert any(d.code == "E104" for d in edited.diagnostics)
+
+
+def test_check_says_how_many_assessments_it_took_from_before(tmp_path):
+    site = copy_site(tmp_path / "site", ("midori", "okayama"))
+
+    def check() -> str:
+        proc = subprocess.run([sys.executable, "-m", "piasite", "check", "--site", str(site)],
+                              capture_output=True, text=True, encoding="utf-8", timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stderr
+
+    first, second = check(), check()
+    said = "評価書 2 件は前回の確認かビルドから変わっていないため、そのときの結果を示しました"
+    assert said not in first and second.splitlines()[-1].startswith(said)
+    assert second.splitlines()[:-1] == first.splitlines()  # and the same report before it
+
+
+def test_a_check_between_two_builds_leaves_the_builds_memo_whole(tmp_path, monkeypatch):
+    # The survey's memo is shared: a check keeps what it did not read itself (each
+    # assessment's kind), so the build after it reads no _affair.toml again.
+    site = copy_site(tmp_path / "site", ("midori", "okayama"))
+    _build(site, jobs=1)
+    pipeline.check(site, jobs=1)
+    read: list[str] = []
+    real = pipeline.affair_kind
+    monkeypatch.setattr(pipeline, "affair_kind", lambda *a: read.append(a) or real(*a))
+    assert _build(site, jobs=1).unchanged
+    assert read == []
