@@ -258,14 +258,15 @@ def _main(argv: list[str] | None = None) -> int:
             finally:
                 if progress:
                     progress.clear()
+            if result.reused:  # so that staff know what they see, and how to see it anew;
+                # first, as a long report ends with its counts
+                print(f"評価書 {result.reused} 件は前回の確認かビルドから変わっていないため、"
+                      "そのときの結果を示します（すべて読み直すには .piasite-cache を削除）",
+                      file=sys.stderr)
             _print_report(result)
             _print_theme(args.site)
             if any(code == "E010" for _, code in result.report.counts()):
                 print(_INIT_HINT, file=sys.stderr)
-            if result.reused:  # so that staff know what they see, and how to see it anew
-                print(f"評価書 {result.reused} 件は前回の確認かビルドから変わっていないため、"
-                      "そのときの結果を示しました（すべて読み直すには .piasite-cache を削除）",
-                      file=sys.stderr)
             strict_fail = args.strict and result.report.has_warnings()
             return 1 if (not result.ok or strict_fail) else 0
         if args.command == "build":
