@@ -110,6 +110,21 @@ def _init(args) -> int:
     return 0
 
 
+def _outside_the_site(root: Path, paths: list[Path]) -> bool:
+    """True (after saying so) when a path given to check is not a file or folder inside
+    the site."""
+    top = Path(os.path.abspath(root))
+    for p in paths:
+        full = Path(os.path.abspath(p))
+        if not full.exists():
+            print(f"「{p}」がありません。", file=sys.stderr)
+            return True
+        if full != top and top not in full.parents:
+            print(f"「{p}」はサイトのフォルダ（{top}）の中にありません。", file=sys.stderr)
+            return True
+    return False
+
+
 def _no_site(root: Path) -> bool:
     """True (after saying so) when `root` is not a site: there is no site.toml to read."""
     if (root / "site.toml").is_file():
@@ -225,6 +240,8 @@ def _main(argv: list[str] | None = None) -> int:
     b.add_argument("-j", "--jobs", type=_positive, default=None,
                    help="評価書を並行して作るプロセスの数（既定: CPU のコア数）。出力は数によらず同じです")
     c = sub.add_parser("check", help="内容を検査するだけで書き出さない")
+    c.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                   help="このファイルやフォルダ（例: content/midori）だけを検査する（既定: サイト全体）")
     c.add_argument("--site", type=Path, default=Path("."))
     c.add_argument("--strict", action="store_true")
     c.add_argument("-j", "--jobs", type=_positive, default=None,
@@ -251,10 +268,12 @@ def _main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command == "check":
+            if _outside_the_site(args.site, args.paths):
+                return 2
             progress = (_Progress(sys.stderr, pipeline.PROGRESS_STAGES)
                         if sys.stderr.isatty() else None)
             try:
-                result = pipeline.check(args.site, args.jobs, progress)
+                result = pipeline.check(args.site, args.jobs, progress, args.paths)
             finally:
                 if progress:
                     progress.clear()
@@ -267,8 +286,12 @@ def _main(argv: list[str] | None = None) -> int:
             _print_theme(args.site)
             if any(code == "E010" for _, code in result.report.counts()):
                 print(_INIT_HINT, file=sys.stderr)
+            if result.errors_outside:
+                print(f"指定した範囲の外に、サイトのエラーが {result.errors_outside} 件あります"
+                      "（範囲を付けずに piasite check を実行すると表示します）。このままでは"
+                      "ビルドできません。", file=sys.stderr)
             strict_fail = args.strict and result.report.has_warnings()
-            return 1 if (not result.ok or strict_fail) else 0
+            return 1 if (not result.ok or result.errors_outside or strict_fail) else 0
         if args.command == "build":
             t0 = time.perf_counter()
             progress = (_Progress(sys.stderr, pipeline.PROGRESS_STAGES)

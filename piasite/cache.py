@@ -112,15 +112,17 @@ class FileMemo:
         self.after[key] = hit
         return hit[1]  # type: ignore[return-value]
 
-    def save(self) -> None:
+    def save(self, every: bool = True) -> None:
         """Keep what this run read, and what the last one read of a kind this one did not
         ask for: `piasite check` reads no assessment's kind, and the build after it would
         otherwise read every _affair.toml again (checked by its stamp when asked, an entry
-        kept that way is never stale)."""
+        kept that way is never stale). A run that did not look at `every` file (a check of
+        some folders) keeps all the last one read besides."""
         if not self.path:
             return
         asked = {what for what, _ in self.after}
-        kept = {**{k: v for k, v in self.before.items() if k[0] not in asked}, **self.after}
+        kept = {**{k: v for k, v in self.before.items() if not every or k[0] not in asked},
+                **self.after}
         if kept != self.before:
             keep_pickle(self.path, (code_digest(), kept))
 
@@ -317,11 +319,13 @@ class CheckCache:
     def store(self, task: Task, key: str, block: Block | None) -> None:
         self.after[str(task.folder)] = (key, block)
 
-    def save(self) -> None:
-        """Keep what this check found (assessments no longer in the site are dropped)."""
-        if self.after != self.before:
-            keep_pickle(self.path, (self.shared, self.after))
-        self.digests.save()
+    def save(self, every: bool = True) -> None:
+        """Keep what this check found; `every` assessment was looked at (those no longer in
+        the site are dropped), or else some, and the others are kept as they were."""
+        after = self.after if every else {**self.before, **self.after}
+        if after != self.before:
+            keep_pickle(self.path, (self.shared, after))
+        self.digests.save(every)
 
 
 def check_key(shared) -> str:

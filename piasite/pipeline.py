@@ -114,6 +114,9 @@ class BuildResult:
     """Files that differ from the last build's, or that it had and this one has not."""
     live: Live | None = None
     """What the preview needs to rebuild one assessment without a whole build (`refresh`)."""
+    errors_outside: int = 0
+    """A check of some files or folders only: errors it found elsewhere (the site's shared
+    files, the privacy scan of every file), not in `report`."""
 
     @property
     def diagnostics(self) -> list[Diagnostic]:
@@ -130,28 +133,36 @@ def today_for(config: SiteConfig, now: str | None) -> datetime.date:
     return datetime.date.fromisoformat(fixed) if fixed else datetime.date.today()
 
 
-def check(root: Path, jobs: int | None = None, progress: Progress | None = None
-          ) -> BuildResult:
+def check(root: Path, jobs: int | None = None, progress: Progress | None = None,
+          only: Sequence[Path] = ()) -> BuildResult:
     """Load, check and link every assessment, one at a time: every mistake in the content,
     with nothing rendered and no assessment kept in memory after its turn. An assessment
     that did not change since the last check is reported from what that check found, or
     else the last build or preview (`cache.CheckCache`); `BuildResult.reused` counts them.
-    `progress` is told of each assessment as it is done ("assessments")."""
+    `progress` is told of each assessment as it is done ("assessments").
+
+    `only` (files and folders inside the site): read only the assessments they touch, and
+    report only what is about a file inside them; the site-wide checks still run, and the
+    errors they find elsewhere are counted in `BuildResult.errors_outside`."""
     root = Path(os.path.abspath(root))  # as `build` keys what it keeps (by its paths)
+    scope = _Scope(root, only)
     cache = root / ".piasite-cache"
     memo = FileMemo(cache / "survey.pickle")
     shared, base, munis, diags = _survey(root, memo, jobs)
     settings = Settings(root, today_for(shared.config, None), None)
     store = CheckCache(cache, shared)
-    found: list[Diagnostic | Block] = [*diags]
+    found: list[Diagnostic | Block] = []
+    scope.add(diags, found)
     todo: list[tuple[Task, str]] = []
     for task in _tasks(munis):
+        if not scope.touches(task.folder):
+            continue
         key = store.key(task, memo.listing)
         hit = store.lookup(task, key)
         if hit is None:
             todo.append((task, key))
         elif hit[0] is not None:
-            found.append(hit[0])
+            scope.add_block(hit[0], task.folder, found)
     total = store.reused + len(todo)
     built: Iterable[AffairResult] = ()
     if todo:  # none at all when every assessment is as the last check found it
@@ -162,12 +173,47 @@ def check(root: Path, jobs: int | None = None, progress: Progress | None = None
         block = Block.of(diagnostics.sort(r.diagnostics))
         store.store(task, key, block)
         if block is not None:
-            found.append(block)
+            scope.add_block(block, task.folder, found)
         if progress:
             progress("assessments", store.reused + n, total)
-    store.save()
+    store.save(every=not only)
     memo.save()
-    return BuildResult(Report(found), reused=store.reused)
+    return BuildResult(Report(found), reused=store.reused, errors_outside=scope.errors_outside)
+
+
+class _Scope:
+    """The files and folders a check was asked about (all of the site for none)."""
+
+    def __init__(self, root: Path, only: Sequence[Path]) -> None:
+        self.root = root
+        self.paths = [Path(os.path.abspath(p)) for p in only]
+        self.rels = [p.relative_to(root).as_posix() if p != root else "" for p in self.paths]
+        self.errors_outside = 0
+
+    def touches(self, folder: Path) -> bool:
+        """Whether an assessment's folder is inside one of the paths, or holds one."""
+        return not self.paths or any(p == folder or p in folder.parents or folder in p.parents
+                                     for p in self.paths)
+
+    def covers(self, folder: Path) -> bool:
+        return not self.paths or any(p == folder or p in folder.parents for p in self.paths)
+
+    def inside(self, d: Diagnostic) -> bool:
+        path = d.span.path.as_posix()
+        return any(r == "" or path == r or path.startswith(r + "/") for r in self.rels)
+
+    def add(self, diags: Iterable[Diagnostic], found: list[Diagnostic | Block]) -> None:
+        for d in diags:
+            if not self.paths or self.inside(d):
+                found.append(d)
+            elif d.severity is diagnostics.Severity.ERROR:
+                self.errors_outside += 1
+
+    def add_block(self, block: Block, folder: Path, found: list[Diagnostic | Block]) -> None:
+        if self.covers(folder):
+            found.append(block)  # whole: an assessment's own are about its own files
+        else:
+            self.add(block.diagnostics(), found)
 
 
 def load_checked(root: Path) -> BuildResult:

@@ -880,3 +880,44 @@ def test_a_check_between_two_builds_leaves_the_builds_memo_whole(tmp_path, monke
     monkeypatch.setattr(pipeline, "affair_kind", lambda *a: read.append(a) or real(*a))
     assert _build(site, jobs=1).unchanged
     assert read == []
+
+
+def test_a_check_of_some_folders_or_files_reads_and_reports_only_those(tmp_path, monkeypatch):
+    site = copy_site(tmp_path / "site", ("midori", "okayama"))
+    whole = _printed(pipeline.check(site, jobs=1))
+    (site / ".piasite-cache" / "check.pickle").unlink()
+    counts = _counting_checks(monkeypatch)
+    midori = pipeline.check(site, jobs=1, only=[site / "content/midori"])
+    assert counts == [1] and midori.errors_outside == 0
+    assert _printed(midori) == [line for line in whole if line.startswith("content/midori/")]
+    changes = "content/midori/juki/2025-12-12.changes.toml"
+    one = pipeline.check(site, jobs=1, only=[site / changes])
+    assert counts == [1]  # its assessment as the check before found it
+    assert _printed(one) == [line for line in whole if line.startswith(changes + ":")]
+    assert one.diagnostics and len(one.diagnostics) < len(midori.diagnostics)
+    # A whole check then reads okayama, which none of those looked at…
+    assert _printed(pipeline.check(site, jobs=1)) == whole and counts == [1, 1]
+    # …and what a check of some folders did not look at is kept for the next whole one.
+    pipeline.check(site, jobs=1, only=[site / "content/midori"])
+    assert _printed(pipeline.check(site, jobs=1)) == whole and counts == [1, 1]
+    # An error elsewhere that stops the build is counted, not shown.
+    _edit(site, "content/okayama/_municipality.toml", 'code = "331007"', 'code = "331008"')
+    scoped = pipeline.check(site, jobs=1, only=[site / "content/midori"])
+    assert scoped.errors_outside == 1 and _printed(scoped) == _printed(midori)
+
+
+def test_check_refuses_a_path_outside_the_site(tmp_path):
+    site = copy_site(tmp_path / "site", ("midori",))
+
+    def check(*paths: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "piasite", "check", "--site", str(site),
+                               *paths], capture_output=True, text=True, encoding="utf-8",
+                              timeout=120)
+
+    outside = check(str(tmp_path))
+    assert outside.returncode == 2 and "サイトのフォルダ" in outside.stderr
+    missing = check(str(site / "content/nowhere"))
+    assert missing.returncode == 2 and "がありません" in missing.stderr
+    _edit(site, "content/midori/_municipality.toml", 'code = "', 'code = "9')
+    inside = check(str(site / "content/midori/juki"))
+    assert inside.returncode == 1 and "範囲の外に、サイトのエラーが 1 件" in inside.stderr
