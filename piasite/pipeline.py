@@ -185,7 +185,6 @@ class _Scope:
     """The files and folders a check was asked about (all of the site for none)."""
 
     def __init__(self, root: Path, only: Sequence[Path]) -> None:
-        self.root = root
         self.paths = [Path(os.path.abspath(p)) for p in only]
         self.rels = [p.relative_to(root).as_posix() if p != root else "" for p in self.paths]
         self.errors_outside = 0
@@ -196,6 +195,7 @@ class _Scope:
                                      for p in self.paths)
 
     def covers(self, folder: Path) -> bool:
+        """Whether all of an assessment's folder is inside one of the paths."""
         return not self.paths or any(p == folder or p in folder.parents for p in self.paths)
 
     def inside(self, d: Diagnostic) -> bool:
