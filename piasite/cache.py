@@ -456,13 +456,13 @@ def stamp(path: Path | str) -> tuple[int, int]:
 
 
 def site_key(root: Path, shared, theme, compared: frozenset[str], entries: str = "") -> str:
-    """Digest of what every assessment's pages depend on besides its own files: settings,
-    forms and their families, the registry, the theme, piasite, which kinds are compared,
-    and the store holding the comparisons' entries (`entries`, its token)."""
+    """Digest of what every assessment's pages depend on besides its own files: what its
+    diagnostics depend on (`check_key`: settings, forms and their families, the registry,
+    piasite), the theme, which kinds are compared, and the store holding the comparisons'
+    entries (`entries`, its token). Made from the check's key, so that a shared input added
+    to one is in both."""
     h = hashlib.sha256()
-    for part in (code_digest(), theme.digest, repr(shared.config),
-                 repr(sorted(shared.forms.items())), repr(sorted(shared.families.items())),
-                 repr(shared.systems), repr(sorted(compared)), entries):
+    for part in (check_key(shared), theme.digest, repr(sorted(compared)), entries):
         h.update(part.encode() + b"\0")
     return h.hexdigest()
 
