@@ -191,8 +191,7 @@ class _Scope:
 
     def touches(self, folder: Path) -> bool:
         """Whether an assessment's folder is inside one of the paths, or holds one."""
-        return not self.paths or any(p == folder or p in folder.parents or folder in p.parents
-                                     for p in self.paths)
+        return self.covers(folder) or any(folder in p.parents for p in self.paths)
 
     def covers(self, folder: Path) -> bool:
         """Whether all of an assessment's folder is inside one of the paths."""

@@ -290,7 +290,6 @@ def frozen_loads() -> Iterator[None]:
         gc.unfreeze()
 
 
-
 def give_back_memory() -> None:
     """Return to the system the memory this process freed (the C library keeps it for reuse
     otherwise): before the search index, whose Pagefind runs beside this process, and once
