@@ -13,6 +13,7 @@ neither rendered nor rewritten. Anything that does not match is simply built aga
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TypeVar
 
-from . import diagnostics, linkcheck
+from . import linkcheck
 from .assessment import AffairResult, Task
 from .diagnostics import Block
 from .discover import Listing, Stamp, stat_stamp
@@ -240,7 +241,7 @@ class BuildCache:
         tells where each is now: staged, or already in output/)."""
         stamps = tuple(stamp(where(page.path)) for page in result.pages)
         kept = dataclasses.replace(result, task=None, diagnostics=(),
-                                   report=Block.of(diagnostics.sort(result.diagnostics)))
+                                   report=Block.of(result.diagnostics))
         check = ""
         if self.check_shared:
             files = self.files.get(task.folder) or files_digest(task.folder, self.digests)
@@ -271,9 +272,11 @@ def _task_key(shared: str, task: Task, files: str) -> str:
 class CheckCache:
     """What `piasite check` found in each assessment, kept for the next check: an assessment
     whose files (and municipality settings, site.toml, forms, registry and piasite itself) did
-    not change is reported from here instead of being read and checked again. One file for
-    the whole site, read and written once a check: at 1,000 versions it holds 30,000
-    diagnostics, printed and pickled, in 13.5 MB.
+    not change is reported from here instead of being read and checked again. One file per
+    assessment under `.piasite-cache/check/`, as the build's entries: a check reads those it
+    looks at and writes those it checked, so neither a scoped check nor an edit pays for the
+    whole site (one file for all held 13.5 MB at 1,000 versions, read and written whole by
+    every check that changed anything: about 1.3 GB at 100,000).
 
     What a check finds in an assessment does not depend on the theme, on "today" or on the
     other assessments (those are the build's pages, and the survey's checks run every time),
@@ -283,48 +286,57 @@ class CheckCache:
 
     def __init__(self, cache: Path, shared) -> None:
         self.cache = cache
-        self.path = cache / "check.pickle"
+        self.folder = cache / "check"
         self.digests = FileDigests(cache / "file-digests.pickle")
         self.shared = check_key(shared)
-        saved = load_pickle(self.path)
-        ok = (isinstance(saved, tuple) and len(saved) == 2 and saved[0] == self.shared
-              and isinstance(saved[1], dict))
-        self.before: dict[str, tuple[str, Block | None]] = saved[1] if ok else {}
-        self.after: dict[str, tuple[str, Block | None]] = {}
+        self.seen: set[Path] = set()
+        """The files of the assessments this check looked at."""
         self.reused = 0
 
     def key(self, task: Task, listing: Listing | None = None) -> str:
         return _task_key(self.shared, task, files_digest(task.folder, self.digests, listing))
 
+    def _file(self, task: Task) -> Path:
+        return self.folder / task.muni.slug / f"{task.folder.name}.pickle"
+
     def lookup(self, task: Task, key: str) -> tuple[Block | None] | None:
         """(the block of the assessment's diagnostics the last check found, or else the last
         build or preview; None for none) when its key matches; None when it must be
         checked."""
-        hit = self.before.get(str(task.folder))
-        if hit is None or hit[0] != key:
-            hit = self._built(task, key)
-            if hit is None:
+        path = self._file(task)
+        self.seen.add(path)
+        saved = load_pickle(path)
+        if isinstance(saved, tuple) and len(saved) == 2 and saved[0] == key:
+            found = (saved[1],)
+        else:
+            found = self._built(task, key)
+            if found is None:
                 return None
-        self.after[str(task.folder)] = hit
+            self.store(task, key, found[0])  # the next check reads this small file
         self.reused += 1
-        return (hit[1],)
+        return found
 
-    def _built(self, task: Task, key: str) -> tuple[str, Block | None] | None:
+    def _built(self, task: Task, key: str) -> tuple[Block | None] | None:
         for cache in (self.cache, self.cache / "preview"):
             entry = load_pickle(entry_file(cache, task))
             if isinstance(entry, Entry) and entry.check_key == key:
-                return key, entry.result.report
+                return (entry.result.report,)
         return None
 
     def store(self, task: Task, key: str, block: Block | None) -> None:
-        self.after[str(task.folder)] = (key, block)
+        path = self._file(task)
+        self.seen.add(path)
+        keep_pickle(path, (key, block))
 
     def save(self, every: bool = True) -> None:
-        """Keep what this check found; `every` assessment was looked at (those no longer in
-        the site are dropped), or else some, and the others are kept as they were."""
-        after = self.after if every else {**self.before, **self.after}
-        if after != self.before:
-            keep_pickle(self.path, (self.shared, after))
+        """Forget the assessments no longer in the site when `every` one was looked at (a
+        check of some paths keeps the others as they were)."""
+        with contextlib.suppress(OSError):  # as keep_pickle: a cache that only spares work
+            if every and self.folder.is_dir():
+                for p in self.folder.rglob("*.pickle"):
+                    if p not in self.seen:
+                        p.unlink(missing_ok=True)
+            (self.cache / "check.pickle").unlink(missing_ok=True)  # one file for all, before
         self.digests.save(every)
 
 

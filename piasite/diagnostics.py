@@ -12,7 +12,7 @@ import enum
 import pickle
 import sys
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -116,8 +116,9 @@ class Block:
     size: int
 
     @classmethod
-    def of(cls, diags: Sequence[Diagnostic]) -> Block | None:
-        """The block of `diags`, which `sort` gave; None for none."""
+    def of(cls, diags: Iterable[Diagnostic]) -> Block | None:
+        """The block of `diags`, put in `sort`'s order; None for none."""
+        diags = sort(diags)
         if not diags:
             return None
         counts = Counter((d.severity, d.code) for d in diags)

@@ -170,7 +170,7 @@ def check(root: Path, jobs: int | None = None, progress: Progress | None = None,
         context = Context(settings, shared, base, find_theme(root, shared.config.theme))
         built = build_all(settings, [t for t, _ in todo], jobs, context)
     for n, ((task, key), r) in enumerate(zip(todo, built, strict=True), 1):
-        block = Block.of(diagnostics.sort(r.diagnostics))
+        block = Block.of(r.diagnostics)
         store.store(task, key, block)
         if block is not None:
             scope.add_block(block, task.folder, found)

@@ -244,7 +244,7 @@ def _items(draw) -> list:
             path = PurePosixPath(draw(strategies.sampled_from(_PATHS)))
             ds = [dataclasses.replace(d, span=dataclasses.replace(d.span, path=path))
                   if draw(strategies.integers(0, 9)) else d for d in ds]
-            items.append(Block.of(diagnostics.sort(ds)))
+            items.append(Block.of(ds))
         else:
             items += ds
     return [i for i in items if i is not None]

@@ -811,7 +811,7 @@ def test_a_check_after_an_edit_reads_that_assessment_only_and_finds_what_is_new(
     assert told == [("assessments", 2, 2)]  # the unchanged one counts as done
     assert any(d.code == "E104" and str(d.span.path) == MIDORI for d in edited.diagnostics)
     # …which is what a check from scratch finds.
-    (site / ".piasite-cache" / "check.pickle").unlink()
+    shutil.rmtree(site / ".piasite-cache" / "check")
     assert _printed(pipeline.check(site, jobs=1)) == _printed(edited)
     # Put back, the error is gone again.
     _edit(site, MIDORI, 'serious_incident = "発生しない"', 'serious_incident = "発生なし"')
@@ -825,7 +825,8 @@ def test_a_check_reads_everything_again_when_what_all_share_changed_or_its_cache
     first = _printed(pipeline.check(site, jobs=1))
     _edit(site, "site.toml", 'title = "', 'title = "（試験）')
     assert _printed(pipeline.check(site, jobs=1)) == first
-    (site / ".piasite-cache" / "check.pickle").write_bytes(b"not a pickle")
+    for kept in (site / ".piasite-cache" / "check").rglob("*.pickle"):
+        kept.write_bytes(b"not a pickle")
     assert _printed(pipeline.check(site, jobs=1)) == first
     assert pipeline.check(site, jobs=1).reused == 2
     assert counts == [2, 2, 2]  # and the last one none
@@ -841,7 +842,7 @@ def test_a_check_after_a_build_or_the_preview_takes_their_findings(tmp_path, mon
     assert counts == [] and after_build.reused == 2
     assert _printed(after_build) == expected  # paths are the site's own, relative
     # The preview's build serves as well: its entries are found where it keeps them.
-    (site / ".piasite-cache" / "check.pickle").unlink()
+    shutil.rmtree(site / ".piasite-cache" / "check")
     shutil.rmtree(site / ".piasite-cache" / "build")
     _edit(site, MIDORI, "本市は、住民基本台帳", "本市は、（編集）住民基本台帳")
     assert pipeline.build(site, now=NOW, jobs=1, preview=True).ok
@@ -852,6 +853,35 @@ def test_a_check_after_a_build_or_the_preview_takes_their_findings(tmp_path, mon
     edited = pipeline.check(site, jobs=1)
     assert counts == [1] and edited.reused == 1
     assert any(d.code == "E104" for d in edited.diagnostics)
+
+
+def test_a_check_rewrites_only_what_it_checked_and_forgets_what_left_the_site(tmp_path):
+    # One small file per assessment: an edit (or a check of one folder) does not read and
+    # write every municipality's findings, which at a national size would be gigabytes.
+    site = copy_site(tmp_path / "site", ("midori", "okayama"))
+    kept = site / ".piasite-cache" / "check"
+    (site / ".piasite-cache").mkdir()
+    (site / ".piasite-cache" / "check.pickle").write_bytes(b"what an older piasite kept")
+    pipeline.check(site, jobs=1)
+    assert not (site / ".piasite-cache" / "check.pickle").exists()
+
+    def files() -> dict[str, tuple[int, bytes]]:
+        return {p.relative_to(kept).as_posix(): (p.stat().st_mtime_ns, p.read_bytes())
+                for p in kept.rglob("*.pickle")}
+
+    before = files()
+    assert set(before) == {"midori/juki.pickle", "okayama/kojin-juminzei.pickle"}
+    _edit(site, MIDORI, 'serious_incident = "発生なし"', 'serious_incident = "発生しない"')
+    assert not pipeline.check(site, jobs=1).ok
+    after = files()
+    assert after["okayama/kojin-juminzei.pickle"] == before["okayama/kojin-juminzei.pickle"]  # not written
+    assert after["midori/juki.pickle"][1] != before["midori/juki.pickle"][1]
+    # A check of one folder keeps the others; a whole check forgets an assessment removed.
+    shutil.rmtree(site / "content/okayama")
+    pipeline.check(site, jobs=1, only=[site / "content/midori"])
+    assert set(files()) == set(before)
+    pipeline.check(site, jobs=1)
+    assert set(files()) == {"midori/juki.pickle"}
 
 
 def test_check_says_how_many_assessments_it_took_from_before(tmp_path):
@@ -885,7 +915,7 @@ def test_a_check_between_two_builds_leaves_the_builds_memo_whole(tmp_path, monke
 def test_a_check_of_some_folders_or_files_reads_and_reports_only_those(tmp_path, monkeypatch):
     site = copy_site(tmp_path / "site", ("midori", "okayama"))
     whole = _printed(pipeline.check(site, jobs=1))
-    (site / ".piasite-cache" / "check.pickle").unlink()
+    shutil.rmtree(site / ".piasite-cache" / "check")
     counts = _counting_checks(monkeypatch)
     midori = pipeline.check(site, jobs=1, only=[site / "content/midori"])
     assert counts == [1] and midori.errors_outside == 0
