@@ -161,6 +161,65 @@ def test_a_pages_text_is_cut_where_a_reader_lands() -> None:
                       ("A", "見出しの続き"), (None, "本文の外"), ("C", "☑ 点検を行う")]
 
 
+def _records_walked(page: str) -> list[index.Record]:
+    """`index.records_of` reading the skipped elements token by token, as it did before."""
+    passing = index._skipped_end
+    index._skipped_end = lambda *a: None
+    try:
+        return index.records_of(page, "/x/")
+    finally:
+        index._skipped_end = passing
+
+
+_REGION = """<main><article data-search='{"kind": "評価書", "title": "題"}'>%s</article>
+<p>後ろ</p></main>"""
+
+
+@pytest.mark.parametrize("inside", [
+    "<p>前<span hidden>隠す<br>隠す</span>後</p>",  # a br inside parts the words around it
+    "<p>前<span hidden>隠す</span>後</p>",
+    "<div data-search-ignore><div>入れ子</div><div id='z'>同じ名前</div></div><p id='y'>次</p>",
+    "<div data-search-ignore><!-- </div> --><p>注釈の中の終わり</p></div>本文",
+    "<div hidden><script>var s = '</div>';</script></div>本文",
+    "<p>前<svg><svg/><text>図</text></svg>後</p><h2 id='h'>見出し</h2>続き",
+    "<p>前<SPAN HIDDEN>大文字</Span >後</p>",
+    "<section id='s'><h3>項目</h3><details data-search-ignore><summary>選択肢</summary>"
+    "<ol><li>一</li><li>二<hr></li></ol></details><dl><dt>ラベル</dt><dd>値</dd></dl></section>",
+    "<p>閉じない<span hidden>終わりまで",
+])
+def test_skipped_elements_passed_at_once_read_as_token_by_token(inside: str) -> None:
+    page = _REGION % inside
+    assert index.records_of(page, "/x/") == _records_walked(page)
+
+
+def test_a_skipped_element_is_passed_to_its_own_end_tag() -> None:
+    page = "<div hidden><div>入れ子</div><div/>自ら閉じる<br></div>後<div>"
+    assert index._skipped_end(page, "div", len("<div hidden>")) == (page.index("後"), True)
+    assert index._skipped_end("<p hidden>終わりがない", "p", len("<p hidden>")) is None
+
+
+def test_a_break_inside_a_skipped_element_still_parts_the_words() -> None:
+    (record,) = index.records_of(_REGION % "<p>前<span hidden>隠す<br>隠す</span>後</p>", "/x/")
+    assert record.text == "題 前 後"
+
+
+_TREE = st.recursive(
+    st.sampled_from(["語", "別の語 ", " ", "&lt;", "<br>", "<hr/>", "<img alt='x'>"]),
+    lambda inner: st.tuples(
+        st.sampled_from(["div", "p", "span", "details", "svg", "h2", "dt"]),
+        st.sampled_from(["", " hidden", " data-search-ignore", " id='a'", " class='c'"]),
+        st.lists(inner, max_size=4)).map(
+            lambda t: f"<{t[0]}{t[1]}>{''.join(t[2])}</{t[0]}>"),
+    max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_TREE, max_size=4))
+def test_any_tree_reads_the_same_with_its_skipped_elements_passed_at_once(parts) -> None:
+    page = _REGION % "".join(parts)
+    assert index.records_of(page, "/x/") == _records_walked(page)
+
+
 @pytest.mark.parametrize(("text", "folded"), [
     ("ＣＳ", "cs"), ("市町村ＣＳ", "市町村cs"), ("サーバー", "サーバ"), ("サーバ", "サーバ"),
     ("中間サーバー・プラットフォーム", "中間サーバプラットフォーム"), ("ｶﾞﾊﾞﾒﾝﾄ", "ガバメント"),
