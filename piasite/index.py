@@ -349,8 +349,10 @@ def _same_tag(tag: str) -> re.Pattern[str]:
 
 _UNTOKENISED = re.compile(r"<(?:!--|script\b|style\b)", re.I)
 """What `_TOKEN` reads as one token, whatever it holds."""
-_VOID_BLOCK = re.compile(r"<(?:br|hr)(?=[\s/>])", re.I)
-"""Void elements that part words: inside a skipped element too, as the walk reads them."""
+_VOID_BLOCKS = "|".join(name for name, info in _TAGS.items() if info & _VOID and info & _BLOCK)
+_VOID_BLOCK = re.compile(rf"<(?:{_VOID_BLOCKS})(?=[\s/>])", re.I)
+"""Void elements that part words (br, hr): inside a skipped element too, as the walk reads
+them."""
 
 
 def _skipped_end(page: str, tag: str, pos: int) -> tuple[int, bool] | None:
