@@ -175,7 +175,20 @@ its (size, mtime in ns) (`published`)."""
 
 def entry_file(cache: Path, task: Task) -> Path:
     """Where the build cache in `cache` keeps an assessment's result."""
-    return cache / "build" / task.muni.slug / f"{task.folder.name}.pickle"
+    return _assessment_file(cache / "build", task)
+
+
+def _assessment_file(folder: Path, task: Task) -> Path:
+    """An assessment's file in a cache of one file per assessment."""
+    return folder / task.muni.slug / f"{task.folder.name}.pickle"
+
+
+def _forget_but(folder: Path, keep: set[Path]) -> None:
+    """Remove the files of a cache of one file per assessment that are not in `keep`."""
+    if folder.is_dir():
+        for p in folder.rglob("*.pickle"):
+            if p not in keep:
+                p.unlink(missing_ok=True)
 
 
 class BuildCache:
@@ -252,12 +265,7 @@ class BuildCache:
 
     def forget_others(self, tasks: Iterable[Task]) -> None:
         """Drop entries of assessments that no longer exist."""
-        keep = {self._file(t) for t in tasks}
-        if not self.folder.is_dir():
-            return
-        for p in self.folder.rglob("*.pickle"):
-            if p not in keep:
-                p.unlink(missing_ok=True)
+        _forget_but(self.folder, {self._file(t) for t in tasks})
 
 
 def _task_key(shared: str, task: Task, files: str) -> str:
@@ -297,7 +305,7 @@ class CheckCache:
         return _task_key(self.shared, task, files_digest(task.folder, self.digests, listing))
 
     def _file(self, task: Task) -> Path:
-        return self.folder / task.muni.slug / f"{task.folder.name}.pickle"
+        return _assessment_file(self.folder, task)
 
     def lookup(self, task: Task, key: str) -> tuple[Block | None] | None:
         """(the block of the assessment's diagnostics the last check found, or else the last
@@ -332,10 +340,8 @@ class CheckCache:
         """Forget the assessments no longer in the site when `every` one was looked at (a
         check of some paths keeps the others as they were)."""
         with contextlib.suppress(OSError):  # as keep_pickle: a cache that only spares work
-            if every and self.folder.is_dir():
-                for p in self.folder.rglob("*.pickle"):
-                    if p not in self.seen:
-                        p.unlink(missing_ok=True)
+            if every:
+                _forget_but(self.folder, self.seen)
             (self.cache / "check.pickle").unlink(missing_ok=True)  # one file for all, before
         self.digests.save(every)
 
