@@ -283,12 +283,8 @@ def _med(xs: list[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
 
 
-def _s(x: float) -> str:
-    return "–" if math.isnan(x) else f"{x:.1f} s"
-
-
-def _s2(x: float) -> str:
-    return "–" if math.isnan(x) else f"{x:.2f} s"
+def _s(x: float, digits: int = 1) -> str:
+    return "–" if math.isnan(x) else f"{x:.{digits}f} s"
 
 
 def _files(f: dict | None) -> str:
@@ -436,9 +432,9 @@ def markdown(result: dict) -> str:
         if not math.isnan(v.get("piasite_check_cold", math.nan)):
             lines.append(
                 f"- {v['versions']} versions, `piasite check`: from scratch "
-                f"{_s2(v['piasite_check_cold'])}, after a build "
-                f"{_s2(v['piasite_check_after_build'])}, nothing changed "
-                f"{_s2(v['piasite_check_unchanged'])}, one edit {_s2(v['piasite_check_edit'])}.")
+                f"{_s(v['piasite_check_cold'], 2)}, after a build "
+                f"{_s(v['piasite_check_after_build'], 2)}, nothing changed "
+                f"{_s(v['piasite_check_unchanged'], 2)}, one edit {_s(v['piasite_check_edit'], 2)}.")
     if "cpu_slope" in s:
         c = s["cpu_slope"]
         lines += ["", f"CPU per added version: piasite cold "
